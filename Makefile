@@ -1,0 +1,59 @@
+# Vecinos: `make run` (try it locally, or run with VECINOS_BOT_TOKEN) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PO := $(wildcard locales/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
+
+.PHONY: run test lint format locales extract migrate seed bench clean help
+
+help:
+	@echo "make run      - run the bot (no VECINOS_BOT_TOKEN: local sandbox with a terminal chat)"
+	@echo "make test     - run every test (set VECINOS_TEST_POSTGRES_URL for PostgreSQL)"
+	@echo "make lint     - ruff check and format check"
+	@echo "make extract  - extract messages and update catalogs"
+	@echo "make bench    - throughput benchmark against the fake Bot API server"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile -i $< -o $@ -l $* -D messages
+
+locales: $(MO)
+
+extract: $(STAMP)
+	$(BIN)/pybabel extract -F locales/babel.cfg -k N_ --sort-by-file --no-wrap \
+		--project=vecinos --copyright-holder="Vecinos" -o locales/messages.pot .
+	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-wrap --ignore-obsolete
+
+migrate: $(STAMP)
+	$(BIN)/vecinos migrate
+
+seed: $(STAMP)
+	$(BIN)/vecinos seed
+
+run: $(STAMP) locales
+	$(BIN)/vecinos seed
+	$(BIN)/vecinos run
+
+test: $(STAMP) locales
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP) locales
+	$(BIN)/python bench/throughput.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache locales/*/LC_MESSAGES/*.mo

@@ -1,0 +1,1 @@
+"""Vecinos: the resident-participation bot of Madrid Central District."""

@@ -1,0 +1,125 @@
+"""Channel-neutral messages (Incoming, Reply, Button) and the delivery errors every adapter maps onto."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class IncomingKind(StrEnum):
+    """What a resident sent."""
+
+    TEXT = "text"
+    COMMAND = "command"
+    CALLBACK = "callback"
+    LOCATION = "location"
+    PHOTO = "photo"
+    EDITED = "edited"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One update, reduced to what the conversations need."""
+
+    update_id: int
+    chat_id: int
+    user_id: int
+    kind: IncomingKind
+    chat_type: str = "private"
+    first_name: str = ""
+    language_code: str | None = None
+    text: str = ""
+    command: str | None = None
+    args: str = ""
+    callback_id: str | None = None
+    callback_data: str | None = None
+    message_id: int | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    photo_file_id: str | None = None
+
+    @property
+    def is_private(self) -> bool:
+        """Whether the update comes from a one-to-one chat with the bot."""
+        return self.chat_type == "private"
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An inline button carrying callback data (ids only, at most 64 bytes)."""
+
+    label: str
+    data: str
+
+
+@dataclass(slots=True)
+class Reply:
+    """Something to show a chat: a text (new or edited), a document, or a callback answer."""
+
+    text: str = ""
+    buttons: list[list[Button]] = field(default_factory=list)
+    edit: bool = False
+    document: bytes | None = None
+    filename: str | None = None
+    toast: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe form, for the outbox and the reply journal."""
+        data: dict[str, Any] = {"text": self.text}
+        if self.buttons:
+            data["buttons"] = [[[b.label, b.data] for b in row] for row in self.buttons]
+        if self.edit:
+            data["edit"] = True
+        if self.document is not None:
+            data["document"] = base64.b64encode(self.document).decode("ascii")
+            data["filename"] = self.filename
+        if self.toast is not None:
+            data["toast"] = self.toast
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reply:
+        """Rebuild a reply stored with `to_dict`."""
+        return cls(
+            text=data.get("text", ""),
+            buttons=[[Button(label, value) for label, value in row] for row in data.get("buttons", [])],
+            edit=bool(data.get("edit", False)),
+            document=base64.b64decode(data["document"]) if "document" in data else None,
+            filename=data.get("filename"),
+            toast=data.get("toast"),
+        )
+
+
+class DeliveryError(Exception):
+    """A message could not be delivered; subclasses say what to do next."""
+
+
+class RetryLater(DeliveryError):
+    """The platform asked to slow down (HTTP 429): pause everything for `retry_after` seconds."""
+
+    def __init__(self, retry_after: float, description: str = "") -> None:
+        super().__init__(description or f"retry after {retry_after}")
+        self.retry_after = retry_after
+
+
+class Unreachable(DeliveryError):
+    """The user blocked the bot or deleted their account (HTTP 403): never retry."""
+
+
+class Rejected(DeliveryError):
+    """The platform refused this message as malformed or stale (HTTP 400): retrying will not help."""
+
+
+class TransientFailure(DeliveryError):
+    """A server or network failure (5xx, timeout): retry with backoff."""
+
+
+class Deliverer(Protocol):
+    """What the outbox sender needs from a channel."""
+
+    async def deliver(self, chat_id: int, reply: Reply) -> None:
+        """Send one reply to a chat, raising a DeliveryError subclass on failure."""
+        ...

@@ -1,0 +1,128 @@
+"""Translators per locale, loaded from Babel catalogs; values are HTML-escaped after translation."""
+
+from __future__ import annotations
+
+import html
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import NullTranslations, Translations
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DOMAIN = "messages"
+# Order is the order of the language picker.
+SUPPORTED_LOCALES: tuple[str, ...] = ("es", "en", "ar")
+LANGUAGE_NAMES: dict[str, str] = {"es": "Español", "en": "English", "ar": "العربية"}
+RTL_LOCALES = frozenset({"ar", "fa", "he", "ur"})
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction without translating it yet (it is translated per recipient later)."""
+    return message
+
+
+class Safe(str):
+    """A value that is already HTML and must not be escaped again."""
+
+
+def _escape(value: object) -> str:
+    if isinstance(value, Safe):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return html.escape(str(value), quote=False)
+
+
+@dataclass(frozen=True)
+class Translator:
+    """Translates and formats messages for one locale (no global state: one per recipient)."""
+
+    locale: str
+    translations: NullTranslations
+    zone: ZoneInfo
+
+    def gettext(self, message: str, **values: object) -> str:
+        """Translate `message`, then fill its named placeholders with HTML-escaped values."""
+        text = self.translations.gettext(message)
+        return text.format(**{k: _escape(v) for k, v in values.items()}) if values else text
+
+    def ngettext(self, singular: str, plural: str, n: int, **values: object) -> str:
+        """Translate with the locale's plural rules; `{n}` is available as a placeholder."""
+        text = self.translations.ngettext(singular, plural, n)
+        return text.format(n=self.number(n), **{k: _escape(v) for k, v in values.items()})
+
+    def number(self, value: float) -> str:
+        """Format a number for this locale."""
+        return format_decimal(value, locale=self.locale)
+
+    def datetime(self, moment: datetime, format: str = "medium") -> str:
+        """Format an aware datetime in this locale and the configured time zone."""
+        return format_datetime(moment, format=format, tzinfo=self.zone, locale=self.locale)
+
+    @property
+    def is_rtl(self) -> bool:
+        """Whether this locale is written right to left."""
+        return self.locale in RTL_LOCALES
+
+
+@lru_cache(maxsize=64)
+def _load(locale: str) -> NullTranslations:
+    folder = LOCALES_DIR / locale / "LC_MESSAGES"
+    mo = folder / f"{DOMAIN}.mo"
+    po = folder / f"{DOMAIN}.po"
+    if mo.exists() and (not po.exists() or mo.stat().st_mtime >= po.stat().st_mtime):
+        with mo.open("rb") as fp:
+            return Translations(fp, domain=DOMAIN)
+    if po.exists():
+        # Why: a fresh checkout run without `make locales` must still speak every language.
+        with po.open("rb") as fp:
+            catalog = read_po(fp, locale=locale)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        return Translations(buffer, domain=DOMAIN)
+    return NullTranslations()
+
+
+class Catalogs:
+    """Hands out a translator for any locale, falling back to the default language."""
+
+    def __init__(self, default_locale: str = "es", timezone: str = "Europe/Madrid") -> None:
+        self.default_locale = default_locale
+        self.zone = ZoneInfo(timezone)
+        self._cache: dict[str, Translator] = {}
+
+    def translator(self, locale: str | None) -> Translator:
+        """The translator for `locale` (a supported code), else for the default language."""
+        code = locale if locale in SUPPORTED_LOCALES else self.default_locale
+        found = self._cache.get(code)
+        if found is None:
+            found = self._cache[code] = Translator(code, _load(code), self.zone)
+        return found
+
+    def guess(self, language_code: str | None) -> str:
+        """Guess a supported locale from Telegram's language_code (e.g. 'ar-EG'), else the default."""
+        return guess_locale(language_code, SUPPORTED_LOCALES, self.default_locale)
+
+
+def guess_locale(language_code: str | None, supported: tuple[str, ...], default: str) -> str:
+    """Map an IETF tag such as 'pt-BR' or 'ar' to one of `supported`, else `default`."""
+    if not language_code:
+        return default
+    try:
+        parsed = Locale.parse(language_code.replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        return default
+    for candidate in (str(parsed), parsed.language):
+        if candidate in supported:
+            return candidate
+    return default

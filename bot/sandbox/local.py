@@ -1,0 +1,115 @@
+"""Local mode: with no bot token, run the fake Bot API server, the bot against it, and a terminal chat."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.app import Vecinos, install_signal_handlers
+from bot.config import Settings
+from bot.domain.permissions import Grant, Role, ScopeKind
+from bot.domain.residents import MembershipStatus
+from storage.models import Circle
+
+log = logging.getLogger(__name__)
+
+SANDBOX_TOKEN = "123456:SANDBOX-local"
+STATE_FILE = Path("var/sandbox.json")
+DEMO_CIRCLE = "emb-plaza-lavapies"
+# Demo staff so a newcomer can approve requests from a second terminal.
+DEMO_STAFF = (
+    ("manager", Role.COMMUNITY_MANAGER),
+    ("delegate", Role.DELEGATE),
+    ("admin", Role.ADMIN),
+)
+
+
+async def run_bot_or_sandbox(settings: Settings, *, no_chat: bool = False, sandbox_port: int = 8081) -> None:
+    """`vecinos run`: the real bot when a token is set, else the local sandbox."""
+    stop = asyncio.Event()
+    install_signal_handlers(stop)
+    app = Vecinos.build(settings)
+    if settings.bot_token:
+        await app.run_polling(settings.bot_token, settings.telegram_api_url, stop)
+        return
+    await run_sandbox(app, stop, port=sandbox_port, open_chat=not no_chat and sys.stdin.isatty())
+
+
+async def run_sandbox(app: Vecinos, stop: asyncio.Event, *, port: int, open_chat: bool) -> None:
+    """Fake Telegram + the bot + (optionally) a terminal chat as a resident."""
+    from bot.fakeapi.server import start_fake_server
+
+    _fake, runner, url = await start_fake_server("127.0.0.1", port)
+    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+    STATE_FILE.write_text(json.dumps({"api_url": url, "token": SANDBOX_TOKEN}))
+    await app.open()
+    await seed_demo_staff(app)
+    print(f"Sandbox: fake Telegram at {url}, bot token {SANDBOX_TOKEN}, database {app.settings.database_url}")
+    print("In another terminal, approve requests as the community manager:  .venv/bin/vecinos chat --as manager")
+    bot_task = asyncio.create_task(app.run_polling(SANDBOX_TOKEN, url, stop))
+    try:
+        if open_chat:
+            print("You are chatting as a new resident (Lucía). Type /start; a number taps a button; /quit exits.")
+            await chat_as("resident", url, SANDBOX_TOKEN)
+            stop.set()
+        else:
+            print("Headless sandbox running; press Ctrl+C to stop.")
+            await stop.wait()
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await bot_task
+        await runner.cleanup()
+
+
+async def seed_demo_staff(app: Vecinos) -> None:
+    """Register the sandbox personas 'manager', 'delegate' and 'admin' with their roles (idempotent)."""
+    from bot.sandbox.terminal_chat import persona
+
+    now = datetime.now(UTC)
+    async with app.db.unit_of_work() as uow:
+        circle = await uow.territory.by_code(Circle, DEMO_CIRCLE)
+        barrios = await uow.territory.barrios()
+        for name, role in DEMO_STAFF:
+            user_id, first_name, locale = persona(name)
+            resident = await uow.residents.by_telegram_id(user_id)
+            if resident is None:
+                resident = await uow.residents.create(user_id, user_id, first_name, locale or "es", now)
+            if role is Role.DELEGATE and circle is not None:
+                await uow.roles.grant(resident.id, Grant(role, ScopeKind.CIRCLE, circle.id), None, now)
+                if await uow.memberships.current(resident.id) is None:
+                    await uow.memberships.create(
+                        resident_id=resident.id,
+                        circle_id=circle.id,
+                        status=MembershipStatus.VERIFIED,
+                        verified_via="approval",
+                        created_at=now,
+                        decided_at=now,
+                        reminders_sent=0,
+                    )
+            elif role is Role.COMMUNITY_MANAGER:
+                for barrio in barrios:
+                    await uow.roles.grant(resident.id, Grant(role, ScopeKind.BARRIO, barrio.id), None, now)
+            elif role is Role.ADMIN:
+                await uow.roles.grant(resident.id, Grant(role, ScopeKind.DISTRICT), None, now)
+        await uow.commit()
+
+
+async def chat_as(name: str, api_url: str | None, token: str | None) -> None:
+    """`vecinos chat --as NAME`: talk to the sandbox bot in this terminal."""
+    from bot.sandbox.terminal_chat import persona, run_terminal_chat
+
+    if api_url is None or token is None:
+        if not STATE_FILE.exists():
+            from bot.cli import CommandError
+
+            raise CommandError("no sandbox is running here: start one with `make run` (or pass --api and --token)")
+        state = json.loads(STATE_FILE.read_text())
+        api_url, token = api_url or state["api_url"], token or state["token"]
+    user_id, first_name, language = persona(name)
+    await run_terminal_chat(api_url, token, user_id, first_name, language)

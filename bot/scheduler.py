@@ -1,0 +1,45 @@
+"""The scheduler: APScheduler only ticks; due work lives in rows that each tick claims once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from handlers.approvals import send_due_reminders
+from handlers.context import Services
+
+log = logging.getLogger(__name__)
+
+UPDATE_RECORD_RETENTION = timedelta(days=7)
+
+
+async def remind_pending_memberships(services: Services) -> int:
+    """Tick: remind approvers and residents of memberships pending too long."""
+    return await send_due_reminders(services)
+
+
+async def prune_update_records(services: Services) -> int:
+    """Tick: forget update ids old enough that Telegram will never redeliver them."""
+    async with services.db.unit_of_work() as uow:
+        count = await uow.updates.prune(services.clock() - UPDATE_RECORD_RETENTION)
+        await uow.commit()
+    return count
+
+
+def build_scheduler(services: Services, tick_seconds: float) -> AsyncIOScheduler:
+    """An AsyncIOScheduler with Vecinos' ticks (start it inside the running event loop)."""
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    options = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+    scheduler.add_job(
+        remind_pending_memberships,
+        "interval",
+        seconds=tick_seconds,
+        args=[services],
+        id="reminders",
+        next_run_time=datetime.now(UTC),
+        **options,
+    )
+    scheduler.add_job(prune_update_records, "interval", hours=6, args=[services], id="prune", **options)
+    return scheduler

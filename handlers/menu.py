@@ -1,0 +1,22 @@
+"""The commands menu shown by Telegram, per language."""
+
+from __future__ import annotations
+
+from bot.i18n import N_, Translator
+
+MENU: tuple[tuple[str, str], ...] = (
+    ("start", N_("Join your circle")),
+    ("me", N_("Your circle, role and status")),
+    ("help", N_("What you can do")),
+    ("language", N_("Change the language")),
+    ("pending", N_("Requests waiting for you (delegates, managers)")),
+    ("leave", N_("Leave your circle")),
+    ("mydata", N_("A copy of your data")),
+    ("forget", N_("Erase your data")),
+    ("cancel", N_("Stop what you are doing")),
+)
+
+
+def command_menu(t: Translator) -> list[tuple[str, str]]:
+    """The menu's commands with descriptions in the translator's language."""
+    return [(command, t.gettext(description)) for command, description in MENU]

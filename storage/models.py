@@ -1,0 +1,199 @@
+"""SQLAlchemy models: territory, residents, memberships, roles, invites, conversations, updates, outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    """Base of all models."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class District(Base):
+    """A city district (MCD)."""
+
+    __tablename__ = "district"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+
+
+class Barrio(Base):
+    """A neighbourhood of a district."""
+
+    __tablename__ = "barrio"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id"))
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+
+
+class Circle(Base):
+    """A community stewardship circle around a street, square or park."""
+
+    __tablename__ = "circle"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    barrio_id: Mapped[int] = mapped_column(ForeignKey("barrio.id"), index=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(160))
+    kind: Mapped[str] = mapped_column(String(16))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+
+
+class Building(Base):
+    """A resident building (or portal) within a circle."""
+
+    __tablename__ = "building"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circle.id"), index=True)
+    code: Mapped[str] = mapped_column(String(80), unique=True)
+    address: Mapped[str] = mapped_column(String(200))
+
+
+class Resident(Base):
+    """A person who consented to use Vecinos. Personal data lives here and in what points to it."""
+
+    __tablename__ = "resident"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    first_name: Mapped[str] = mapped_column(String(128))
+    locale: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    consent_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    unreachable_at: Mapped[datetime | None]
+
+
+class Membership(Base):
+    """A resident's membership of a circle; kept anonymised (resident_id NULL) after erasure."""
+
+    __tablename__ = "membership"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"))
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circle.id"), index=True)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"))
+    portal: Mapped[str | None] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(16))
+    verified_via: Mapped[str | None] = mapped_column(String(16))
+    invite_id: Mapped[int | None] = mapped_column(ForeignKey("invite.id", ondelete="SET NULL"))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    remind_at: Mapped[datetime | None] = mapped_column(index=True)
+    reminders_sent: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (Index("ix_membership_resident_status", "resident_id", "status"),)
+
+
+class RoleGrant(Base):
+    """A role held by a resident over a circle, a barrio or the district."""
+
+    __tablename__ = "role_grant"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    scope: Mapped[str] = mapped_column(String(16))
+    scope_id: Mapped[int | None]
+    sector: Mapped[str | None] = mapped_column(String(32))
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"))
+    granted_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("resident_id", "role", "scope", "scope_id", "sector", name="uq_role_grant"),
+        Index("ix_role_grant_scope", "role", "scope", "scope_id"),
+    )
+
+
+class Invite(Base):
+    """An invite code for a circle (or one building of it): single or multi-use, expiring."""
+
+    __tablename__ = "invite"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circle.id"))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"))
+    uses_left: Mapped[int | None]
+    max_uses: Mapped[int | None]
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Conversation(Base):
+    """Where a chat is in a conversation: flow, step and a small JSON of answers so far."""
+
+    __tablename__ = "conversation"
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    flow: Mapped[str] = mapped_column(String(32), default="")
+    step: Mapped[str] = mapped_column(String(32), default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime]
+
+
+class ProcessedUpdate(Base):
+    """An update already applied, with the replies it produced until they are delivered."""
+
+    __tablename__ = "processed_update"
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    handled_at: Mapped[datetime] = mapped_column(index=True)
+    replies: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class OutboxMessage(Base):
+    """A message to someone other than the current chat, sent by the outbox sender."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    send_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_outbox_due", "status", "send_at"),)

@@ -1,0 +1,494 @@
+"""Repositories: every query Vecinos runs, grouped by what it is about."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.permissions import Grant, Role, ScopeKind, Sector
+from bot.domain.residents import ACTIVE_MEMBERSHIP, MembershipStatus, ResidentStatus
+from bot.domain.territory import CirclePoint
+from storage.models import (
+    Barrio,
+    Building,
+    Circle,
+    Conversation,
+    District,
+    Invite,
+    Membership,
+    OutboxMessage,
+    ProcessedUpdate,
+    Resident,
+    RoleGrant,
+)
+
+
+class Repository:
+    """Base: a session and whether we are on PostgreSQL (row locks, SKIP LOCKED)."""
+
+    def __init__(self, session: AsyncSession, postgres: bool) -> None:
+        self.session = session
+        self.postgres = postgres
+
+    def _insert(self, model: type) -> Any:
+        return pg_insert(model) if self.postgres else sqlite_insert(model)
+
+
+class TerritoryRepository(Repository):
+    """District, barrios, circles and buildings."""
+
+    async def barrios(self) -> Sequence[Barrio]:
+        """All barrios, by name."""
+        return (await self.session.scalars(select(Barrio).order_by(Barrio.name))).all()
+
+    async def barrio(self, barrio_id: int) -> Barrio | None:
+        """One barrio by id."""
+        return await self.session.get(Barrio, barrio_id)
+
+    async def circle(self, circle_id: int) -> Circle | None:
+        """One circle by id."""
+        return await self.session.get(Circle, circle_id)
+
+    async def building(self, building_id: int) -> Building | None:
+        """One building by id."""
+        return await self.session.get(Building, building_id)
+
+    async def circles_in_barrio(self, barrio_id: int) -> Sequence[Circle]:
+        """The circles of a barrio, by name."""
+        query = select(Circle).where(Circle.barrio_id == barrio_id).order_by(Circle.name)
+        return (await self.session.scalars(query)).all()
+
+    async def circles_by_ids(self, ids: Sequence[int]) -> dict[int, Circle]:
+        """Circles keyed by id."""
+        if not ids:
+            return {}
+        rows = await self.session.scalars(select(Circle).where(Circle.id.in_(ids)))
+        return {c.id: c for c in rows}
+
+    async def circle_points(self) -> list[CirclePoint]:
+        """Every circle's centre, for nearest-circle search."""
+        rows = await self.session.execute(select(Circle.id, Circle.latitude, Circle.longitude))
+        return [CirclePoint(i, lat, lon) for i, lat, lon in rows]
+
+    async def buildings_in_circle(self, circle_id: int) -> Sequence[Building]:
+        """The known buildings of a circle."""
+        query = select(Building).where(Building.circle_id == circle_id).order_by(Building.address)
+        return (await self.session.scalars(query)).all()
+
+    async def by_code(self, model: type[Any], code: str) -> Any:
+        """A district, barrio, circle or building by its code."""
+        return await self.session.scalar(select(model).where(model.code == code))
+
+    async def upsert(self, model: type[Any], code: str, **fields: Any) -> Any:
+        """Create or update a territory row by code (for idempotent seeding)."""
+        row = await self.by_code(model, code)
+        if row is None:
+            row = model(code=code, **fields)
+            self.session.add(row)
+        else:
+            for key, value in fields.items():
+                setattr(row, key, value)
+        await self.session.flush()
+        return row
+
+    async def counts(self) -> dict[str, int]:
+        """How many rows of each territory level exist."""
+        result = {}
+        for name, model in (("districts", District), ("barrios", Barrio), ("circles", Circle)):
+            result[name] = await self.session.scalar(select(func.count()).select_from(model)) or 0
+        result["buildings"] = await self.session.scalar(select(func.count()).select_from(Building)) or 0
+        return result
+
+
+class ResidentRepository(Repository):
+    """Residents and their personal data."""
+
+    async def by_telegram_id(self, telegram_user_id: int) -> Resident | None:
+        """The resident with this Telegram user id, if registered."""
+        return await self.session.scalar(select(Resident).where(Resident.telegram_user_id == telegram_user_id))
+
+    async def get(self, resident_id: int) -> Resident | None:
+        """One resident by id."""
+        return await self.session.get(Resident, resident_id)
+
+    async def create(
+        self, telegram_user_id: int, chat_id: int, first_name: str, locale: str, now: datetime
+    ) -> Resident:
+        """Register a resident who has just consented."""
+        resident = Resident(
+            telegram_user_id=telegram_user_id,
+            chat_id=chat_id,
+            first_name=first_name,
+            locale=locale,
+            status=ResidentStatus.ACTIVE,
+            consent_at=now,
+            created_at=now,
+        )
+        self.session.add(resident)
+        await self.session.flush()
+        return resident
+
+    async def set_locale(self, resident: Resident, locale: str) -> None:
+        """Change a resident's language."""
+        resident.locale = locale
+
+    async def touch(self, resident: Resident, first_name: str, chat_id: int) -> None:
+        """Keep name and chat in step with Telegram, and mark the resident reachable again."""
+        if first_name and resident.first_name != first_name:
+            resident.first_name = first_name
+        if resident.chat_id != chat_id:
+            resident.chat_id = chat_id
+        if resident.status != ResidentStatus.ACTIVE:
+            resident.status = ResidentStatus.ACTIVE
+            resident.unreachable_at = None
+
+    async def mark_unreachable(self, chat_id: int, now: datetime) -> None:
+        """Remember that a chat blocked the bot, so nothing more is sent to it."""
+        await self.session.execute(
+            update(Resident)
+            .where(Resident.chat_id == chat_id)
+            .values(status=ResidentStatus.UNREACHABLE, unreachable_at=now)
+        )
+
+    async def erase(self, resident: Resident) -> None:
+        """Delete a resident's personal data, keeping anonymous membership counts."""
+        await self.session.execute(
+            update(Membership)
+            .where(Membership.resident_id == resident.id)
+            .values(resident_id=None, status=MembershipStatus.ERASED, portal=None, building_id=None)
+        )
+        await self.session.execute(
+            update(Membership).where(Membership.decided_by == resident.id).values(decided_by=None)
+        )
+        await self.session.execute(delete(RoleGrant).where(RoleGrant.resident_id == resident.id))
+        await self.session.execute(
+            delete(OutboxMessage).where(
+                or_(OutboxMessage.resident_id == resident.id, OutboxMessage.chat_id == resident.chat_id)
+            )
+        )
+        await self.session.execute(delete(Conversation).where(Conversation.chat_id == resident.chat_id))
+        await self.session.execute(
+            update(ProcessedUpdate)
+            .where(ProcessedUpdate.chat_id == resident.chat_id)
+            .values(chat_id=0, replies=None, delivered=True)
+        )
+        await self.session.delete(resident)
+        await self.session.flush()
+
+
+class MembershipRepository(Repository):
+    """Memberships of circles."""
+
+    async def current(self, resident_id: int) -> Membership | None:
+        """A resident's pending or verified membership, if any."""
+        query = (
+            select(Membership)
+            .where(Membership.resident_id == resident_id, Membership.status.in_(list(ACTIVE_MEMBERSHIP)))
+            .order_by(Membership.id.desc())
+            .limit(1)
+        )
+        return await self.session.scalar(query)
+
+    async def of_resident(self, resident_id: int) -> Sequence[Membership]:
+        """Every membership a resident has had."""
+        query = select(Membership).where(Membership.resident_id == resident_id).order_by(Membership.id)
+        return (await self.session.scalars(query)).all()
+
+    async def get(self, membership_id: int, *, lock: bool = False) -> Membership | None:
+        """One membership, locked for update on PostgreSQL when asked."""
+        query = select(Membership).where(Membership.id == membership_id)
+        if lock and self.postgres:
+            query = query.with_for_update()
+        return await self.session.scalar(query)
+
+    async def create(self, **fields: Any) -> Membership:
+        """Add a membership."""
+        membership = Membership(**fields)
+        self.session.add(membership)
+        await self.session.flush()
+        return membership
+
+    async def pending_in(self, circle_ids: Sequence[int], limit: int = 20) -> Sequence[Membership]:
+        """Pending memberships of the given circles, oldest first."""
+        query = (
+            select(Membership)
+            .where(Membership.status == MembershipStatus.PENDING, Membership.circle_id.in_(circle_ids))
+            .order_by(Membership.created_at)
+            .limit(limit)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def claim_due_reminders(self, now: datetime, every: timedelta, limit: int = 100) -> Sequence[Membership]:
+        """Pending memberships whose reminder is due, moved to their next reminder time (claimed once)."""
+        query = (
+            select(Membership)
+            .where(Membership.status == MembershipStatus.PENDING, Membership.remind_at <= now)
+            .order_by(Membership.remind_at)
+            .limit(limit)
+        )
+        if self.postgres:
+            query = query.with_for_update(skip_locked=True)
+        rows = (await self.session.scalars(query)).all()
+        for row in rows:
+            row.remind_at = now + every
+            row.reminders_sent += 1
+        await self.session.flush()
+        return rows
+
+    async def count_by_status(self) -> dict[str, int]:
+        """How many memberships are in each status."""
+        rows = await self.session.execute(select(Membership.status, func.count()).group_by(Membership.status))
+        return {status: count for status, count in rows}
+
+
+class RoleRepository(Repository):
+    """Role grants."""
+
+    async def grants_of(self, resident_id: int) -> list[Grant]:
+        """A resident's grants as domain values."""
+        rows = await self.session.scalars(select(RoleGrant).where(RoleGrant.resident_id == resident_id))
+        return [
+            Grant(Role(r.role), ScopeKind(r.scope), r.scope_id, Sector(r.sector) if r.sector else None) for r in rows
+        ]
+
+    async def grant(self, resident_id: int, grant: Grant, granted_by: int | None, now: datetime) -> bool:
+        """Give a role; False if the resident already had it."""
+        existing = await self.session.scalar(
+            select(RoleGrant.id).where(
+                RoleGrant.resident_id == resident_id,
+                RoleGrant.role == grant.role,
+                RoleGrant.scope == grant.scope,
+                RoleGrant.scope_id.is_(None) if grant.scope_id is None else RoleGrant.scope_id == grant.scope_id,
+                RoleGrant.sector.is_(None) if grant.sector is None else RoleGrant.sector == grant.sector,
+            )
+        )
+        if existing is not None:
+            return False
+        self.session.add(
+            RoleGrant(
+                resident_id=resident_id,
+                role=grant.role,
+                scope=grant.scope,
+                scope_id=grant.scope_id,
+                sector=grant.sector,
+                granted_by=granted_by,
+                granted_at=now,
+            )
+        )
+        await self.session.flush()
+        return True
+
+    async def revoke_circle_roles(self, resident_id: int, circle_id: int) -> None:
+        """Drop the roles a resident held over one circle (when they leave it)."""
+        await self.session.execute(
+            delete(RoleGrant).where(
+                RoleGrant.resident_id == resident_id,
+                RoleGrant.scope == ScopeKind.CIRCLE,
+                RoleGrant.scope_id == circle_id,
+            )
+        )
+
+    async def approvers(self, circle_id: int, barrio_id: int) -> Sequence[Resident]:
+        """Who decides on a membership: the circle's delegates and the barrio's community managers,
+        or the district admins when the circle has neither."""
+        by_place = or_(
+            and_(RoleGrant.role == Role.DELEGATE, RoleGrant.scope_id == circle_id),
+            and_(RoleGrant.role == Role.COMMUNITY_MANAGER, RoleGrant.scope_id == barrio_id),
+        )
+        for condition in (by_place, RoleGrant.role == Role.ADMIN):
+            query = (
+                select(Resident)
+                .join(RoleGrant, RoleGrant.resident_id == Resident.id)
+                .where(condition)
+                .distinct()
+                .order_by(Resident.id)
+            )
+            rows = (await self.session.scalars(query)).all()
+            if rows:
+                return rows
+        return []
+
+
+class InviteRepository(Repository):
+    """Invite codes."""
+
+    async def create(self, **fields: Any) -> Invite:
+        """Store a new invite."""
+        invite = Invite(**fields)
+        self.session.add(invite)
+        await self.session.flush()
+        return invite
+
+    async def by_code(self, code: str) -> Invite | None:
+        """An invite by code, locked on PostgreSQL so two residents cannot take its last use."""
+        query = select(Invite).where(Invite.code == code)
+        if self.postgres:
+            query = query.with_for_update()
+        return await self.session.scalar(query)
+
+    async def consume(self, invite: Invite) -> None:
+        """Use up one use of an invite (unlimited invites stay unlimited)."""
+        if invite.uses_left is not None:
+            invite.uses_left -= 1
+
+
+class ConversationRepository(Repository):
+    """Conversation state per chat."""
+
+    async def lock(self, chat_id: int, now: datetime) -> Conversation:
+        """The chat's state row, created if missing and locked on PostgreSQL, so one chat's updates
+        are applied one at a time even across processes."""
+        stmt = self._insert(Conversation).values(chat_id=chat_id, flow="", step="", data={}, updated_at=now)
+        await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["chat_id"]))
+        query = select(Conversation).where(Conversation.chat_id == chat_id)
+        if self.postgres:
+            query = query.with_for_update()
+        conversation = await self.session.scalar(query)
+        assert conversation is not None
+        return conversation
+
+    async def save(self, conversation: Conversation, flow: str, step: str, data: dict[str, Any], now: datetime) -> None:
+        """Move a chat to a flow and step, with its answers so far."""
+        conversation.flow, conversation.step, conversation.data = flow, step, dict(data)
+        conversation.updated_at = now
+
+
+class UpdateRepository(Repository):
+    """The record of updates already applied (exactly-once in effect)."""
+
+    async def seen(self, update_id: int) -> ProcessedUpdate | None:
+        """The record of an update applied before, if any."""
+        return await self.session.get(ProcessedUpdate, update_id)
+
+    async def record(self, update_id: int, chat_id: int, replies: list[dict[str, Any]], now: datetime) -> None:
+        """Remember an update as applied, with the replies still to deliver."""
+        self.session.add(
+            ProcessedUpdate(update_id=update_id, chat_id=chat_id, handled_at=now, replies=replies, delivered=False)
+        )
+
+    async def mark_delivered(self, update_ids: Sequence[int]) -> None:
+        """Forget the replies of updates whose replies reached the chat."""
+        if update_ids:
+            await self.session.execute(
+                update(ProcessedUpdate)
+                .where(ProcessedUpdate.update_id.in_(list(update_ids)))
+                .values(delivered=True, replies=None)
+            )
+
+    async def prune(self, before: datetime) -> int:
+        """Drop records older than `before` (Telegram never redelivers that late)."""
+        result = await self.session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.handled_at < before))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def count(self) -> int:
+        """How many updates are recorded."""
+        return await self.session.scalar(select(func.count()).select_from(ProcessedUpdate)) or 0
+
+
+class OutboxRepository(Repository):
+    """Messages waiting for the sender."""
+
+    async def add(
+        self,
+        chat_id: int,
+        payload: dict[str, Any],
+        topic: str,
+        now: datetime,
+        resident_id: int | None = None,
+        send_at: datetime | None = None,
+    ) -> OutboxMessage:
+        """Queue a message; it is sent only if this transaction commits."""
+        row = OutboxMessage(
+            chat_id=chat_id,
+            resident_id=resident_id,
+            topic=topic,
+            payload=payload,
+            status="pending",
+            attempts=0,
+            send_at=send_at or now,
+            created_at=now,
+        )
+        self.session.add(row)
+        return row
+
+    async def claim_due(self, now: datetime, limit: int, busy_chats: Sequence[int] = ()) -> Sequence[OutboxMessage]:
+        """Claim due pending messages (oldest first, one per chat), marking them as being sent."""
+        query = select(OutboxMessage).where(OutboxMessage.status == "pending", OutboxMessage.send_at <= now)
+        if busy_chats:
+            query = query.where(OutboxMessage.chat_id.not_in(list(busy_chats)))
+        query = query.order_by(OutboxMessage.id).limit(limit * 4)
+        if self.postgres:
+            query = query.with_for_update(skip_locked=True)
+        claimed: list[OutboxMessage] = []
+        chats: set[int] = set()
+        for row in (await self.session.scalars(query)).all():
+            # One message per chat per round keeps each chat's order and its 1/s limit.
+            if row.chat_id in chats:
+                continue
+            chats.add(row.chat_id)
+            row.status, row.claimed_at = "sending", now
+            claimed.append(row)
+            if len(claimed) >= limit:
+                break
+        await self.session.flush()
+        return claimed
+
+    async def get(self, message_id: int) -> OutboxMessage | None:
+        """One outbox row."""
+        return await self.session.get(OutboxMessage, message_id)
+
+    async def settle(
+        self, message_id: int, status: str, now: datetime, error: str | None = None, send_at: datetime | None = None
+    ) -> None:
+        """Record a send attempt's outcome: sent, failed, or pending again at `send_at`."""
+        values: dict[str, Any] = {"status": status, "last_error": error, "attempts": OutboxMessage.attempts + 1}
+        if status == "sent":
+            values["sent_at"] = now
+        if send_at is not None:
+            values["send_at"] = send_at
+        await self.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
+
+    async def release(self, message_id: int) -> None:
+        """Put a claimed message back without counting an attempt (e.g. during a 429 pause)."""
+        await self.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == message_id).values(status="pending", claimed_at=None)
+        )
+
+    async def fail_chat(self, chat_id: int, error: str) -> None:
+        """Give up on every waiting message to a chat that blocked the bot."""
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status.in_(["pending", "sending"]))
+            .values(status="failed", last_error=error)
+        )
+
+    async def recover_stale(self, older_than: datetime) -> int:
+        """Put back messages left 'sending' by a sender that died (they may be sent twice, never lost)."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < older_than)
+            .values(status="pending", claimed_at=None)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending message becomes due."""
+        return await self.session.scalar(
+            select(func.min(OutboxMessage.send_at)).where(OutboxMessage.status == "pending")
+        )
+
+    async def count_by_status(self) -> dict[str, int]:
+        """How many outbox rows are in each status."""
+        rows = await self.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+        return {status: count for status, count in rows}
+
+    async def for_chat(self, chat_id: int) -> Sequence[OutboxMessage]:
+        """Every outbox row addressed to a chat, oldest first."""
+        query = select(OutboxMessage).where(OutboxMessage.chat_id == chat_id).order_by(OutboxMessage.id)
+        return (await self.session.scalars(query)).all()

@@ -1,0 +1,57 @@
+"""Territory seed: loads a district file (YAML) idempotently, matching rows by code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.domain.territory import CircleKind, valid_coordinates
+from storage.models import Barrio, Building, Circle, District
+from storage.uow import UnitOfWork
+
+DEFAULT_SEED = Path(__file__).resolve().parent / "mcd.yaml"
+
+
+class SeedError(ValueError):
+    """The seed file is malformed; the message says where."""
+
+
+def read_seed(path: Path) -> dict[str, Any]:
+    """Parse and check a district seed file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SeedError(f"{path}: {exc}") from exc
+    if not isinstance(data, dict) or "district" not in data or not data.get("barrios"):
+        raise SeedError(f"{path}: needs a 'district' and a list of 'barrios'")
+    for barrio in data["barrios"]:
+        for circle in barrio.get("circles", []):
+            where = f"{path}: circle {circle.get('code')!r}"
+            if circle.get("kind") not in set(CircleKind):
+                raise SeedError(f"{where}: kind must be one of {', '.join(CircleKind)}")
+            if not valid_coordinates(float(circle.get("lat", 999)), float(circle.get("lon", 999))):
+                raise SeedError(f"{where}: lat/lon missing or out of range")
+    return data
+
+
+async def seed_territory(uow: UnitOfWork, data: dict[str, Any]) -> dict[str, int]:
+    """Create or update the district, barrios, circles and buildings of a seed; return row counts."""
+    territory = uow.territory
+    district = await territory.upsert(District, data["district"]["code"], name=data["district"]["name"])
+    for b in data["barrios"]:
+        barrio = await territory.upsert(Barrio, b["code"], name=b["name"], district_id=district.id)
+        for c in b.get("circles", []):
+            circle = await territory.upsert(
+                Circle,
+                c["code"],
+                name=c["name"],
+                kind=c["kind"],
+                latitude=float(c["lat"]),
+                longitude=float(c["lon"]),
+                barrio_id=barrio.id,
+            )
+            for building in c.get("buildings", []):
+                await territory.upsert(Building, building["code"], address=building["address"], circle_id=circle.id)
+    return await territory.counts()

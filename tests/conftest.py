@@ -1,0 +1,77 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when VECINOS_TEST_POSTGRES_URL is set)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.config import normalise_database_url
+from storage.db import Database
+from storage.seed import DEFAULT_SEED, read_seed, seed_territory
+
+POSTGRES_URL = os.environ.get("VECINOS_TEST_POSTGRES_URL")
+
+
+def database_params() -> list:
+    """SQLite always; PostgreSQL when a URL is set (CI sets it)."""
+    return [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param(
+            "postgres",
+            id="postgres",
+            marks=pytest.mark.skipif(not POSTGRES_URL, reason="VECINOS_TEST_POSTGRES_URL not set"),
+        ),
+    ]
+
+
+async def fresh_database_url(kind: str, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """A URL to an empty database: a SQLite file, or a new PostgreSQL schema-isolated database."""
+    if kind == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/vecinos.db"
+    assert POSTGRES_URL
+    import asyncpg
+
+    base = normalise_database_url(POSTGRES_URL)
+    name = f"vecinos_test_{uuid.uuid4().hex[:12]}"
+    plain = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(plain)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+async def drop_database(url: str) -> None:
+    """Drop a PostgreSQL test database made by fresh_database_url."""
+    if not url.startswith("postgresql") or not POSTGRES_URL:
+        return
+    import asyncpg
+
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def open_seeded(url: str) -> Database:
+    """Migrate and seed a database."""
+    db = Database(url)
+    await db.migrate()
+    async with db.unit_of_work() as uow:
+        await seed_territory(uow, read_seed(DEFAULT_SEED))
+        await uow.commit()
+    return db
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path) -> AsyncIterator[Database]:  # type: ignore[no-untyped-def]
+    """A migrated, seeded SQLite database."""
+    db = await open_seeded(f"sqlite+aiosqlite:///{tmp_path}/vecinos.db")
+    yield db
+    await db.dispose()

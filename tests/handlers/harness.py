@@ -1,0 +1,209 @@
+"""A recording harness: feeds Incoming updates to the real dispatcher on a real database."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+from bot.channels.base import Incoming, IncomingKind, Reply
+from bot.i18n import Catalogs
+from handlers import Dispatcher
+from handlers.context import Services
+from storage.db import Database
+
+
+@dataclass
+class Clock:
+    """A settable clock."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        """Move time forward."""
+        self.now += timedelta(**kwargs)
+
+
+@dataclass
+class Person:
+    """A Telegram user in tests."""
+
+    user_id: int
+    first_name: str
+    language_code: str | None = "es"
+
+
+class Harness:
+    """Drives the dispatcher like a channel would, keeping a transcript."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.clock = Clock()
+        self.catalogs = Catalogs("es", "Europe/Madrid")
+        self.services = Services(
+            db=db,
+            catalogs=self.catalogs,
+            bot_username="VecinosTestBot",
+            reminder_every=timedelta(hours=48),
+            clock=self.clock,
+        )
+        self.dispatcher = Dispatcher(self.services)
+        self._ids = itertools.count(1000)
+        self.last_message_id: dict[int, int] = {}
+
+    async def feed(self, incoming: Incoming) -> list[Reply]:
+        """Dispatch one update and mark its replies delivered, as a channel does."""
+        outcome = await self.dispatcher.handle(incoming)
+        if outcome.needs_delivery:
+            await self.dispatcher.mark_delivered([outcome.update_id])
+        return outcome.replies
+
+    def _base(self, who: Person, **kw: Any) -> dict[str, Any]:
+        return {
+            "update_id": kw.pop("update_id", None) or next(self._ids),
+            "chat_id": kw.pop("chat_id", who.user_id),
+            "user_id": who.user_id,
+            "first_name": who.first_name,
+            "language_code": who.language_code,
+            **kw,
+        }
+
+    async def send(self, who: Person, text: str, **kw: Any) -> list[Reply]:
+        """The person types `text` (a command if it starts with '/')."""
+        if text.startswith("/") and len(text) > 1:
+            head, _, args = text.partition(" ")
+            return await self.feed(
+                Incoming(
+                    kind=IncomingKind.COMMAND, text=text, command=head[1:].lower(), args=args, **self._base(who, **kw)
+                )
+            )
+        return await self.feed(Incoming(kind=IncomingKind.TEXT, text=text, **self._base(who, **kw)))
+
+    async def tap(self, who: Person, data: str, message_id: int = 1, **kw: Any) -> list[Reply]:
+        """The person taps a button carrying `data`."""
+        return await self.feed(
+            Incoming(
+                kind=IncomingKind.CALLBACK,
+                callback_id=str(next(self._ids)),
+                callback_data=data,
+                message_id=message_id,
+                **self._base(who, **kw),
+            )
+        )
+
+    async def share_location(self, who: Person, lat: float, lon: float) -> list[Reply]:
+        """The person shares a location."""
+        return await self.feed(Incoming(kind=IncomingKind.LOCATION, latitude=lat, longitude=lon, **self._base(who)))
+
+    async def other(self, who: Person, kind: IncomingKind, **kw: Any) -> list[Reply]:
+        """Any other kind of update (sticker, edit, photo, group message)."""
+        return await self.feed(Incoming(kind=kind, **self._base(who, **kw)))
+
+    async def outbox(self, chat_id: int) -> list[dict[str, Any]]:
+        """Payloads queued for a chat."""
+        async with self.db.unit_of_work() as uow:
+            return [dict(row.payload) for row in await uow.outbox.for_chat(chat_id)]
+
+    async def register(self, who: Person, circle_code: str = "emb-plaza-lavapies", locale: str = "es") -> None:
+        """Register a person in a circle (pending), via the real flow."""
+        await self.send(who, "/start")
+        await self.tap(who, f"lang:{locale}")
+        await self.tap(who, "consent:yes")
+        circle_id = await self.scalar("SELECT id FROM circle WHERE code = :c", c=circle_code)
+        barrio_id = await self.scalar("SELECT barrio_id FROM circle WHERE code = :c", c=circle_code)
+        await self.tap(who, f"barrio:{barrio_id}")
+        await self.tap(who, f"circle:{circle_id}")
+        await self.tap(who, "nobld")
+
+    async def scalar(self, sql: str, **params: Any) -> Any:
+        """Run a read query."""
+        async with self.db.unit_of_work() as uow:
+            return (await uow.session.execute(text(sql), params)).scalar()
+
+    async def rows(self, sql: str, **params: Any) -> list[Any]:
+        """Run a read query returning rows."""
+        async with self.db.unit_of_work() as uow:
+            return list((await uow.session.execute(text(sql), params)).all())
+
+    async def dump(self) -> str:
+        """Every row of every table, as text (to search for personal data)."""
+        out = []
+        async with self.db.unit_of_work() as uow:
+            names = [
+                r[0]
+                for r in (await uow.session.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))).all()
+            ]
+            for name in names:
+                for row in (await uow.session.execute(text(f'SELECT * FROM "{name}"'))).all():
+                    out.append(json.dumps([str(v) for v in row], ensure_ascii=False))
+        return "\n".join(out)
+
+
+def texts(replies: list[Reply]) -> str:
+    """All reply texts joined, for assertions."""
+    return "\n".join(r.text for r in replies if r.text)
+
+
+def buttons(replies: list[Reply]) -> list[tuple[str, str]]:
+    """All (label, data) buttons of the replies."""
+    return [(b.label, b.data) for r in replies for row in r.buttons for b in row]
+
+
+async def make_staff(h: Harness, who: Person, role: str, place_code: str | None, locale: str = "es") -> None:
+    """Register `who` through the flow, then grant a role over a circle or barrio code."""
+    from bot.domain.permissions import ROLE_SCOPE, Grant, Role, ScopeKind
+    from storage.models import Barrio, Circle
+
+    await h.register(who, locale=locale)
+    async with h.db.unit_of_work() as uow:
+        resident = await uow.residents.by_telegram_id(who.user_id)
+        assert resident is not None
+        r = Role(role)
+        scope = ROLE_SCOPE[r]
+        scope_id = None
+        if scope is ScopeKind.CIRCLE:
+            scope_id = (await uow.territory.by_code(Circle, place_code)).id
+        elif scope is ScopeKind.BARRIO:
+            scope_id = (await uow.territory.by_code(Barrio, place_code)).id
+        await uow.roles.grant(resident.id, Grant(r, scope, scope_id), None, h.clock())
+        # Staff in tests are verified members; drop the request their registration produced.
+        membership = await uow.memberships.current(resident.id)
+        membership.status = "verified"
+        membership.remind_at = None
+        await uow.session.execute(text("DELETE FROM outbox"))
+        await uow.commit()
+
+
+async def make_invite(
+    h: Harness,
+    circle_code: str = "emb-plaza-lavapies",
+    uses: int | None = 1,
+    days: float = 30,
+    building_code: str | None = None,
+) -> str:
+    """Create an invite code directly in storage."""
+    from bot.domain.residents import new_invite_code
+    from storage.models import Building, Circle
+
+    async with h.db.unit_of_work() as uow:
+        circle = await uow.territory.by_code(Circle, circle_code)
+        building = await uow.territory.by_code(Building, building_code) if building_code else None
+        code = new_invite_code()
+        await uow.invites.create(
+            code=code,
+            circle_id=circle.id,
+            building_id=building.id if building else None,
+            uses_left=uses,
+            max_uses=uses,
+            expires_at=h.clock() + timedelta(days=days),
+            created_at=h.clock(),
+        )
+        await uow.commit()
+    return code
