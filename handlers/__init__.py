@@ -120,7 +120,7 @@ class Dispatcher:
                     return Outcome(incoming.update_id, pending, bool(pending))
                 ctx = await self._context(incoming, uow, conversation, now)
                 await route(ctx)
-                await self._record(uow, incoming, ctx.replies, now)
+                await self._record(uow, incoming, ctx.replies, now, erased=ctx.erased)
                 await uow.commit()
             if ctx.wrote_outbox:
                 self.services.on_outbox()
@@ -142,8 +142,12 @@ class Dispatcher:
         translator = self.services.catalogs.translator(locale)
         return Context(incoming, uow, self.services, conversation, resident, translator, now, grants)
 
-    async def _record(self, uow: UnitOfWork, incoming: Incoming, replies: Sequence[Reply], now: datetime) -> None:
-        await uow.updates.record(incoming.update_id, incoming.chat_id, [r.to_dict() for r in replies], now)
+    async def _record(
+        self, uow: UnitOfWork, incoming: Incoming, replies: Sequence[Reply], now: datetime, *, erased: bool = False
+    ) -> None:
+        # After an erasure even the update record must not point at the person's chat.
+        chat_id = 0 if erased else incoming.chat_id
+        await uow.updates.record(incoming.update_id, chat_id, [r.to_dict() for r in replies], now)
 
     async def _apologise(self, incoming: Incoming) -> Outcome:
         t = self.services.catalogs.translator(self.services.catalogs.guess(incoming.language_code))

@@ -60,6 +60,7 @@ async def ask_approvers(ctx: Context, membership: Membership, circle: Circle) ->
                 buttons=_decision_buttons(t, membership.id),
             ),
             TOPIC_APPROVAL,
+            about=ctx.resident,
         )
     return sum(1 for a in approvers if a.id != ctx.resident.id)
 
@@ -193,7 +194,9 @@ async def send_due_reminders(services: Services, limit: int = 100) -> int:
                     ),
                     _decision_buttons(t, membership.id),
                 )
-                await uow.outbox.add(approver.chat_id, reply.to_dict(), TOPIC_REMINDER, now, approver.id)
+                await uow.outbox.add(
+                    approver.chat_id, reply.to_dict(), TOPIC_REMINDER, now, approver.id, about_resident_id=applicant.id
+                )
                 sent += 1
             if applicant.status == "active":
                 t = services.catalogs.translator(applicant.locale)

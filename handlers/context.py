@@ -60,6 +60,7 @@ class Context:
     grants: list[Grant] = field(default_factory=list)
     replies: list[Reply] = field(default_factory=list)
     wrote_outbox: bool = False
+    erased: bool = False
 
     # Answers to the current chat
 
@@ -82,12 +83,26 @@ class Context:
 
     # Messages to other people, in their own language, through the outbox
 
-    async def notify(self, recipient: Resident, render: Callable[[Translator], Reply], topic: str) -> None:
-        """Queue a message for another resident, rendered in their language; sent only if we commit."""
+    async def notify(
+        self,
+        recipient: Resident,
+        render: Callable[[Translator], Reply],
+        topic: str,
+        about: Resident | None = None,
+    ) -> None:
+        """Queue a message for another resident, rendered in their language; sent only if we commit.
+        `about` names the resident the message talks about, so erasing them withdraws it."""
         if recipient.status != "active":
             return
         reply = render(self.services.catalogs.translator(recipient.locale))
-        await self.uow.outbox.add(recipient.chat_id, reply.to_dict(), topic, self.now, resident_id=recipient.id)
+        await self.uow.outbox.add(
+            recipient.chat_id,
+            reply.to_dict(),
+            topic,
+            self.now,
+            resident_id=recipient.id,
+            about_resident_id=about.id if about else None,
+        )
         self.wrote_outbox = True
 
     # Conversation state

@@ -90,6 +90,7 @@ async def confirm_forget(ctx: Context, data: CallbackData) -> None:
     await ctx.uow.residents.erase(ctx.resident)
     ctx.resident = None
     ctx.grants = []
+    ctx.erased = True
     ctx.show(
         ctx.t.gettext(
             "🗑️ Your data has been erased. Thank you for taking part. Send /start if you ever want to come back."

@@ -169,7 +169,11 @@ class ResidentRepository(Repository):
         await self.session.execute(delete(RoleGrant).where(RoleGrant.resident_id == resident.id))
         await self.session.execute(
             delete(OutboxMessage).where(
-                or_(OutboxMessage.resident_id == resident.id, OutboxMessage.chat_id == resident.chat_id)
+                or_(
+                    OutboxMessage.resident_id == resident.id,
+                    OutboxMessage.about_resident_id == resident.id,
+                    OutboxMessage.chat_id == resident.chat_id,
+                )
             )
         )
         await self.session.execute(delete(Conversation).where(Conversation.chat_id == resident.chat_id))
@@ -402,11 +406,13 @@ class OutboxRepository(Repository):
         now: datetime,
         resident_id: int | None = None,
         send_at: datetime | None = None,
+        about_resident_id: int | None = None,
     ) -> OutboxMessage:
         """Queue a message; it is sent only if this transaction commits."""
         row = OutboxMessage(
             chat_id=chat_id,
             resident_id=resident_id,
+            about_resident_id=about_resident_id,
             topic=topic,
             payload=payload,
             status="pending",

@@ -255,7 +255,7 @@ async def test_pending_list_for_approvers(bot):
 async def test_leave_ends_membership_and_circle_roles(bot):
     await make_staff(bot, CARMEN, "delegate", "emb-plaza-lavapies")
     replies = await bot.send(CARMEN, "/leave")
-    leave = [d for _, d in buttons(replies) if d.startswith("leave:")][0]
+    leave = next(d for _, d in buttons(replies) if d.startswith("leave:"))
     await bot.tap(CARMEN, leave)
     assert await bot.scalar("SELECT count(*) FROM role_grant") == 0
     assert await bot.scalar("SELECT status FROM membership") == "left"

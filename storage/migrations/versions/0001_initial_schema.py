@@ -69,6 +69,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('chat_id', sa.BigInteger(), nullable=False),
     sa.Column('resident_id', sa.Integer(), nullable=True),
+    sa.Column('about_resident_id', sa.Integer(), nullable=True),
     sa.Column('topic', sa.String(length=40), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
@@ -78,10 +79,12 @@ def upgrade() -> None:
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['about_resident_id'], ['resident.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['resident_id'], ['resident.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_about_resident_id'), ['about_resident_id'], unique=False)
         batch_op.create_index('ix_outbox_due', ['status', 'send_at'], unique=False)
 
     op.create_table('role_grant',
@@ -197,6 +200,7 @@ def downgrade() -> None:
     op.drop_table('role_grant')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_due')
+        batch_op.drop_index(batch_op.f('ix_outbox_about_resident_id'))
 
     op.drop_table('outbox')
     op.drop_table('barrio')
