@@ -131,11 +131,10 @@ class Dispatcher:
             return await self._apologise(incoming)
 
     async def _context(self, incoming: Incoming, uow: UnitOfWork, conversation: Conversation, now: datetime) -> Context:
-        resident = await uow.residents.by_telegram_id(incoming.user_id) if incoming.user_id else None
+        resident, grants = await uow.residents.with_grants(incoming.user_id) if incoming.user_id else (None, [])
         if resident is not None:
-            await uow.residents.touch(resident, incoming.first_name, incoming.chat_id)
+            await uow.residents.touch(resident, clean_free_text(incoming.first_name, 64).text, incoming.chat_id)
             locale = resident.locale
-            grants = await uow.roles.grants_of(resident.id)
         else:
             locale = (conversation.data or {}).get("locale") or self.services.catalogs.guess(incoming.language_code)
             grants = []

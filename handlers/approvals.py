@@ -10,7 +10,8 @@ from bot.domain.permissions import Action, Place
 from bot.domain.residents import MembershipStatus, can_move
 from bot.i18n import Translator
 from handlers.context import Context, Services
-from storage.models import Circle, Membership
+from storage.models import Membership
+from storage.repositories import CircleView
 from storage.uow import UnitOfWork
 
 TOPIC_APPROVAL = "membership.approval"
@@ -27,7 +28,7 @@ def _decision_buttons(t: Translator, membership_id: int) -> list[list[Button]]:
     ]
 
 
-def _where(t: Translator, membership: Membership, circle: Circle, building: str | None) -> str:
+def _where(t: Translator, membership: Membership, circle: CircleView, building: str | None) -> str:
     if building:
         return t.gettext("{circle}, {building}", circle=circle.name, building=building)
     return t.gettext("{circle} (no building given)", circle=circle.name)
@@ -40,7 +41,7 @@ async def _building_text(uow: UnitOfWork, membership: Membership) -> str | None:
     return membership.portal
 
 
-async def ask_approvers(ctx: Context, membership: Membership, circle: Circle) -> int:
+async def ask_approvers(ctx: Context, membership: Membership, circle: CircleView) -> int:
     """Send an approve/reject request to everyone who may decide; returns how many were asked."""
     assert ctx.resident is not None
     approvers = await ctx.uow.roles.approvers(circle.id, circle.barrio_id)

@@ -18,7 +18,8 @@ from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES
 from handlers import approvals
 from handlers.context import Context, Flow, Step
 from handlers.labels import circle_label, status_name
-from storage.models import Circle, Invite, Membership
+from storage.models import Invite, Membership
+from storage.repositories import CircleView
 
 MAX_PORTAL_LENGTH = 120
 MAX_NAME_LENGTH = 64
@@ -385,6 +386,6 @@ async def stale(ctx: Context) -> None:
     ctx.say(ctx.t.gettext("That button belongs to an earlier step. Send /start to continue, or /help."))
 
 
-def circle_place_name(circle: Circle | None) -> str:
+def circle_place_name(circle: CircleView | None) -> str:
     """A circle's name, or a placeholder when it is gone."""
     return circle.name if circle else "?"

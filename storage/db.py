@@ -15,6 +15,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from storage.repositories import TerritoryCache
+from storage.sqlite_inline import inline_creator
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,7 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         options: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
-            options["connect_args"] = {"timeout": 30}
+            options["async_creator"] = inline_creator(url.split(":///", 1)[1])
         else:
             options.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **options)
@@ -47,10 +49,13 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         # SQLite has one writer: queueing in the event loop beats spinning in its busy handler.
         self.write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+        self.territory_cache = TerritoryCache()
 
     def unit_of_work(self) -> UnitOfWork:
         """A new unit of work: one transaction, rolled back unless committed."""
-        return UnitOfWork(self.sessions(), self.write_lock, postgres=not self.is_sqlite)
+        return UnitOfWork(
+            self.sessions(), self.write_lock, postgres=not self.is_sqlite, territory_cache=self.territory_cache
+        )
 
     async def migrate(self) -> None:
         """Bring the schema to the newest migration (cheap when it already is)."""
@@ -74,20 +79,6 @@ def _upgrade_if_needed(connection: Connection) -> None:
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let us issue BEGIN ourselves (IMMEDIATE), instead of the driver's deferred BEGIN.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=NORMAL",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=30000",
-        ):
-            cursor.execute(pragma)
-        cursor.close()
-
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,46 +42,126 @@ class Repository:
         return pg_insert(model) if self.postgres else sqlite_insert(model)
 
 
+@dataclass(frozen=True, slots=True)
+class BarrioView:
+    """A barrio, as read-only reference data."""
+
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CircleView:
+    """A circle, as read-only reference data."""
+
+    id: int
+    barrio_id: int
+    code: str
+    name: str
+    kind: str
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True, slots=True)
+class BuildingView:
+    """A building, as read-only reference data."""
+
+    id: int
+    circle_id: int
+    code: str
+    address: str
+
+
+@dataclass
+class TerritorySnapshot:
+    """The whole territory in memory: it changes only when a seed is loaded."""
+
+    barrios: dict[int, BarrioView]
+    circles: dict[int, CircleView]
+    buildings: dict[int, BuildingView]
+    loaded_at: float
+
+
+class TerritoryCache:
+    """Process-wide territory snapshot, refreshed after `ttl` seconds (other processes may reseed)."""
+
+    def __init__(self, ttl: float = 60.0) -> None:
+        self.ttl = ttl
+        self.snapshot: TerritorySnapshot | None = None
+
+    def fresh(self) -> TerritorySnapshot | None:
+        """The snapshot, unless it is missing or stale."""
+        if self.snapshot is not None and time.monotonic() - self.snapshot.loaded_at < self.ttl:
+            return self.snapshot
+        return None
+
+    def invalidate(self) -> None:
+        """Forget the snapshot (after a seed)."""
+        self.snapshot = None
+
+
+def _grant(row: RoleGrant) -> Grant:
+    return Grant(Role(row.role), ScopeKind(row.scope), row.scope_id, Sector(row.sector) if row.sector else None)
+
+
 class TerritoryRepository(Repository):
-    """District, barrios, circles and buildings."""
+    """District, barrios, circles and buildings (reads come from an in-memory snapshot)."""
 
-    async def barrios(self) -> Sequence[Barrio]:
+    def __init__(self, session: AsyncSession, postgres: bool, cache: TerritoryCache | None = None) -> None:
+        super().__init__(session, postgres)
+        self.cache = cache or TerritoryCache(ttl=0)
+
+    async def _snapshot(self) -> TerritorySnapshot:
+        snapshot = self.cache.fresh()
+        if snapshot is None:
+            barrios = {b.id: BarrioView(b.id, b.code, b.name) for b in await self.session.scalars(select(Barrio))}
+            circles = {
+                c.id: CircleView(c.id, c.barrio_id, c.code, c.name, c.kind, c.latitude, c.longitude)
+                for c in await self.session.scalars(select(Circle))
+            }
+            buildings = {
+                b.id: BuildingView(b.id, b.circle_id, b.code, b.address)
+                for b in await self.session.scalars(select(Building))
+            }
+            snapshot = self.cache.snapshot = TerritorySnapshot(barrios, circles, buildings, time.monotonic())
+        return snapshot
+
+    async def barrios(self) -> list[BarrioView]:
         """All barrios, by name."""
-        return (await self.session.scalars(select(Barrio).order_by(Barrio.name))).all()
+        return sorted((await self._snapshot()).barrios.values(), key=lambda b: b.name)
 
-    async def barrio(self, barrio_id: int) -> Barrio | None:
+    async def barrio(self, barrio_id: int) -> BarrioView | None:
         """One barrio by id."""
-        return await self.session.get(Barrio, barrio_id)
+        return (await self._snapshot()).barrios.get(barrio_id)
 
-    async def circle(self, circle_id: int) -> Circle | None:
+    async def circle(self, circle_id: int) -> CircleView | None:
         """One circle by id."""
-        return await self.session.get(Circle, circle_id)
+        return (await self._snapshot()).circles.get(circle_id)
 
-    async def building(self, building_id: int) -> Building | None:
+    async def building(self, building_id: int) -> BuildingView | None:
         """One building by id."""
-        return await self.session.get(Building, building_id)
+        return (await self._snapshot()).buildings.get(building_id)
 
-    async def circles_in_barrio(self, barrio_id: int) -> Sequence[Circle]:
+    async def circles_in_barrio(self, barrio_id: int) -> list[CircleView]:
         """The circles of a barrio, by name."""
-        query = select(Circle).where(Circle.barrio_id == barrio_id).order_by(Circle.name)
-        return (await self.session.scalars(query)).all()
+        circles = (await self._snapshot()).circles.values()
+        return sorted((c for c in circles if c.barrio_id == barrio_id), key=lambda c: c.name)
 
-    async def circles_by_ids(self, ids: Sequence[int]) -> dict[int, Circle]:
+    async def circles_by_ids(self, ids: Sequence[int]) -> dict[int, CircleView]:
         """Circles keyed by id."""
-        if not ids:
-            return {}
-        rows = await self.session.scalars(select(Circle).where(Circle.id.in_(ids)))
-        return {c.id: c for c in rows}
+        circles = (await self._snapshot()).circles
+        return {i: circles[i] for i in ids if i in circles}
 
     async def circle_points(self) -> list[CirclePoint]:
         """Every circle's centre, for nearest-circle search."""
-        rows = await self.session.execute(select(Circle.id, Circle.latitude, Circle.longitude))
-        return [CirclePoint(i, lat, lon) for i, lat, lon in rows]
+        return [CirclePoint(c.id, c.latitude, c.longitude) for c in (await self._snapshot()).circles.values()]
 
-    async def buildings_in_circle(self, circle_id: int) -> Sequence[Building]:
+    async def buildings_in_circle(self, circle_id: int) -> list[BuildingView]:
         """The known buildings of a circle."""
-        query = select(Building).where(Building.circle_id == circle_id).order_by(Building.address)
-        return (await self.session.scalars(query)).all()
+        buildings = (await self._snapshot()).buildings.values()
+        return sorted((b for b in buildings if b.circle_id == circle_id), key=lambda b: b.address)
 
     async def by_code(self, model: type[Any], code: str) -> Any:
         """A district, barrio, circle or building by its code."""
@@ -95,6 +177,7 @@ class TerritoryRepository(Repository):
             for key, value in fields.items():
                 setattr(row, key, value)
         await self.session.flush()
+        self.cache.invalidate()
         return row
 
     async def counts(self) -> dict[str, int]:
@@ -112,6 +195,18 @@ class ResidentRepository(Repository):
     async def by_telegram_id(self, telegram_user_id: int) -> Resident | None:
         """The resident with this Telegram user id, if registered."""
         return await self.session.scalar(select(Resident).where(Resident.telegram_user_id == telegram_user_id))
+
+    async def with_grants(self, telegram_user_id: int) -> tuple[Resident | None, list[Grant]]:
+        """A resident and their role grants, in one round trip."""
+        query = (
+            select(Resident, RoleGrant)
+            .outerjoin(RoleGrant, RoleGrant.resident_id == Resident.id)
+            .where(Resident.telegram_user_id == telegram_user_id)
+        )
+        rows = (await self.session.execute(query)).all()
+        if not rows:
+            return None, []
+        return rows[0][0], [_grant(g) for _, g in rows if g is not None]
 
     async def get(self, resident_id: int) -> Resident | None:
         """One resident by id."""
@@ -348,12 +443,14 @@ class ConversationRepository(Repository):
     async def lock(self, chat_id: int, now: datetime) -> Conversation:
         """The chat's state row, created if missing and locked on PostgreSQL, so one chat's updates
         are applied one at a time even across processes."""
-        stmt = self._insert(Conversation).values(chat_id=chat_id, flow="", step="", data={}, updated_at=now)
-        await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["chat_id"]))
         query = select(Conversation).where(Conversation.chat_id == chat_id)
         if self.postgres:
             query = query.with_for_update()
         conversation = await self.session.scalar(query)
+        if conversation is None:
+            stmt = self._insert(Conversation).values(chat_id=chat_id, flow="", step="", data={}, updated_at=now)
+            await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["chat_id"]))
+            conversation = await self.session.scalar(query)
         assert conversation is not None
         return conversation
 

@@ -14,6 +14,7 @@ from storage.repositories import (
     OutboxRepository,
     ResidentRepository,
     RoleRepository,
+    TerritoryCache,
     TerritoryRepository,
     UpdateRepository,
 )
@@ -22,11 +23,18 @@ from storage.repositories import (
 class UnitOfWork:
     """A transaction and the repositories that work inside it."""
 
-    def __init__(self, session: AsyncSession, write_lock: asyncio.Lock | None, *, postgres: bool) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        write_lock: asyncio.Lock | None,
+        *,
+        postgres: bool,
+        territory_cache: TerritoryCache | None = None,
+    ) -> None:
         self.session = session
         self._lock = write_lock
         self.postgres = postgres
-        self.territory = TerritoryRepository(session, postgres)
+        self.territory = TerritoryRepository(session, postgres, territory_cache)
         self.residents = ResidentRepository(session, postgres)
         self.memberships = MembershipRepository(session, postgres)
         self.roles = RoleRepository(session, postgres)

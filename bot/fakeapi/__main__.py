@@ -1,0 +1,20 @@
+"""`python -m bot.fakeapi [--host H] [--port N]`: run the fake Telegram Bot API server in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.fakeapi.server import run_fake_server
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parses --host/--port and serves until Ctrl+C or SIGTERM."""
+    parser = argparse.ArgumentParser(prog="python -m bot.fakeapi", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
+    args = parser.parse_args(argv)
+    run_fake_server(args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()

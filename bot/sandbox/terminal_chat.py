@@ -1,0 +1,332 @@
+"""Chat with the bot from a terminal as one Telegram user, through the fake Telegram server's control API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import threading
+import zlib
+from typing import Any, TextIO
+
+import aiohttp
+
+from bot.fakeapi.client import FakeTelegramClient, FakeTelegramError
+
+PERSONAS: dict[str, tuple[int, str, str | None]] = {
+    "resident": (1001, "Lucía", "es"),
+    "amina": (1002, "Amina", "ar"),
+    "john": (1003, "John", "en"),
+    "delegate": (2001, "Delegada Carmen", "es"),
+    "manager": (3001, "Gestor Pablo", "es"),
+    "admin": (9001, "Admin", "es"),
+}
+
+HELP = "Type a message; a number taps a button of the latest keyboard; /loc LAT LON; /photo [caption]; /quit."
+POLL_TIMEOUT = 25.0
+CALLBACK_ANSWER_WAIT = 5.0
+
+
+def persona(name: str) -> tuple[int, str, str | None]:
+    """Maps a `--as` value to (user id, first name, language code)."""
+    key = name.strip()
+    if key.lower() in PERSONAS:
+        return PERSONAS[key.lower()]
+    if key.isdigit():
+        user_id = int(key)
+        for known in PERSONAS.values():
+            if known[0] == user_id:
+                return known
+        return user_id, f"User{user_id}", None
+    # A stable id per name, so the same name is the same Telegram user across runs.
+    return 100000 + zlib.crc32(key.encode()) % 900000, key, None
+
+
+def _buttons(markup: dict[str, Any] | None) -> list[list[dict[str, Any]]]:
+    """Keyboard rows of an inline or reply keyboard, every button as a dict."""
+    if not markup:
+        return []
+    rows = markup.get("inline_keyboard") or markup.get("keyboard") or []
+    return [[b if isinstance(b, dict) else {"text": str(b)} for b in row] for row in rows if isinstance(row, list)]
+
+
+class TerminalChat:
+    """State of one terminal chat session: what was shown and which keyboard a number refers to."""
+
+    def __init__(
+        self,
+        client: FakeTelegramClient,
+        user_id: int,
+        first_name: str,
+        language_code: str | None,
+        stdout: TextIO,
+    ) -> None:
+        self.client = client
+        self.user_id = user_id
+        self.first_name = first_name
+        self.language_code = language_code
+        self.stdout = stdout
+        self.seq = 0
+        self.shown: dict[int, tuple[int, bool]] = {}
+        self.keyboards: dict[int, dict[str, Any]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def say(self, line: str) -> None:
+        """Writes one line to the terminal."""
+        self.stdout.write(line + "\n")
+        self.stdout.flush()
+
+    def user_fields(self) -> dict[str, Any]:
+        """The user's profile fields sent with every update, so `from` stays consistent."""
+        fields: dict[str, Any] = {"first_name": self.first_name}
+        if self.language_code:
+            fields["language_code"] = self.language_code
+        return fields
+
+    # ------------------------------------------------------------------ output
+
+    def track_keyboard(self, msg: dict[str, Any]) -> None:
+        """Remembers which messages currently carry buttons."""
+        message_id = msg["message_id"]
+        markup = msg.get("reply_markup") or {}
+        if markup.get("remove_keyboard"):
+            # A ReplyKeyboardRemove hides every reply keyboard shown so far.
+            for key in [k for k, v in self.keyboards.items() if "keyboard" in v]:
+                del self.keyboards[key]
+        if msg.get("deleted") or not _buttons(markup):
+            self.keyboards.pop(message_id, None)
+        else:
+            self.keyboards[message_id] = markup
+
+    def latest_keyboard(self) -> tuple[int, list[dict[str, Any]]] | None:
+        """(message_id, flat button list) of the newest message that still has buttons."""
+        if not self.keyboards:
+            return None
+        message_id = max(self.keyboards)
+        return message_id, [b for row in _buttons(self.keyboards[message_id]) for b in row]
+
+    def show(self, msg: dict[str, Any]) -> None:
+        """Prints a new, edited or deleted bot message (once per change)."""
+        message_id = msg["message_id"]
+        self.seq = max(self.seq, int(msg.get("seq", 0)))
+        previous = self.shown.get(message_id)
+        edits, deleted = int(msg.get("edits", 0)), bool(msg.get("deleted"))
+        self.shown[message_id] = (edits, deleted)
+        self.track_keyboard(msg)
+        if deleted:
+            if previous is not None and not previous[1]:
+                self.say(f"Bot (deleted message #{message_id})")
+            return
+        if previous is not None and previous[0] >= edits:
+            return
+        label = "Bot (edited):" if previous is not None or edits else "Bot:"
+        self.say(f"{label} {self._describe(msg)}")
+        number = 0
+        for row in _buttons(msg.get("reply_markup")):
+            cells = []
+            for button in row:
+                number += 1
+                cell = f"[{number}] {button.get('text', '')}"
+                if button.get("url"):
+                    cell += f" <{button['url']}>"
+                cells.append(cell)
+            self.say("  " + "  ".join(cells))
+
+    @staticmethod
+    def _describe(msg: dict[str, Any]) -> str:
+        kind = msg.get("kind")
+        body = msg.get("plain_text") or ""
+        if kind == "photo":
+            return f"[photo] {body}".rstrip()
+        if kind == "document":
+            size = msg.get("file_size")
+            details = msg.get("file_name") or "file"
+            if size is not None:
+                details += f", {size} bytes"
+            return f"[document {details}] {body}".rstrip()
+        if kind == "location":
+            return f"[location {msg.get('latitude')}, {msg.get('longitude')}]"
+        return body
+
+    async def catch_up(self, wait: int, poll_seconds: float) -> int:
+        """Fetches and prints every change since the last one shown; returns how many there were."""
+        messages = await self.client.messages(self.user_id, wait=wait, timeout=poll_seconds, changed_after=self.seq)
+        for msg in sorted(messages, key=lambda m: int(m.get("seq", 0))):
+            self.show(msg)
+        return len(messages)
+
+    async def poll_forever(self) -> None:
+        """Background loop: long-polls the chat so messages from any source appear without typing."""
+        failed = False
+        while True:
+            try:
+                await self.catch_up(wait=1, poll_seconds=POLL_TIMEOUT)
+                failed = False
+            except (aiohttp.ClientError, FakeTelegramError, TimeoutError) as exc:
+                if not failed:
+                    self.say(f"(lost contact with the fake Telegram server: {exc}; retrying)")
+                failed = True
+                await asyncio.sleep(1.0)
+
+    # ------------------------------------------------------------------ input
+
+    async def handle(self, line: str) -> bool:
+        """Acts on one input line; returns False when the user wants to quit."""
+        text = line.rstrip("\r\n")
+        if not text.strip():
+            return True
+        command = text.strip()
+        if command == "/quit":
+            return False
+        if command == "/loc" or command.startswith("/loc "):
+            await self._send_location(command)
+        elif command == "/photo" or command.startswith("/photo "):
+            caption = command[len("/photo") :].strip() or None
+            await self.client.send_photo(self.user_id, caption, **self.user_fields())
+        elif text.startswith("\\"):
+            await self._send_text(text[1:])
+        elif command.isdigit() and await self._tap(int(command)):
+            pass
+        else:
+            await self._send_text(text)
+        return True
+
+    async def _send_text(self, text: str) -> None:
+        await self.client.send_message(self.user_id, text, **self.user_fields())
+
+    async def _send_location(self, command: str) -> None:
+        parts = command.split()
+        try:
+            latitude, longitude = float(parts[1]), float(parts[2])
+        except (IndexError, ValueError):
+            self.say("(usage: /loc LATITUDE LONGITUDE, e.g. /loc 40.4086 -3.7004)")
+            return
+        await self.client.send_location(self.user_id, latitude, longitude, **self.user_fields())
+
+    async def _tap(self, number: int) -> bool:
+        """Taps button `number` of the latest keyboard; False if there is no such button (send as text)."""
+        keyboard = self.latest_keyboard()
+        if keyboard is None or not 1 <= number <= len(keyboard[1]):
+            return False
+        message_id, buttons = keyboard
+        button = buttons[number - 1]
+        label = button.get("text", "")
+        if "callback_data" in button:
+            self.say(f"(you tapped [{label}])")
+            result = await self.client.tap(self.user_id, message_id, button["callback_data"])
+            self._spawn(self._show_callback_answer(str(result["callback_query_id"])))
+        elif button.get("url"):
+            self.say(f"(button [{label}] opens {button['url']})")
+        elif button.get("request_location"):
+            self.say("(this button shares your location: type /loc LATITUDE LONGITUDE)")
+        elif "inline_keyboard" in self.keyboards.get(message_id, {}):
+            self.say(f"(button [{label}] is not supported in the terminal chat)")
+        else:
+            # A reply-keyboard button just sends its label as a message, as Telegram clients do.
+            await self._send_text(label)
+        return True
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _show_callback_answer(self, query_id: str) -> None:
+        """Shows the toast/alert text the bot answers a button tap with."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CALLBACK_ANSWER_WAIT
+        while loop.time() < deadline:
+            with contextlib.suppress(aiohttp.ClientError, FakeTelegramError, TimeoutError):
+                for answer in await self.client.callback_answers(self.user_id):
+                    if answer.get("callback_query_id") == query_id:
+                        if answer.get("text"):
+                            kind = "alert" if answer.get("show_alert") else "toast"
+                            self.say(f"Bot ({kind}): {answer['text']}")
+                        return
+            await asyncio.sleep(0.1)
+        self.say("(the bot did not answer the button tap; a real client would keep showing a spinner)")
+
+    async def close(self) -> None:
+        """Cancels background work."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _start_reader(stdin: TextIO, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
+    """Reads stdin lines in a daemon thread, so a blocked read never keeps the process alive after /quit."""
+
+    def put(item: str | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop may already be closed
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    def read() -> None:
+        try:
+            while line := stdin.readline():
+                put(line)
+        except (OSError, ValueError):
+            pass  # stdin closed under us
+        finally:
+            put(None)
+
+    threading.Thread(target=read, name="terminal-chat-stdin", daemon=True).start()
+
+
+async def run_terminal_chat(
+    api_url: str,
+    token: str,
+    user_id: int,
+    first_name: str,
+    language_code: str | None,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    *,
+    eof_grace: float = 1.0,
+) -> None:
+    """Chats with the bot as one user until /quit or end of input, printing everything the bot sends them.
+
+    eof_grace: after end of input (piped stdin), how long to keep waiting for the bot's last replies.
+    """
+    async with FakeTelegramClient(api_url, token) as client:
+        chat = TerminalChat(client, user_id, first_name, language_code, stdout)
+        # Make the chat exist as if the user had pressed Start earlier, so notices from others reach them.
+        await client.register_user(user_id, open_chat=True, **chat.user_fields())
+        state = await client.state()
+        existing = await client.messages(user_id, timeout=0)
+        for msg in existing:
+            # Old messages are not replayed, but their keyboards stay tappable.
+            chat.seq = max(chat.seq, int(msg.get("seq", 0)))
+            chat.shown[msg["message_id"]] = (int(msg.get("edits", 0)), bool(msg.get("deleted")))
+            chat.track_keyboard(msg)
+        username = state.get("bot", {}).get("username", "bot")
+        language = f", {language_code}" if language_code else ""
+        chat.say(f"Chatting with @{username} as {first_name} (id {user_id}{language}). {HELP}")
+
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        _start_reader(stdin, asyncio.get_running_loop(), queue)
+        poller = asyncio.create_task(chat.poll_forever())
+        eof = False
+        try:
+            while True:
+                line = await queue.get()
+                if line is None:
+                    eof = True
+                    break
+                try:
+                    if not await chat.handle(line):
+                        break
+                except (aiohttp.ClientError, FakeTelegramError, TimeoutError) as exc:
+                    chat.say(f"(could not deliver that: {exc})")
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+        if eof and eof_grace > 0:
+            # Piped input ends before the bot has answered; show replies until it goes quiet.
+            with contextlib.suppress(aiohttp.ClientError, FakeTelegramError, TimeoutError):
+                for _ in range(50):
+                    if not await chat.catch_up(wait=1, poll_seconds=eof_grace):
+                        break
+        await chat.close()

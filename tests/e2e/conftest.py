@@ -1,0 +1,154 @@
+"""End-to-end fixtures: the fake Bot API server over HTTP, and Vecinos on real aiogram against it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from bot.app import Vecinos
+from bot.config import load_settings
+from bot.domain.permissions import ROLE_SCOPE, Grant, Role, ScopeKind
+from bot.fakeapi.client import FakeTelegramClient
+from bot.fakeapi.server import start_fake_server
+from storage.db import Database
+from storage.models import Barrio, Circle
+from tests.conftest import database_params, drop_database, fresh_database_url, open_seeded
+
+TOKEN = "424242:E2E-test-token"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=database_params())
+async def database_url(request, tmp_path) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+    """A fresh, migrated and seeded database: SQLite, and PostgreSQL when configured."""
+    url = await fresh_database_url(request.param, tmp_path)
+    db = await open_seeded(url)
+    await db.dispose()
+    yield url
+    await drop_database(url)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[tuple[str, FakeTelegramClient]]:
+    """The fake Telegram server on a free port, and a control client for it."""
+    _state, runner, url = await start_fake_server("127.0.0.1", 0)
+    async with FakeTelegramClient(url, TOKEN) as client:
+        yield url, client
+    await runner.cleanup()
+
+
+def bot_settings(api_url: str, database_url: str, **extra: Any):  # type: ignore[no-untyped-def]
+    """Settings for a bot under test: fast outbox pacing and scheduler ticks."""
+    return load_settings(
+        bot_token=TOKEN,
+        telegram_api_url=api_url,
+        database_url=database_url,
+        per_chat_interval_seconds=0.05,
+        send_rate_per_second=200,
+        scheduler_tick_seconds=0.5,
+        **extra,
+    )
+
+
+@dataclass
+class InProcessBot:
+    """Vecinos running polling in this event loop."""
+
+    app: Vecinos
+    stop: asyncio.Event
+    task: asyncio.Task
+
+    async def close(self) -> None:
+        self.stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(self.task, 10)
+
+
+@pytest.fixture
+async def running_bot(fake, database_url) -> AsyncIterator[InProcessBot]:  # type: ignore[no-untyped-def]
+    """Vecinos on aiogram, polling the fake server."""
+    api_url, client = fake
+    app = Vecinos.build(bot_settings(api_url, database_url))
+    stop = asyncio.Event()
+    task = asyncio.create_task(app.run_polling(TOKEN, api_url, stop))
+    bot = InProcessBot(app, stop, task)
+    for _ in range(100):
+        if (await client.state()).get("requests", {}).get("getUpdates"):
+            break
+        await asyncio.sleep(0.05)
+    yield bot
+    await bot.close()
+
+
+class DatabaseProbe:
+    """Direct reads of the bot's database (for assertions) and staff setup."""
+
+    def __init__(self, url: str) -> None:
+        self.db = Database(url)
+
+    async def scalar(self, sql: str, **params: Any) -> Any:
+        async with self.db.unit_of_work() as uow:
+            return (await uow.session.execute(text(sql), params)).scalar()
+
+    async def rows(self, sql: str, **params: Any) -> list[Any]:
+        async with self.db.unit_of_work() as uow:
+            return list((await uow.session.execute(text(sql), params)).all())
+
+    async def grant(self, user_id: int, role: str, place: str | None) -> None:
+        async with self.db.unit_of_work() as uow:
+            resident = await uow.residents.by_telegram_id(user_id)
+            assert resident is not None, f"{user_id} is not registered"
+            r = Role(role)
+            scope = ROLE_SCOPE[r]
+            scope_id = None
+            if scope is not ScopeKind.DISTRICT:
+                model = Circle if scope is ScopeKind.CIRCLE else Barrio
+                scope_id = (await uow.territory.by_code(model, place)).id
+            await uow.roles.grant(resident.id, Grant(r, scope, scope_id), None, datetime.now(UTC))
+            await uow.commit()
+
+    async def dump(self) -> str:
+        tables = ["resident", "membership", "role_grant", "invite", "conversation", "processed_update", "outbox"]
+        out = []
+        async with self.db.unit_of_work() as uow:
+            for table in tables:
+                for row in (await uow.session.execute(text(f"SELECT * FROM {table}"))).all():
+                    out.append(" | ".join(str(v) for v in row))
+        return "\n".join(out)
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+@pytest.fixture
+async def db(database_url) -> AsyncIterator[DatabaseProbe]:  # type: ignore[no-untyped-def]
+    """Read access to the bot's database."""
+    reader = DatabaseProbe(database_url)
+    yield reader
+    await reader.close()
+
+
+async def start_subprocess_bot(api_url: str, database_url: str, log_path: Path) -> asyncio.subprocess.Process:
+    """Vecinos as a separate OS process (`python -m bot run`), for crash tests."""
+    env = {
+        **os.environ,
+        "VECINOS_BOT_TOKEN": TOKEN,
+        "VECINOS_TELEGRAM_API_URL": api_url,
+        "VECINOS_DATABASE_URL": database_url,
+        "VECINOS_PER_CHAT_INTERVAL_SECONDS": "0.05",
+        "VECINOS_SEND_RATE_PER_SECOND": "200",
+    }
+    log = log_path.open("ab")
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=str(ROOT), env=env, stdout=log, stderr=log
+    )

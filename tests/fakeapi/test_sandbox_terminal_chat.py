@@ -1,0 +1,154 @@
+"""The terminal chat, driven through a pipe while the test plays the bot with aiogram."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from collections.abc import Iterator
+
+import pytest
+from aiogram import Bot
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot.fakeapi.client import FakeTelegramClient
+from bot.fakeapi.testing import wait_until
+from bot.sandbox.terminal_chat import persona, run_terminal_chat
+
+TOKEN = "123456:TEST-fakeapi"
+
+
+def test_persona() -> None:
+    assert persona("resident") == (1001, "Lucía", "es")
+    assert persona("amina") == (1002, "Amina", "ar")
+    assert persona("john") == (1003, "John", "en")
+    assert persona("delegate") == (2001, "Delegada Carmen", "es")
+    assert persona("manager") == (3001, "Gestor Pablo", "es")
+    assert persona("admin") == (9001, "Admin", "es")
+    assert persona("3001") == (3001, "Gestor Pablo", "es")
+    assert persona("4242") == (4242, "User4242", None)
+    user_id = persona("Rosa")[0]
+    assert persona("Rosa") == (user_id, "Rosa", None)
+    assert 100000 <= user_id < 1000000
+    assert persona("Rosa")[0] != persona("Pepe")[0]
+
+
+class Pipe:
+    """A real OS pipe as stdin, so the chat reads it exactly as it would read a terminal or `cmd | vecinos`."""
+
+    def __init__(self) -> None:
+        read_fd, self._write_fd = os.pipe()
+        self.reader = os.fdopen(read_fd, "r", encoding="utf-8")
+
+    def type(self, line: str) -> None:
+        """Sends one line to the chat."""
+        os.write(self._write_fd, (line + "\n").encode())
+
+    def close(self) -> None:
+        """End of input."""
+        if self._write_fd >= 0:
+            os.close(self._write_fd)
+            self._write_fd = -1
+
+
+@pytest.fixture
+def pipe() -> Iterator[Pipe]:
+    """stdin for the chat."""
+    p = Pipe()
+    yield p
+    p.close()
+    p.reader.close()
+
+
+async def next_update(bot: Bot, offset: int | None) -> Update:
+    """The bot side: long-polls one update."""
+    [update] = await bot.get_updates(offset=offset, timeout=3)
+    return update
+
+
+async def test_terminal_chat_round_trip(api_url: str, bot: Bot, tg: FakeTelegramClient, pipe: Pipe) -> None:
+    out = io.StringIO()
+    chat = asyncio.create_task(run_terminal_chat(api_url, TOKEN, 1001, "Lucía", "es", stdin=pipe.reader, stdout=out))
+    await wait_until(lambda: "Chatting with @vecinos_123456_bot as Lucía" in out.getvalue())
+
+    pipe.type("/start")
+    start = await next_update(bot, None)
+    assert start.message is not None and start.message.text == "/start"
+    assert start.message.from_user is not None
+    assert (start.message.from_user.first_name, start.message.from_user.language_code) == ("Lucía", "es")
+    assert start.message.entities is not None and start.message.entities[0].type == "bot_command"
+
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text="Español", callback_data="lang:es"),
+                InlineKeyboardButton(text="English", callback_data="lang:en"),
+            ],
+            [InlineKeyboardButton(text="Web", url="https://example.org")],
+        ]
+    )
+    sent = await bot.send_message(1001, "<b>Elige</b> idioma", parse_mode="HTML", reply_markup=markup)
+    await wait_until(lambda: "[1] Español  [2] English" in out.getvalue())
+    assert "Bot: Elige idioma\n  [1] Español  [2] English\n  [3] Web <https://example.org>\n" in out.getvalue()
+
+    pipe.type("2")
+    tap = await next_update(bot, start.update_id + 1)
+    assert tap.callback_query is not None
+    assert tap.callback_query.data == "lang:en"
+    assert tap.callback_query.message is not None
+    assert tap.callback_query.message.message_id == sent.message_id
+    await bot.answer_callback_query(tap.callback_query.id, text="Language saved")
+    await bot.edit_message_text("Idioma: English", chat_id=1001, message_id=sent.message_id)
+    await wait_until(lambda: "Bot (toast): Language saved" in out.getvalue())
+    await wait_until(lambda: "Bot (edited): Idioma: English" in out.getvalue())
+    assert "(you tapped [English])" in out.getvalue()
+
+    # With the keyboard gone, a number is just text.
+    pipe.type("3")
+    number = await next_update(bot, tap.update_id + 1)
+    assert number.message is not None and number.message.text == "3"
+
+    pipe.type("/loc 40.4086 -3.7004")
+    loc = await next_update(bot, number.update_id + 1)
+    assert loc.message is not None and loc.message.location is not None
+    assert (loc.message.location.latitude, loc.message.location.longitude) == (40.4086, -3.7004)
+
+    pipe.type("/photo pintada en Embajadores")
+    photo = await next_update(bot, loc.update_id + 1)
+    assert photo.message is not None and photo.message.photo and photo.message.caption == "pintada en Embajadores"
+
+    # A message nobody asked for (e.g. an approval notice) shows up without typing.
+    await bot.send_message(1001, "Tu solicitud ha sido aprobada")
+    await wait_until(lambda: "Bot: Tu solicitud ha sido aprobada" in out.getvalue())
+
+    pipe.type("/quit")
+    await asyncio.wait_for(chat, 3)
+    await bot.get_updates(offset=photo.update_id + 1, timeout=0)
+    assert (await tg.state())["pending_updates"] == 0  # /quit itself is not sent to the bot
+
+
+async def test_terminal_chat_reaches_a_user_before_they_write(api_url: str, bot: Bot, pipe: Pipe) -> None:
+    # Staff personas open a chat and must receive notices without having typed anything.
+    out = io.StringIO()
+    chat = asyncio.create_task(
+        run_terminal_chat(api_url, TOKEN, 3001, "Gestor Pablo", "es", stdin=pipe.reader, stdout=out, eof_grace=0.1)
+    )
+    await wait_until(lambda: "Chatting with" in out.getvalue())
+    await bot.send_message(3001, "Nueva solicitud de Lucía", reply_markup=None)
+    await wait_until(lambda: "Bot: Nueva solicitud de Lucía" in out.getvalue())
+    pipe.close()
+    await asyncio.wait_for(chat, 3)
+
+
+async def test_terminal_chat_with_stringio_input_shows_replies_after_eof(api_url: str, bot: Bot) -> None:
+    out = io.StringIO()
+
+    async def reply_to_start() -> None:
+        [update] = await bot.get_updates(timeout=3)
+        assert update.message is not None
+        await bot.send_message(update.message.chat.id, f"eco: {update.message.text}")
+
+    replier = asyncio.create_task(reply_to_start())
+    await run_terminal_chat(api_url, TOKEN, 1003, "John", "en", stdin=io.StringIO("hello\n"), stdout=out, eof_grace=0.5)
+    await replier
+    assert "Bot: eco: hello" in out.getvalue()
