@@ -76,11 +76,19 @@ async def echo_session(fake: FakeTelegram, user_id: int) -> list[float]:
     return [await step(fake, ECHO_TOKEN, user_id, f"hola {i}", 1) for i in range(6)]
 
 
-async def measure(label: str, sessions: list) -> dict:
-    """Run the sessions concurrently and summarise."""
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU time a process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(label: str, sessions: list, pid: int) -> dict:
+    """Run the sessions concurrently and summarise, with the bot process's CPU time per update."""
+    cpu_before, own_before = cpu_seconds(pid), time.process_time()
     started = time.perf_counter()
     results = await asyncio.gather(*sessions)
     elapsed = time.perf_counter() - started
+    cpu, own = cpu_seconds(pid) - cpu_before, time.process_time() - own_before
     latencies = [x for r in results for x in r]
     return {
         "bot": label,
@@ -91,6 +99,9 @@ async def measure(label: str, sessions: list) -> dict:
             "p50": round(statistics.median(latencies) * 1000, 1),
             "p99": round(percentile(latencies, 0.99) * 1000, 1),
         },
+        "bot_cpu_ms_per_update": round(cpu / len(latencies) * 1000, 3),
+        "bot_cpu_busy": round(cpu / elapsed, 2),
+        "driver_and_fake_server_cpu_busy": round(own / elapsed, 2),
     }
 
 
@@ -132,9 +143,9 @@ async def main(users: int, database_url: str | None, engine: str) -> dict:
         # Warm up both (imports, first connections, SQLite pages).
         await asyncio.gather(*(registration(fake, 10 + i, barrio, circle) for i in range(5)))
         await asyncio.gather(*(echo_session(fake, 10 + i) for i in range(5)))
-        echo_figures = await measure("aiogram echo", [echo_session(fake, 1000 + i) for i in range(users)])
+        echo_figures = await measure("aiogram echo", [echo_session(fake, 1000 + i) for i in range(users)], echo.pid)
         vecinos_figures = await measure(
-            f"vecinos ({engine})", [registration(fake, 1000 + i, barrio, circle) for i in range(users)]
+            f"vecinos ({engine})", [registration(fake, 1000 + i, barrio, circle) for i in range(users)], vecinos.pid
         )
     finally:
         for process in processes:

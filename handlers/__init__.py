@@ -13,7 +13,7 @@ from bot.domain.callbacks import CallbackData, parse_callback
 from bot.domain.text import clean_free_text
 from handlers import account, admin, approvals, privacy, registration, settings
 from handlers.context import Context, Flow, Services, Step
-from storage.models import Conversation
+from storage.repositories import ChatState
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class Dispatcher:
             log.exception("update %s failed; answering with an apology", incoming.update_id)
             return await self._apologise(incoming)
 
-    async def _context(self, incoming: Incoming, uow: UnitOfWork, conversation: Conversation, now: datetime) -> Context:
+    async def _context(self, incoming: Incoming, uow: UnitOfWork, conversation: ChatState, now: datetime) -> Context:
         resident, grants = await uow.residents.with_grants(incoming.user_id) if incoming.user_id else (None, [])
         if resident is not None:
             await uow.residents.touch(resident, clean_free_text(incoming.first_name, 64).text, incoming.chat_id)

@@ -12,7 +12,8 @@ from bot.channels.base import Button, Incoming, Reply
 from bot.domain.permissions import Action, Grant, Place, can
 from bot.i18n import Catalogs, Translator
 from storage.db import Database
-from storage.models import Conversation, Resident
+from storage.models import Resident
+from storage.repositories import ChatState
 from storage.uow import UnitOfWork
 
 
@@ -53,7 +54,7 @@ class Context:
     incoming: Incoming
     uow: UnitOfWork
     services: Services
-    conversation: Conversation
+    conversation: ChatState
     resident: Resident | None
     t: Translator
     now: datetime

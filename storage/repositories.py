@@ -437,40 +437,71 @@ class InviteRepository(Repository):
             invite.uses_left -= 1
 
 
-class ConversationRepository(Repository):
-    """Conversation state per chat."""
+@dataclass(slots=True)
+class ChatState:
+    """Where a chat is in a conversation (a plain value; saved with ConversationRepository.save)."""
 
-    async def lock(self, chat_id: int, now: datetime) -> Conversation:
-        """The chat's state row, created if missing and locked on PostgreSQL, so one chat's updates
-        are applied one at a time even across processes."""
-        query = select(Conversation).where(Conversation.chat_id == chat_id)
+    chat_id: int
+    flow: str
+    step: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateRecord:
+    """What is known about an update applied before."""
+
+    delivered: bool
+    replies: list[dict[str, Any]] | None
+
+
+class ConversationRepository(Repository):
+    """Conversation state per chat (plain SQL on the hot path: one update = one row read and written)."""
+
+    async def lock(self, chat_id: int, now: datetime) -> ChatState:
+        """The chat's state, created if missing and row-locked on PostgreSQL, so one chat's updates are
+        applied one at a time even across processes."""
+        table = Conversation.__table__
+        query = select(table.c.flow, table.c.step, table.c.data).where(table.c.chat_id == chat_id)
         if self.postgres:
             query = query.with_for_update()
-        conversation = await self.session.scalar(query)
-        if conversation is None:
+        row = (await self.session.execute(query)).first()
+        if row is None:
             stmt = self._insert(Conversation).values(chat_id=chat_id, flow="", step="", data={}, updated_at=now)
             await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["chat_id"]))
-            conversation = await self.session.scalar(query)
-        assert conversation is not None
-        return conversation
+            row = (await self.session.execute(query)).first()
+        assert row is not None
+        return ChatState(chat_id, row.flow, row.step, dict(row.data or {}))
 
-    async def save(self, conversation: Conversation, flow: str, step: str, data: dict[str, Any], now: datetime) -> None:
+    async def save(self, state: ChatState, flow: str, step: str, data: dict[str, Any], now: datetime) -> None:
         """Move a chat to a flow and step, with its answers so far."""
-        conversation.flow, conversation.step, conversation.data = flow, step, dict(data)
-        conversation.updated_at = now
+        if (state.flow, state.step, state.data) == (flow, step, data):
+            return
+        state.flow, state.step, state.data = flow, step, dict(data)
+        table = Conversation.__table__
+        await self.session.execute(
+            update(table)
+            .where(table.c.chat_id == state.chat_id)
+            .values(flow=flow, step=step, data=dict(data), updated_at=now)
+        )
 
 
 class UpdateRepository(Repository):
     """The record of updates already applied (exactly-once in effect)."""
 
-    async def seen(self, update_id: int) -> ProcessedUpdate | None:
+    async def seen(self, update_id: int) -> UpdateRecord | None:
         """The record of an update applied before, if any."""
-        return await self.session.get(ProcessedUpdate, update_id)
+        table = ProcessedUpdate.__table__
+        query = select(table.c.delivered, table.c.replies).where(table.c.update_id == update_id)
+        row = (await self.session.execute(query)).first()
+        return UpdateRecord(bool(row.delivered), row.replies) if row is not None else None
 
     async def record(self, update_id: int, chat_id: int, replies: list[dict[str, Any]], now: datetime) -> None:
-        """Remember an update as applied, with the replies still to deliver."""
-        self.session.add(
-            ProcessedUpdate(update_id=update_id, chat_id=chat_id, handled_at=now, replies=replies, delivered=False)
+        """Remember an update as applied, with the replies still to deliver (none: delivered already)."""
+        await self.session.execute(
+            ProcessedUpdate.__table__.insert().values(
+                update_id=update_id, chat_id=chat_id, handled_at=now, replies=replies or None, delivered=not replies
+            )
         )
 
     async def mark_delivered(self, update_ids: Sequence[int]) -> None:
