@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("aiogram").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         if args.command == "fake-telegram":
             from bot.fakeapi.server import run_fake_server

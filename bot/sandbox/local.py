@@ -51,6 +51,16 @@ async def run_sandbox(app: Vecinos, stop: asyncio.Event, *, port: int, open_chat
     await seed_demo_staff(app)
     print(f"Sandbox: fake Telegram at {url}, bot token {SANDBOX_TOKEN}, database {app.settings.database_url}")
     print("In another terminal, approve requests as the community manager:  .venv/bin/vecinos chat --as manager")
+    if open_chat:
+        # The chat owns the terminal: the bot's log goes to a file.
+        log_file = Path("var/vecinos.log")
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root = logging.getLogger()
+        for old in list(root.handlers):
+            root.removeHandler(old)
+        root.addHandler(handler)
+        print(f"The bot's log is in {log_file}.")
     bot_task = asyncio.create_task(app.run_polling(SANDBOX_TOKEN, url, stop))
     try:
         if open_chat:

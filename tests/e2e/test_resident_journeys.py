@@ -255,3 +255,13 @@ async def test_bad_input_gets_a_clear_translated_answer(fake, running_bot, db):
     assert answers[-1]["text"] == tr("ar", "This request no longer exists.")
     assert await db.scalar("SELECT count(*) FROM resident") == 0
     assert running_bot.app.dispatcher.failures == 0
+
+
+async def test_commands_menu_is_registered_for_every_language(fake, running_bot):
+    _url, client = fake
+    commands = (await client.state())["commands"]
+    menus = next(iter(commands.values()))
+    assert {"", "es", "en", "ar"} <= set(menus) or {None, "es", "en", "ar"} <= set(menus)
+    arabic = {c["command"]: c["description"] for c in menus["ar"]}
+    assert arabic["start"] == tr("ar", "Join your circle")
+    assert {c["command"] for c in menus["es"]} >= {"start", "me", "help", "language", "mydata", "forget"}
