@@ -58,22 +58,17 @@ async def step(fake: FakeTelegram, token: str, user_id: int, action: str, expect
     return time.perf_counter() - started
 
 
-async def registration(fake: FakeTelegram, user_id: int, barrio: int, circle: int) -> list[float]:
-    """One resident's whole registration: six updates."""
-    script = [
-        ("/start", 1),
-        ("tap:lang:es", 1),
-        ("tap:consent:yes", 2),
-        (f"tap:barrio:{barrio}", 1),
-        (f"tap:circle:{circle}", 1),
-        ("tap:nobld", 1),
-    ]
-    return [await step(fake, VECINOS_TOKEN, user_id, action, expect) for action, expect in script]
+def registration_script(barrio: int, circle: int) -> list[str]:
+    """The six updates of one resident's registration (a command, then five button taps)."""
+    return ["/start", "tap:lang:es", "tap:consent:yes", f"tap:barrio:{barrio}", f"tap:circle:{circle}", "tap:nobld"]
 
 
-async def echo_session(fake: FakeTelegram, user_id: int) -> list[float]:
-    """Six text messages to the echo bot."""
-    return [await step(fake, ECHO_TOKEN, user_id, f"hola {i}", 1) for i in range(6)]
+async def registration(fake: FakeTelegram, token: str, user_id: int, barrio: int, circle: int) -> list[float]:
+    """Send one registration's updates to a bot, each after the bot answered the previous one.
+    Vecinos answers 'consent:yes' with an edit and a new message; the echo bot changes one message a step."""
+    script = registration_script(barrio, circle)
+    expected = [2 if token == VECINOS_TOKEN and action == "tap:consent:yes" else 1 for action in script]
+    return [await step(fake, token, user_id, action, n) for action, n in zip(script, expected, strict=True)]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -141,11 +136,15 @@ async def main(users: int, database_url: str | None, engine: str) -> dict:
         await wait_ready(fake, ECHO_TOKEN)
         barrio, circle = 2, 7  # Embajadores, Plaza de Lavapiés in the MCD seed
         # Warm up both (imports, first connections, SQLite pages).
-        await asyncio.gather(*(registration(fake, 10 + i, barrio, circle) for i in range(5)))
-        await asyncio.gather(*(echo_session(fake, 10 + i) for i in range(5)))
-        echo_figures = await measure("aiogram echo", [echo_session(fake, 1000 + i) for i in range(users)], echo.pid)
+        for token in (VECINOS_TOKEN, ECHO_TOKEN):
+            await asyncio.gather(*(registration(fake, token, 10 + i, barrio, circle) for i in range(5)))
+        echo_figures = await measure(
+            "aiogram echo", [registration(fake, ECHO_TOKEN, 1000 + i, barrio, circle) for i in range(users)], echo.pid
+        )
         vecinos_figures = await measure(
-            f"vecinos ({engine})", [registration(fake, 1000 + i, barrio, circle) for i in range(users)], vecinos.pid
+            f"vecinos ({engine})",
+            [registration(fake, VECINOS_TOKEN, 1000 + i, barrio, circle) for i in range(users)],
+            vecinos.pid,
         )
     finally:
         for process in processes:
@@ -155,7 +154,7 @@ async def main(users: int, database_url: str | None, engine: str) -> dict:
         await runner.cleanup()
     ratio = vecinos_figures["updates_per_second"] / echo_figures["updates_per_second"]
     return {
-        "workload": f"{users} concurrent residents x 6 updates (registration) vs {users} x 6 echoed texts",
+        "workload": f"{users} concurrent residents x 6 registration updates (1 command, 5 taps), sent to each bot",
         "database": "postgresql" if database_url and database_url.startswith("postgres") else "sqlite",
         "results": [vecinos_figures, echo_figures],
         "ratio_vecinos_to_echo": round(ratio, 3),
@@ -165,7 +164,7 @@ async def main(users: int, database_url: str | None, engine: str) -> dict:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=100, help="concurrent simulated residents")
+    parser.add_argument("--users", type=int, default=200, help="concurrent simulated residents")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: a fresh SQLite file)")
     parser.add_argument("--engine", default="aiogram", choices=["aiogram"])
     args = parser.parse_args()

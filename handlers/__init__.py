@@ -112,8 +112,7 @@ class Dispatcher:
         try:
             async with self.services.db.unit_of_work() as uow:
                 now = self.services.clock()
-                conversation = await uow.conversations.lock(incoming.chat_id, now)
-                seen = await uow.updates.seen(incoming.update_id)
+                conversation, seen = await uow.conversations.lock_with_record(incoming.chat_id, incoming.update_id, now)
                 if seen is not None:
                     # A redelivery: change nothing; resend only replies that never reached the chat.
                     pending = [] if seen.delivered else [Reply.from_dict(r) for r in seen.replies or []]

@@ -41,8 +41,12 @@ class Database:
         options: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             options["async_creator"] = inline_creator(url.split(":///", 1)[1])
+            # Every unit of work ends in an explicit commit or rollback; no reset needed on check-in.
+            options["pool_reset_on_return"] = None
         else:
-            options.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # No pre-ping: it costs a round trip per transaction; a dropped connection fails one update,
+            # which is then re-delivered because its batch is not confirmed.
+            options.update(pool_size=10, max_overflow=10, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             _tune_sqlite(self.engine)

@@ -461,17 +461,31 @@ class ConversationRepository(Repository):
     async def lock(self, chat_id: int, now: datetime) -> ChatState:
         """The chat's state, created if missing and row-locked on PostgreSQL, so one chat's updates are
         applied one at a time even across processes."""
-        table = Conversation.__table__
-        query = select(table.c.flow, table.c.step, table.c.data).where(table.c.chat_id == chat_id)
+        state, _record = await self.lock_with_record(chat_id, None, now)
+        return state
+
+    async def lock_with_record(
+        self, chat_id: int, update_id: int | None, now: datetime
+    ) -> tuple[ChatState, UpdateRecord | None]:
+        """Lock the chat's state and read the update's record in one round trip (the hot path)."""
+        table, updates = Conversation.__table__, ProcessedUpdate.__table__
+        query = (
+            select(
+                table.c.flow, table.c.step, table.c.data, updates.c.update_id, updates.c.delivered, updates.c.replies
+            )
+            .select_from(table.outerjoin(updates, updates.c.update_id == (update_id if update_id is not None else -1)))
+            .where(table.c.chat_id == chat_id)
+        )
         if self.postgres:
-            query = query.with_for_update()
+            query = query.with_for_update(of=table)
         row = (await self.session.execute(query)).first()
         if row is None:
             stmt = self._insert(Conversation).values(chat_id=chat_id, flow="", step="", data={}, updated_at=now)
             await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["chat_id"]))
             row = (await self.session.execute(query)).first()
         assert row is not None
-        return ChatState(chat_id, row.flow, row.step, dict(row.data or {}))
+        record = UpdateRecord(bool(row.delivered), row.replies) if row.update_id is not None else None
+        return ChatState(chat_id, row.flow, row.step, dict(row.data or {})), record
 
     async def save(self, state: ChatState, flow: str, step: str, data: dict[str, Any], now: datetime) -> None:
         """Move a chat to a flow and step, with its answers so far."""
