@@ -10,11 +10,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.channels.aiogram_channel import AiogramChannel, make_bot
 from bot.config import Settings
 from bot.i18n import Catalogs
 from bot.outbox import OutboxSender
-from bot.scheduler import build_scheduler
 from handlers import Dispatcher
 from handlers.context import Services
 from storage.db import Database
@@ -68,6 +66,8 @@ class Vecinos:
 
     async def run_polling(self, token: str, api_url: str, stop: asyncio.Event | None = None) -> None:
         """Run the bot on aiogram polling with the outbox sender and the scheduler, until stopped."""
+        from bot.channels.aiogram_channel import AiogramChannel, make_bot  # CLI commands need no aiogram
+
         stop = stop or asyncio.Event()
         await self.open()
         channel = AiogramChannel(make_bot(token, api_url), self.dispatcher, self.catalogs)
@@ -78,6 +78,8 @@ class Vecinos:
             per_chat_interval=self.settings.per_chat_interval_seconds,
         )
         self.wakers.append(sender.wake)
+        from bot.scheduler import build_scheduler
+
         scheduler = build_scheduler(self.services, self.settings.scheduler_tick_seconds)
         try:
             await channel.prepare()

@@ -8,9 +8,12 @@ import logging
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.app import Vecinos
 from bot.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.app import Vecinos
 
 EXIT_USAGE = 2
 
@@ -111,6 +114,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         await chat_as(args.persona, args.api, args.token)
         return 0
+    from bot.app import Vecinos  # imported late: a configuration error should not wait for aiogram
 
     app = Vecinos.build(settings)
     try:

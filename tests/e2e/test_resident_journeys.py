@@ -265,3 +265,17 @@ async def test_commands_menu_is_registered_for_every_language(fake, running_bot)
     arabic = {c["command"]: c["description"] for c in menus["ar"]}
     assert arabic["start"] == tr("ar", "Join your circle")
     assert {c["command"] for c in menus["es"]} >= {"start", "me", "help", "language", "mydata", "forget"}
+
+
+async def test_names_with_markup_are_escaped_everywhere(fake, running_bot, db):
+    _url, client = fake
+    carmen = Person(client, 6003, "Carmen", "es")
+    await register(carmen, "es")
+    await db.grant(6003, "delegate", "emb-plaza-lavapies")
+    tricky = Person(client, 5008, "<script>Ana & \u200bCo</script>", "es")
+    await register(tricky, "es")
+    request = await carmen.wait_for("Ana")
+    assert "&lt;script&gt;Ana &amp; Co&lt;/script&gt;" in request
+    replies = await tricky.say("/me")
+    assert "&lt;script&gt;" in replies[-1]["text"]
+    assert await db.scalar("SELECT count(*) FROM outbox WHERE status = 'failed'") == 0
