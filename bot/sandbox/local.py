@@ -44,11 +44,17 @@ async def run_sandbox(app: Vecinos, stop: asyncio.Event, *, port: int, open_chat
     """Fake Telegram + the bot + (optionally) a terminal chat as a resident."""
     from bot.fakeapi.server import start_fake_server
 
-    _fake, runner, url = await start_fake_server("127.0.0.1", port)
+    fake, runner, url = await start_fake_server("127.0.0.1", port)
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
     STATE_FILE.write_text(json.dumps({"api_url": url, "token": SANDBOX_TOKEN}))
     await app.open()
     await seed_demo_staff(app)
+    from bot.sandbox.terminal_chat import persona
+
+    for name, _role in DEMO_STAFF:
+        # As if the staff had pressed Start in Telegram: the bot may write to them before they open a chat.
+        user_id, first_name, locale = persona(name)
+        fake.register_user(SANDBOX_TOKEN, user_id, open_chat=True, first_name=first_name, language_code=locale)
     print(f"Sandbox: fake Telegram at {url}, bot token {SANDBOX_TOKEN}, database {app.settings.database_url}")
     print("In another terminal, approve requests as the community manager:  .venv/bin/vecinos chat --as manager")
     if open_chat:

@@ -25,6 +25,7 @@ PERSONAS: dict[str, tuple[int, str, str | None]] = {
 HELP = "Type a message; a number taps a button of the latest keyboard; /loc LAT LON; /photo [caption]; /quit."
 POLL_TIMEOUT = 25.0
 CALLBACK_ANSWER_WAIT = 5.0
+REPLAYED_ON_START = 5
 
 
 def persona(name: str) -> tuple[int, str, str | None]:
@@ -295,14 +296,18 @@ async def run_terminal_chat(
         await client.register_user(user_id, open_chat=True, **chat.user_fields())
         state = await client.state()
         existing = await client.messages(user_id, timeout=0)
-        for msg in existing:
-            # Old messages are not replayed, but their keyboards stay tappable.
-            chat.seq = max(chat.seq, int(msg.get("seq", 0)))
-            chat.shown[msg["message_id"]] = (int(msg.get("edits", 0)), bool(msg.get("deleted")))
-            chat.track_keyboard(msg)
         username = state.get("bot", {}).get("username", "bot")
         language = f", {language_code}" if language_code else ""
         chat.say(f"Chatting with @{username} as {first_name} (id {user_id}{language}). {HELP}")
+        # The newest few messages are shown again (e.g. requests that arrived while away); older ones only
+        # keep their keyboards tappable.
+        for index, msg in enumerate(existing):
+            if index >= len(existing) - REPLAYED_ON_START:
+                chat.show(msg)
+                continue
+            chat.seq = max(chat.seq, int(msg.get("seq", 0)))
+            chat.shown[msg["message_id"]] = (int(msg.get("edits", 0)), bool(msg.get("deleted")))
+            chat.track_keyboard(msg)
 
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         _start_reader(stdin, asyncio.get_running_loop(), queue)
