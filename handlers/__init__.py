@@ -157,6 +157,16 @@ class Dispatcher:
                 await uow.commit()
         return Outcome(incoming.update_id, replies, True)
 
+    async def defer(self, chat_id: int, replies: Sequence[Reply]) -> None:
+        """Queue replies the channel could not deliver now, so the outbox sender retries them."""
+        now = self.services.clock()
+        async with self.services.db.unit_of_work() as uow:
+            for reply in replies:
+                if reply.text or reply.document is not None:
+                    await uow.outbox.add(chat_id, {**reply.to_dict(), "edit": False}, "reply.deferred", now)
+            await uow.commit()
+        self.services.on_outbox()
+
     async def mark_delivered(self, update_ids: Sequence[int]) -> None:
         """Note that these updates' replies reached their chats, so a redelivery sends nothing."""
         if not update_ids:

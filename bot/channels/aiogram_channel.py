@@ -227,7 +227,16 @@ class AiogramChannel:
                 continue
             if not updates:
                 continue
-            await self.handle_batch(updates)
+            try:
+                await self.handle_batch(updates)
+            except Exception:
+                # Typically the database is unreachable. The batch stays unconfirmed, so Telegram hands it
+                # over again; what was applied is recognised by its update id.
+                failures += 1
+                delay = min(30.0, 0.5 * 2**failures)
+                log.exception("handling a batch failed; it will be fetched again in %.1fs", delay)
+                await asyncio.sleep(delay)
+                continue
             offset = updates[-1].update_id + 1
 
     async def handle_batch(self, updates: Sequence[Update]) -> None:
@@ -266,6 +275,11 @@ class AiogramChannel:
                 try:
                     await self._with_retries(self._show, incoming, reply)
                 except Unreachable:
+                    return
+                except TransientFailure as exc:
+                    # Telegram is struggling: hand the rest to the outbox, which retries with backoff.
+                    log.warning("answering update %s failed (%s); queued in the outbox", incoming.update_id, exc)
+                    await self.dispatcher.defer(incoming.chat_id, replies[replies.index(reply) :])
                     return
                 except DeliveryError as exc:
                     log.error("could not answer update %s: %s", incoming.update_id, exc)
@@ -319,7 +333,7 @@ class AiogramChannel:
             except TransientFailure:
                 if attempt == RENDER_ATTEMPTS:
                     raise
-                await asyncio.sleep(0.5 * 2**attempt)
+                await asyncio.sleep(0.2 * 2**attempt)
         raise TransientFailure("gave up after retries")
 
     @staticmethod

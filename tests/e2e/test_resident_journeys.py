@@ -279,3 +279,14 @@ async def test_names_with_markup_are_escaped_everywhere(fake, running_bot, db):
     replies = await tricky.say("/me")
     assert "&lt;script&gt;" in replies[-1]["text"]
     assert await db.scalar("SELECT count(*) FROM outbox WHERE status = 'failed'") == 0
+
+
+async def test_an_answer_telegram_keeps_refusing_is_handed_to_the_outbox(fake, running_bot, db):
+    _url, client = fake
+    lucia = Person(client, 5009, "Lucía", "es")
+    await lucia.say("/help")
+    await client.fail("sendMessage", 502, "Bad Gateway", count=4)
+    sent = await client.send_message(5009, "/me", first_name="Lucía", language_code="es")
+    await wait_handled(client, sent["update_id"], timeout=30)
+    await lucia.wait_for(tr("es", "You are not registered yet. Send /start to join your circle."), timeout=30)
+    assert await db.scalar("SELECT status FROM outbox WHERE topic = 'reply.deferred'") == "sent"
