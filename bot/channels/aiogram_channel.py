@@ -180,9 +180,10 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
 
 
 class AiogramChannel:
-    """Runs Vecinos on aiogram: polling, rendering replies, and delivering outbox messages."""
+    """Runs Vecinos on aiogram: polling, rendering replies, and delivering outbox messages.
+    Without a dispatcher it only delivers (an outbox sender's channel)."""
 
-    def __init__(self, bot: Bot, dispatcher: Dispatcher, catalogs: Catalogs, *, concurrency: int = 64) -> None:
+    def __init__(self, bot: Bot, dispatcher: Dispatcher | None, catalogs: Catalogs, *, concurrency: int = 64) -> None:
         self.bot = bot
         self.dispatcher = dispatcher
         self.catalogs = catalogs
@@ -241,6 +242,8 @@ class AiogramChannel:
 
     async def handle_batch(self, updates: Sequence[Update]) -> None:
         """Handle a batch: each chat's updates in order, different chats concurrently."""
+        assert self.dispatcher is not None, "a delivery-only channel cannot handle updates"
+        dispatcher = self.dispatcher
         by_chat: OrderedDict[int, list[Incoming]] = OrderedDict()
         for update in updates:
             incoming = to_incoming(update, self.username)
@@ -251,7 +254,7 @@ class AiogramChannel:
         async def run_chat(items: list[Incoming]) -> None:
             async with self._concurrency:
                 for incoming in items:
-                    outcome = await self.dispatcher.handle(incoming)
+                    outcome = await dispatcher.handle(incoming)
                     if outcome.needs_delivery:
                         await self.render(incoming, outcome.replies)
                         delivered.append(outcome.update_id)
@@ -259,7 +262,7 @@ class AiogramChannel:
                         await self._answer_callback(incoming.callback_id, None)
 
         await asyncio.gather(*(run_chat(items) for items in by_chat.values()))
-        await self.dispatcher.mark_delivered(delivered)
+        await dispatcher.mark_delivered(delivered)
 
     async def render(self, incoming: Incoming, replies: Sequence[Reply]) -> None:
         """Show replies in the chat the update came from; what cannot be shown now goes to the outbox."""
@@ -279,7 +282,8 @@ class AiogramChannel:
                 except TransientFailure as exc:
                     # Telegram is struggling: hand the rest to the outbox, which retries with backoff.
                     log.warning("answering update %s failed (%s); queued in the outbox", incoming.update_id, exc)
-                    await self.dispatcher.defer(incoming.chat_id, replies[replies.index(reply) :])
+                    if self.dispatcher is not None:
+                        await self.dispatcher.defer(incoming.chat_id, replies[replies.index(reply) :])
                     return
                 except DeliveryError as exc:
                     log.error("could not answer update %s: %s", incoming.update_id, exc)

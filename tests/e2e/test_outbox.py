@@ -10,7 +10,6 @@ from bot.channels.aiogram_channel import AiogramChannel, make_bot
 from bot.channels.base import Reply
 from bot.i18n import Catalogs
 from bot.outbox import OutboxSender
-from handlers import Dispatcher
 from storage.db import Database
 from tests.e2e.conftest import TOKEN
 
@@ -35,7 +34,7 @@ async def statuses(db: Database) -> dict[str, int]:
 
 
 async def make_sender(api_url: str, db: Database, **kw) -> tuple[OutboxSender, AiogramChannel]:
-    channel = AiogramChannel(make_bot(TOKEN, api_url), Dispatcher.__new__(Dispatcher), Catalogs("es"))
+    channel = AiogramChannel(make_bot(TOKEN, api_url), None, Catalogs("es"))
     return OutboxSender(db, channel, **kw), channel
 
 
