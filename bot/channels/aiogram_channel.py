@@ -1,11 +1,10 @@
-"""aiogram adapter: polling that acknowledges a batch only after it is handled, and rendering of replies."""
+"""aiogram adapter: aiogram's Bot and types behind the ChannelRuntime primitives."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
@@ -13,6 +12,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
+    TelegramConflictError,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
@@ -27,6 +27,7 @@ from aiogram.methods import (
     SendDocument,
     SendMessage,
     SetMyCommands,
+    SetWebhook,
 )
 from aiogram.methods.base import Response
 from aiogram.types import (
@@ -39,27 +40,20 @@ from aiogram.types import (
 )
 
 from bot.channels.base import (
-    DeliveryError,
+    Button,
     Incoming,
     IncomingKind,
     Rejected,
-    Reply,
     RetryLater,
     TransientFailure,
     Unreachable,
 )
-from bot.domain.text import split_message
-from bot.i18n import SUPPORTED_LOCALES, Catalogs
+from bot.channels.runtime import ALLOWED_UPDATES, ChannelRuntime
+from bot.i18n import Catalogs
 from handlers import Dispatcher
-from handlers.menu import command_menu
 
 log = logging.getLogger(__name__)
-
-POLL_TIMEOUT = 25
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
-RENDER_ATTEMPTS = 4
-CAPTION_LIMIT = 1024
-
+T = TypeVar("T")
 
 # Why: aiogram parametrises Response[T] on every call, and pydantic keeps generic models only weakly, so
 # after a garbage collection each call rebuilt the model class (a millisecond, a third of our CPU per update
@@ -75,12 +69,21 @@ PINNED_RESPONSE_TYPES = [
         SendDocument,
         SendMessage,
         SetMyCommands,
+        SetWebhook,
     )
 ]
 
 
 # Methods whose result Vecinos never reads: on success only `ok` matters.
-RESULT_UNUSED = (AnswerCallbackQuery, EditMessageText, SendMessage, SendDocument, SetMyCommands, DeleteWebhook)
+RESULT_UNUSED = (
+    AnswerCallbackQuery,
+    EditMessageText,
+    SendMessage,
+    SendDocument,
+    SetMyCommands,
+    DeleteWebhook,
+    SetWebhook,
+)
 
 
 class LeanSession(AiohttpSession):
@@ -172,187 +175,92 @@ def _command(message: Message, bot_username: str | None) -> tuple[str | None, st
     return name.lower(), args.strip()
 
 
-def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
-    if not reply.buttons:
+def _markup(buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:
+    if not buttons:
         return None
-    rows = [[InlineKeyboardButton(text=b.label, callback_data=b.data) for b in row] for row in reply.buttons]
+    rows = [[InlineKeyboardButton(text=b.label, callback_data=b.data) for b in row] for row in buttons]
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-class AiogramChannel:
-    """Runs Vecinos on aiogram: polling, rendering replies, and delivering outbox messages.
-    Without a dispatcher it only delivers (an outbox sender's channel)."""
+class AiogramChannel(ChannelRuntime):
+    """Vecinos on aiogram: the primitives, with aiogram's errors mapped onto DeliveryErrors."""
+
+    engine = "aiogram"
 
     def __init__(self, bot: Bot, dispatcher: Dispatcher | None, catalogs: Catalogs, *, concurrency: int = 64) -> None:
+        super().__init__(dispatcher, catalogs, concurrency=concurrency)
         self.bot = bot
-        self.dispatcher = dispatcher
-        self.catalogs = catalogs
-        self.username: str | None = None
-        self._concurrency = asyncio.Semaphore(concurrency)
 
-    async def prepare(self) -> None:
-        """Check the token, drop any webhook (polling and webhooks exclude each other), set the menus."""
-        me = await self.bot.get_me()
-        self.username = me.username
-        await self.bot.delete_webhook(drop_pending_updates=False)
-        await self.register_commands()
+    async def fetch_me(self) -> str:
+        """getMe."""
+        me = await _call(self.bot.get_me())
+        return me.username or ""
 
-    async def register_commands(self) -> None:
-        """setMyCommands for every supported language, and a default list in the default language."""
-        for locale in (None, *SUPPORTED_LOCALES):
-            t = self.catalogs.translator(locale or self.catalogs.default_locale)
-            commands = [BotCommand(command=c, description=d) for c, d in command_menu(t)]
-            await self.bot.set_my_commands(commands, language_code=locale)
+    async def remove_webhook(self) -> None:
+        """deleteWebhook, keeping pending updates."""
+        await _call(self.bot.delete_webhook(drop_pending_updates=False))
 
-    async def poll(self, stop: asyncio.Event) -> None:
-        """Long-poll until `stop`; a batch is confirmed (next offset) only after it is fully handled."""
-        offset: int | None = None
-        failures = 0
-        while not stop.is_set():
-            try:
-                updates = await self.bot.get_updates(
-                    offset=offset,
-                    timeout=POLL_TIMEOUT,
-                    allowed_updates=ALLOWED_UPDATES,
-                    request_timeout=POLL_TIMEOUT + 10,
-                )
-                failures = 0
-            except TelegramRetryAfter as exc:
-                await asyncio.sleep(exc.retry_after)
-                continue
-            except (TelegramNetworkError, TelegramServerError, TelegramBadRequest) as exc:
-                failures += 1
-                delay = min(30.0, 0.5 * 2**failures)
-                log.warning("getUpdates failed (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                continue
-            if not updates:
-                continue
-            try:
-                await self.handle_batch(updates)
-            except Exception:
-                # Typically the database is unreachable. The batch stays unconfirmed, so Telegram hands it
-                # over again; what was applied is recognised by its update id.
-                failures += 1
-                delay = min(30.0, 0.5 * 2**failures)
-                log.exception("handling a batch failed; it will be fetched again in %.1fs", delay)
-                await asyncio.sleep(delay)
-                continue
-            offset = updates[-1].update_id + 1
+    async def install_webhook(self, url: str, secret: str) -> None:
+        """setWebhook with the secret token."""
+        await _call(self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES))
 
-    async def handle_batch(self, updates: Sequence[Update]) -> None:
-        """Handle a batch: each chat's updates in order, different chats concurrently."""
-        assert self.dispatcher is not None, "a delivery-only channel cannot handle updates"
-        dispatcher = self.dispatcher
-        by_chat: OrderedDict[int, list[Incoming]] = OrderedDict()
-        for update in updates:
-            incoming = to_incoming(update, self.username)
-            if incoming is not None:
-                by_chat.setdefault(incoming.chat_id, []).append(incoming)
-        delivered: list[int] = []
+    async def set_commands(self, commands: list[tuple[str, str]], language_code: str | None) -> None:
+        """setMyCommands."""
+        menu = [BotCommand(command=c, description=d) for c, d in commands]
+        await _call(self.bot.set_my_commands(menu, language_code=language_code))
 
-        async def run_chat(items: list[Incoming]) -> None:
-            async with self._concurrency:
-                for incoming in items:
-                    outcome = await dispatcher.handle(incoming)
-                    if outcome.needs_delivery:
-                        await self.render(incoming, outcome.replies)
-                        delivered.append(outcome.update_id)
-                    elif incoming.callback_id:
-                        await self._answer_callback(incoming.callback_id, None)
+    async def fetch_updates(self, offset: int | None, timeout: int) -> list[Update]:
+        """getUpdates (long poll)."""
+        return await _call(
+            self.bot.get_updates(
+                offset=offset, timeout=timeout, allowed_updates=ALLOWED_UPDATES, request_timeout=timeout + 10
+            )
+        )
 
-        await asyncio.gather(*(run_chat(items) for items in by_chat.values()))
-        await dispatcher.mark_delivered(delivered)
+    def update_id(self, update: Update) -> int:
+        """The update's id."""
+        return update.update_id
 
-    async def render(self, incoming: Incoming, replies: Sequence[Reply]) -> None:
-        """Show replies in the chat the update came from; what cannot be shown now goes to the outbox."""
-        answering = None
-        if incoming.callback_id:
-            # The button's spinner stops on this answer; it need not wait for the edit.
-            toast = next((r.toast for r in replies if r.toast), None)
-            answering = asyncio.create_task(self._answer_callback(incoming.callback_id, toast))
-        try:
-            for reply in replies:
-                if not reply.text and reply.document is None:
-                    continue
-                try:
-                    await self._with_retries(self._show, incoming, reply)
-                except Unreachable:
-                    return
-                except TransientFailure as exc:
-                    # Telegram is struggling: hand the rest to the outbox, which retries with backoff.
-                    log.warning("answering update %s failed (%s); queued in the outbox", incoming.update_id, exc)
-                    if self.dispatcher is not None:
-                        await self.dispatcher.defer(incoming.chat_id, replies[replies.index(reply) :])
-                    return
-                except DeliveryError as exc:
-                    log.error("could not answer update %s: %s", incoming.update_id, exc)
-        finally:
-            if answering is not None:
-                await answering
+    def parse_update(self, data: dict[str, Any]) -> Update:
+        """An aiogram Update from webhook JSON."""
+        return Update.model_validate(data, context={"bot": self.bot})
 
-    async def _show(self, incoming: Incoming, reply: Reply) -> None:
-        if reply.edit and incoming.message_id is not None and reply.document is None:
-            try:
-                await self._call(
-                    self.bot.edit_message_text(
-                        text=reply.text,
-                        chat_id=incoming.chat_id,
-                        message_id=incoming.message_id,
-                        reply_markup=_markup(reply),
-                    )
-                )
-                return
-            except Rejected as exc:
-                if "not modified" in str(exc):
-                    return
-                # The message is gone or too old to edit: say it anew instead.
-        await self.deliver(incoming.chat_id, reply)
+    def to_incoming(self, update: Update) -> Incoming | None:
+        """Reduce an aiogram Update to an Incoming."""
+        return to_incoming(update, self.username)
 
-    async def deliver(self, chat_id: int, reply: Reply) -> None:
-        """Send one reply as new message(s), raising channel-neutral DeliveryErrors."""
-        if reply.document is not None:
-            file = BufferedInputFile(reply.document, filename=reply.filename or "file")
-            await self._call(self.bot.send_document(chat_id, file, caption=reply.text[:CAPTION_LIMIT] or None))
-            return
-        parts = split_message(reply.text)
-        for index, part in enumerate(parts):
-            markup = _markup(reply) if index == len(parts) - 1 else None
-            await self._call(self.bot.send_message(chat_id, part, reply_markup=markup))
+    async def send_text(self, chat_id: int, text: str, buttons: list[list[Button]]) -> None:
+        """sendMessage."""
+        await _call(self.bot.send_message(chat_id, text, reply_markup=_markup(buttons)))
 
-    async def _answer_callback(self, callback_id: str, text: str | None) -> None:
-        try:
-            await self._call(self.bot.answer_callback_query(callback_id, text=text))
-        except DeliveryError as exc:
-            # A late or repeated answer is harmless: the spinner has already stopped.
-            log.debug("answerCallbackQuery: %s", exc)
+    async def edit_text(self, chat_id: int, message_id: int, text: str, buttons: list[list[Button]]) -> None:
+        """editMessageText."""
+        await _call(
+            self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id, reply_markup=_markup(buttons))
+        )
 
-    async def _with_retries(self, operation, *args) -> None:  # type: ignore[no-untyped-def]
-        for attempt in range(1, RENDER_ATTEMPTS + 1):
-            try:
-                await operation(*args)
-                return
-            except RetryLater as exc:
-                await asyncio.sleep(exc.retry_after)
-            except TransientFailure:
-                if attempt == RENDER_ATTEMPTS:
-                    raise
-                await asyncio.sleep(0.2 * 2**attempt)
-        raise TransientFailure("gave up after retries")
+    async def send_document(self, chat_id: int, content: bytes, filename: str, caption: str | None) -> None:
+        """sendDocument with an upload."""
+        await _call(self.bot.send_document(chat_id, BufferedInputFile(content, filename=filename), caption=caption))
 
-    @staticmethod
-    async def _call(request) -> object:  # type: ignore[no-untyped-def]
-        try:
-            return await request
-        except TelegramRetryAfter as exc:
-            raise RetryLater(float(exc.retry_after), exc.message) from exc
-        except TelegramForbiddenError as exc:
-            raise Unreachable(exc.message) from exc
-        except TelegramBadRequest as exc:
-            raise Rejected(exc.message) from exc
-        except (TelegramServerError, TelegramNetworkError) as exc:
-            raise TransientFailure(str(exc)) from exc
+    async def answer_callback(self, callback_id: str, text: str | None) -> None:
+        """answerCallbackQuery."""
+        await _call(self.bot.answer_callback_query(callback_id, text=text))
 
     async def close(self) -> None:
         """Close the HTTP session."""
         await self.bot.session.close()
+
+
+async def _call(request: Awaitable[T]) -> T:
+    """Await an aiogram call, translating its errors into channel-neutral ones."""
+    try:
+        return await request
+    except TelegramRetryAfter as exc:
+        raise RetryLater(float(exc.retry_after), exc.message) from exc
+    except TelegramForbiddenError as exc:
+        raise Unreachable(exc.message) from exc
+    except TelegramBadRequest as exc:
+        raise Rejected(exc.message) from exc
+    except (TelegramServerError, TelegramNetworkError, TelegramConflictError) as exc:
+        raise TransientFailure(str(exc)) from exc

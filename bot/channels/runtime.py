@@ -1,0 +1,241 @@
+"""What every chat framework adapter shares: at-least-once polling, per-chat ordering, rendering replies.
+
+An adapter implements only the primitives (fetch updates, convert one, send, edit, answer...), mapping its
+framework's errors onto the channel-neutral DeliveryErrors; everything that decides behaviour lives here, so
+both frameworks behave the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from bot.channels.base import (
+    Button,
+    DeliveryError,
+    Incoming,
+    Rejected,
+    Reply,
+    RetryLater,
+    TransientFailure,
+    Unreachable,
+)
+from bot.domain.text import split_message
+from bot.i18n import SUPPORTED_LOCALES, Catalogs
+from handlers import Dispatcher
+from handlers.menu import command_menu
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT = 25
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+RENDER_ATTEMPTS = 4
+CAPTION_LIMIT = 1024
+
+
+class ChannelRuntime(ABC):
+    """Runs Vecinos on one chat framework. Without a dispatcher it only delivers (an outbox sender's channel)."""
+
+    engine = "abstract"
+
+    def __init__(self, dispatcher: Dispatcher | None, catalogs: Catalogs, *, concurrency: int = 64) -> None:
+        self.dispatcher = dispatcher
+        self.catalogs = catalogs
+        self.username: str | None = None
+        self._concurrency = asyncio.Semaphore(concurrency)
+
+    # ------------------------------------------------------------------ primitives (per framework)
+
+    @abstractmethod
+    async def fetch_me(self) -> str:
+        """The bot's username (getMe); raises DeliveryError subclasses."""
+
+    @abstractmethod
+    async def remove_webhook(self) -> None:
+        """deleteWebhook (keeping pending updates)."""
+
+    @abstractmethod
+    async def install_webhook(self, url: str, secret: str) -> None:
+        """setWebhook with a secret token and our allowed updates."""
+
+    @abstractmethod
+    async def set_commands(self, commands: list[tuple[str, str]], language_code: str | None) -> None:
+        """setMyCommands for one language (None: the default list)."""
+
+    @abstractmethod
+    async def fetch_updates(self, offset: int | None, timeout: int) -> list[Any]:
+        """getUpdates; confirms everything below `offset`."""
+
+    @abstractmethod
+    def update_id(self, update: Any) -> int:
+        """The id of a framework update."""
+
+    @abstractmethod
+    def parse_update(self, data: dict[str, Any]) -> Any:
+        """A framework update from its JSON (webhook bodies)."""
+
+    @abstractmethod
+    def to_incoming(self, update: Any) -> Incoming | None:
+        """Reduce a framework update to an Incoming, or None for update types Vecinos ignores."""
+
+    @abstractmethod
+    async def send_text(self, chat_id: int, text: str, buttons: list[list[Button]]) -> None:
+        """sendMessage with HTML and an inline keyboard."""
+
+    @abstractmethod
+    async def edit_text(self, chat_id: int, message_id: int, text: str, buttons: list[list[Button]]) -> None:
+        """editMessageText with HTML and an inline keyboard."""
+
+    @abstractmethod
+    async def send_document(self, chat_id: int, content: bytes, filename: str, caption: str | None) -> None:
+        """sendDocument with an uploaded file."""
+
+    @abstractmethod
+    async def answer_callback(self, callback_id: str, text: str | None) -> None:
+        """answerCallbackQuery."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release HTTP sessions."""
+
+    # ------------------------------------------------------------------ shared behaviour
+
+    async def prepare(self, *, polling: bool = True) -> None:
+        """Check the token, drop any webhook when polling (they exclude each other), set the menus."""
+        self.username = await self.fetch_me()
+        if polling:
+            await self.remove_webhook()
+        await self.register_commands()
+
+    async def register_commands(self) -> None:
+        """setMyCommands for every supported language, and a default list in the default language."""
+        for locale in (None, *SUPPORTED_LOCALES):
+            t = self.catalogs.translator(locale or self.catalogs.default_locale)
+            await self.set_commands(command_menu(t), locale)
+
+    async def poll(self, stop: asyncio.Event) -> None:
+        """Long-poll until `stop`; a batch is confirmed (next offset) only after it is fully handled."""
+        offset: int | None = None
+        failures = 0
+        while not stop.is_set():
+            try:
+                updates = await self.fetch_updates(offset, POLL_TIMEOUT)
+                failures = 0
+            except RetryLater as exc:
+                await asyncio.sleep(exc.retry_after)
+                continue
+            except DeliveryError as exc:
+                failures += 1
+                delay = min(30.0, 0.5 * 2**failures)
+                log.warning("getUpdates failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            if not updates:
+                continue
+            try:
+                await self.handle_batch(updates)
+            except Exception:
+                # Typically the database is unreachable. The batch stays unconfirmed, so Telegram hands it
+                # over again; what was applied is recognised by its update id.
+                failures += 1
+                delay = min(30.0, 0.5 * 2**failures)
+                log.exception("handling a batch failed; it will be fetched again in %.1fs", delay)
+                await asyncio.sleep(delay)
+                continue
+            offset = self.update_id(updates[-1]) + 1
+
+    async def handle_batch(self, updates: Sequence[Any]) -> None:
+        """Handle a batch: each chat's updates in order, different chats concurrently."""
+        assert self.dispatcher is not None, "a delivery-only channel cannot handle updates"
+        dispatcher = self.dispatcher
+        by_chat: OrderedDict[int, list[Incoming]] = OrderedDict()
+        for update in updates:
+            incoming = self.to_incoming(update)
+            if incoming is not None:
+                by_chat.setdefault(incoming.chat_id, []).append(incoming)
+        delivered: list[int] = []
+
+        async def run_chat(items: list[Incoming]) -> None:
+            async with self._concurrency:
+                for incoming in items:
+                    outcome = await dispatcher.handle(incoming)
+                    if outcome.needs_delivery:
+                        await self.render(incoming, outcome.replies)
+                        delivered.append(outcome.update_id)
+                    elif incoming.callback_id:
+                        await self._answer_quietly(incoming.callback_id, None)
+
+        await asyncio.gather(*(run_chat(items) for items in by_chat.values()))
+        await dispatcher.mark_delivered(delivered)
+
+    async def render(self, incoming: Incoming, replies: Sequence[Reply]) -> None:
+        """Show replies in the chat the update came from; what cannot be shown now goes to the outbox."""
+        answering = None
+        if incoming.callback_id:
+            # The button's spinner stops on this answer; it need not wait for the edit.
+            toast = next((r.toast for r in replies if r.toast), None)
+            answering = asyncio.create_task(self._answer_quietly(incoming.callback_id, toast))
+        try:
+            for index, reply in enumerate(replies):
+                if not reply.text and reply.document is None:
+                    continue
+                try:
+                    await self._with_retries(self._show, incoming, reply)
+                except Unreachable:
+                    return
+                except TransientFailure as exc:
+                    # Telegram is struggling: hand the rest to the outbox, which retries with backoff.
+                    log.warning("answering update %s failed (%s); queued in the outbox", incoming.update_id, exc)
+                    if self.dispatcher is not None:
+                        await self.dispatcher.defer(incoming.chat_id, replies[index:])
+                    return
+                except DeliveryError as exc:
+                    log.error("could not answer update %s: %s", incoming.update_id, exc)
+        finally:
+            if answering is not None:
+                await answering
+
+    async def _show(self, incoming: Incoming, reply: Reply) -> None:
+        if reply.edit and incoming.message_id is not None and reply.document is None:
+            try:
+                await self.edit_text(incoming.chat_id, incoming.message_id, reply.text, reply.buttons)
+                return
+            except Rejected as exc:
+                if "not modified" in str(exc):
+                    return
+                # The message is gone or too old to edit: say it anew instead.
+        await self.deliver(incoming.chat_id, reply)
+
+    async def deliver(self, chat_id: int, reply: Reply) -> None:
+        """Send one reply as new message(s), raising channel-neutral DeliveryErrors."""
+        if reply.document is not None:
+            caption = reply.text[:CAPTION_LIMIT] or None
+            await self.send_document(chat_id, reply.document, reply.filename or "file", caption)
+            return
+        parts = split_message(reply.text)
+        for index, part in enumerate(parts):
+            await self.send_text(chat_id, part, reply.buttons if index == len(parts) - 1 else [])
+
+    async def _answer_quietly(self, callback_id: str, text: str | None) -> None:
+        try:
+            await self.answer_callback(callback_id, text)
+        except DeliveryError as exc:
+            # A late or repeated answer is harmless: the spinner has already stopped.
+            log.debug("answerCallbackQuery: %s", exc)
+
+    async def _with_retries(self, operation: Callable[..., Awaitable[None]], *args: Any) -> None:
+        for attempt in range(1, RENDER_ATTEMPTS + 1):
+            try:
+                await operation(*args)
+                return
+            except RetryLater as exc:
+                await asyncio.sleep(exc.retry_after)
+            except TransientFailure:
+                if attempt == RENDER_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)
+        raise TransientFailure("gave up after retries")
