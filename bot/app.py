@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.i18n import Catalogs
@@ -17,6 +19,12 @@ from handlers import Dispatcher
 from handlers.context import Services
 from storage.db import Database
 from storage.seed import DEFAULT_SEED, read_seed, seed_territory
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bot.channels.runtime import ChannelRuntime
+    from storage.leader import LeaderLock
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +73,25 @@ class Vecinos:
                 log.info("seeded territory from %s: %s", path, counts)
 
     async def run_polling(self, token: str, api_url: str, stop: asyncio.Event | None = None) -> None:
-        """Run the bot on aiogram polling with the outbox sender and the scheduler, until stopped."""
-        from bot.channels.aiogram_channel import AiogramChannel, make_bot  # CLI commands need no aiogram
+        """Run with long polling (whatever the settings say about webhooks)."""
+        await self.run(token, api_url, stop, webhook=False)
 
+    async def run(
+        self,
+        token: str,
+        api_url: str,
+        stop: asyncio.Event | None = None,
+        *,
+        engine: str | None = None,
+        webhook: bool | None = None,
+    ) -> None:
+        """Run the bot until stopped: polling or webhook, on aiogram or python-telegram-bot. Whichever
+        process holds the leader lock also runs the outbox sender and the scheduler."""
         stop = stop or asyncio.Event()
+        engine = engine or self.settings.engine
+        webhook = self.settings.webhook if webhook is None else webhook
         await self.open()
-        channel = AiogramChannel(make_bot(token, api_url), self.dispatcher, self.catalogs)
+        channel = build_channel(engine, token, api_url, self.dispatcher, self.catalogs)
         sender = OutboxSender(
             self.db,
             channel,
@@ -78,28 +99,110 @@ class Vecinos:
             per_chat_interval=self.settings.per_chat_interval_seconds,
         )
         self.wakers.append(sender.wake)
-        from bot.scheduler import build_scheduler
-
-        scheduler = build_scheduler(self.services, self.settings.scheduler_tick_seconds)
+        leader = self.db.leader_lock()
+        tasks: list[asyncio.Task] = []
+        web_runner = None
         try:
-            await channel.prepare()
+            await channel.prepare(polling=not webhook)
             if channel.username:
                 self.services = _with_username(self.services, channel.username)
                 self.dispatcher.services = self.services
-            scheduler.start()
-            log.info("Vecinos is running as @%s against %s", channel.username, api_url)
-            tasks = [asyncio.create_task(channel.poll(stop)), asyncio.create_task(sender.run(stop))]
+            if webhook:
+                web_runner = await self._serve_webhook(channel, engine, leader)
+            else:
+                tasks.append(asyncio.create_task(channel.poll(stop)))
+            tasks.append(asyncio.create_task(self._lead(leader, sender, stop)))
+            log.info(
+                "Vecinos is running on %s (%s) as @%s against %s",
+                engine,
+                "webhook" if webhook else "polling",
+                channel.username,
+                api_url,
+            )
             await stop.wait()
+        finally:
             for task in tasks:
                 task.cancel()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        finally:
-            if scheduler.running:
-                scheduler.shutdown(wait=False)
+            if web_runner is not None:
+                await web_runner.cleanup()
             await channel.close()
+            await leader.release()
             await self.db.dispose()
+
+    async def _serve_webhook(self, channel: ChannelRuntime, engine: str, leader: LeaderLock) -> web.AppRunner:
+        from aiohttp import web
+
+        from bot.channels.webhook import build_web_app
+
+        settings = self.settings
+        assert settings.webhook_url and settings.webhook_secret
+        app = build_web_app(
+            channel,
+            secret=settings.webhook_secret,
+            path=settings.webhook_path,
+            health=lambda: {"engine": engine, "mode": "webhook", "leader": leader.held, "pid": os.getpid()},
+        )
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
+        await channel.install_webhook(settings.webhook_url, settings.webhook_secret)
+        log.info(
+            "listening for Telegram on http://%s:%s%s",
+            settings.webhook_host,
+            settings.webhook_port,
+            settings.webhook_path,
+        )
+        return runner
+
+    async def _lead(self, leader: LeaderLock, sender: OutboxSender, stop: asyncio.Event) -> None:
+        """Become the leader when possible; while leading, run the outbox sender and the scheduler."""
+        from bot.scheduler import build_scheduler
+
+        retry = self.settings.leader_retry_seconds
+        while not stop.is_set():
+            try:
+                acquired = await leader.try_acquire()
+            except Exception:
+                log.exception("could not ask for the leader lock; retrying")
+                acquired = False
+            if not acquired:
+                await _wait(stop, retry)
+                continue
+            log.info("this process (pid %s) now runs the outbox sender and the scheduler", os.getpid())
+            scheduler = build_scheduler(self.services, self.settings.scheduler_tick_seconds)
+            scheduler.start()
+            sender_stop = asyncio.Event()
+            sending = asyncio.create_task(sender.run(sender_stop))
+            try:
+                while not stop.is_set() and await leader.still_held():
+                    await _wait(stop, retry)
+            finally:
+                sender_stop.set()
+                sender.wake()
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(sending, 10)
+                scheduler.shutdown(wait=False)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+
+
+def build_channel(
+    engine: str, token: str, api_url: str, dispatcher: Dispatcher | None, catalogs: Catalogs
+) -> ChannelRuntime:
+    """The channel runtime for an engine: 'aiogram' or 'ptb' (imported only when chosen)."""
+    if engine == "ptb":
+        from bot.channels.ptb_channel import PtbChannel, make_ptb_bot
+
+        return PtbChannel(make_ptb_bot(token, api_url), dispatcher, catalogs)
+    from bot.channels.aiogram_channel import AiogramChannel, make_bot
+
+    return AiogramChannel(make_bot(token, api_url), dispatcher, catalogs)
 
 
 def _with_username(services: Services, username: str) -> Services:

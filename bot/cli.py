@@ -25,7 +25,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the bot (with no VECINOS_BOT_TOKEN: the local sandbox)")
-    run.add_argument("--engine", choices=["aiogram"], default=None, help="chat framework (default: setting)")
+    run.add_argument(
+        "--engine",
+        choices=["aiogram", "ptb"],
+        default=None,
+        help="chat framework: aiogram or ptb (python-telegram-bot); default VECINOS_ENGINE or aiogram",
+    )
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="receive updates by webhook (needs VECINOS_WEBHOOK_URL and VECINOS_WEBHOOK_SECRET)",
+    )
     run.add_argument("--no-chat", action="store_true", help="sandbox: do not open the terminal chat")
     run.add_argument("--sandbox-port", type=int, default=8081, help="sandbox: fake Bot API port")
 
@@ -87,7 +97,13 @@ def main(argv: list[str] | None = None) -> int:
 
             run_fake_server(args.host, args.port)
             return 0
-        settings = load_settings()
+        overrides: dict[str, object] = {}
+        if args.command == "run":
+            if args.engine:
+                overrides["engine"] = args.engine
+            if args.webhook:
+                overrides["webhook"] = True
+        settings = load_settings(**overrides)
         return asyncio.run(_dispatch(args, settings))
     except ConfigError as exc:
         print(f"vecinos: configuration error: {exc}", file=sys.stderr)

@@ -31,7 +31,14 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./var/vecinos.db"
     default_language: str = "es"
     timezone: str = "Europe/Madrid"
-    engine: Literal["aiogram"] = "aiogram"
+    engine: Literal["aiogram", "ptb"] = "aiogram"
+    webhook: bool = False
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = Field(default=8080, ge=0, le=65535)
+    webhook_path: str = "/telegram/webhook"
+    leader_retry_seconds: float = Field(default=2.0, gt=0, le=60)
     send_rate_per_second: float = Field(default=25.0, gt=0, le=1000)
     per_chat_interval_seconds: float = Field(default=1.0, ge=0, le=60)
     pending_reminder_hours: float = Field(default=48.0, gt=0)
@@ -45,6 +52,31 @@ class Settings(BaseSettings):
             return None
         if not TOKEN_PATTERN.match(value):
             raise ValueError("must look like 123456:ABC-your-token (digits, a colon, then the secret)")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value):
+            raise ValueError("must be 16 to 256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _webhook_path(cls, value: str) -> str:
+        if not re.fullmatch(r"/[A-Za-z0-9_/-]*", value):
+            raise ValueError("must be a URL path such as /telegram/webhook")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be the public http(s) URL Telegram posts updates to")
         return value
 
     @field_validator("telegram_api_url")
@@ -102,9 +134,13 @@ def normalise_database_url(value: str) -> str:
 def load_settings(**overrides: object) -> Settings:
     """Read the settings, turning a validation error into a one-line ConfigError."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigError(f"VECINOS_{field.upper()}: {message}") from None
+    if settings.webhook and settings.bot_token and not (settings.webhook_url and settings.webhook_secret):
+        missing = "VECINOS_WEBHOOK_URL" if not settings.webhook_url else "VECINOS_WEBHOOK_SECRET"
+        raise ConfigError(f"{missing}: webhook mode needs the public URL and a shared secret")
+    return settings

@@ -11,10 +11,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from storage.leader import LeaderLock
 from storage.repositories import TerritoryCache
 from storage.sqlite_inline import inline_creator
 from storage.uow import UnitOfWork
@@ -61,6 +62,10 @@ class Database:
             self.sessions(), self.write_lock, postgres=not self.is_sqlite, territory_cache=self.territory_cache
         )
 
+    def leader_lock(self) -> LeaderLock:
+        """The lock that elects one process to send and schedule."""
+        return LeaderLock(self.engine, self.url.split(":///", 1)[1] if self.is_sqlite else None)
+
     async def migrate(self) -> None:
         """Bring the schema to the newest migration (cheap when it already is)."""
         async with self.engine.begin() as conn:
@@ -72,6 +77,9 @@ class Database:
 
 
 def _upgrade_if_needed(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Several processes may start together: one migrates, the others wait and then find nothing to do.
+        connection.execute(text("SELECT pg_advisory_xact_lock(7365)"))
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     current = MigrationContext.configure(connection).get_current_revision()
     if current == head:

@@ -35,7 +35,7 @@ async def run_bot_or_sandbox(settings: Settings, *, no_chat: bool = False, sandb
     install_signal_handlers(stop)
     app = Vecinos.build(settings)
     if settings.bot_token:
-        await app.run_polling(settings.bot_token, settings.telegram_api_url, stop)
+        await app.run(settings.bot_token, settings.telegram_api_url, stop)
         return
     await run_sandbox(app, stop, port=sandbox_port, open_chat=not no_chat and sys.stdin.isatty())
 
@@ -67,7 +67,7 @@ async def run_sandbox(app: Vecinos, stop: asyncio.Event, *, port: int, open_chat
             root.removeHandler(old)
         root.addHandler(handler)
         print(f"The bot's log is in {log_file}.")
-    bot_task = asyncio.create_task(app.run_polling(SANDBOX_TOKEN, url, stop))
+    bot_task = asyncio.create_task(app.run(SANDBOX_TOKEN, url, stop, webhook=False))
     try:
         if open_chat:
             print("You are chatting as a new resident (Lucía). Type /start; a number taps a button; /quit exits.")
