@@ -7,7 +7,6 @@ itself, so PTB's updater, handlers, job queue and persistence would only duplica
 from __future__ import annotations
 
 import asyncio
-import logging
 import warnings
 from collections.abc import Awaitable
 from datetime import timedelta
@@ -45,11 +44,10 @@ from bot.channels.base import (
     TransientFailure,
     Unreachable,
 )
-from bot.channels.runtime import ALLOWED_UPDATES, POLL_TIMEOUT, ChannelRuntime
+from bot.channels.runtime import ALLOWED_UPDATES, ChannelRuntime
 from bot.i18n import Catalogs
 from handlers import Dispatcher
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Seconds a long poll may take beyond its `timeout` before we call the connection dead (aiogram: timeout + 10).
@@ -193,13 +191,7 @@ class PtbChannel(ChannelRuntime):
         async with self._init_lock:
             if self._initialized:
                 return
-            try:
-                await _call(self.bot.initialize())
-            except TransientFailure as exc:
-                if isinstance(exc.__cause__, InvalidToken):
-                    # PTB's own message for a rejected token quotes the token; keep it out of logs.
-                    raise TransientFailure("Telegram rejected the bot token") from exc.__cause__.__cause__
-                raise
+            await _call(_initialize(self.bot))
             self._initialized = True
 
     async def fetch_me(self) -> str:
@@ -290,6 +282,18 @@ class PtbChannel(ChannelRuntime):
         """
         await self.bot.shutdown()
         self._initialized = False
+
+
+async def _initialize(bot: Bot) -> None:
+    """bot.initialize() (which runs getMe), minus the token PTB quotes when Telegram rejects it."""
+    try:
+        await bot.initialize()
+    except InvalidToken as exc:
+        # PTB re-raises the server's 401/404 as "The token `<token>` was rejected by the server."; a secret
+        # has no place in logs, so keep the server's own words instead.
+        raise InvalidToken(
+            f"Telegram rejected the bot token or the API URL: {exc.__cause__ or 'no reason given'}"
+        ) from exc.__cause__
 
 
 def _seconds(retry_after: int | float | timedelta) -> float:

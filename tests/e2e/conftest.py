@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -74,18 +75,64 @@ class InProcessBot:
             await asyncio.wait_for(self.task, 10)
 
 
-@pytest.fixture
-async def running_bot(fake, database_url) -> AsyncIterator[InProcessBot]:  # type: ignore[no-untyped-def]
-    """Vecinos on aiogram, polling the fake server."""
-    api_url, client = fake
-    app = Vecinos.build(bot_settings(api_url, database_url))
+ENGINES = ("aiogram", "ptb")
+MODES = ("polling", "webhook")
+WEBHOOK_SECRET = "e2e-webhook-secret-0123456789"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(params=[(e, m) for e in ENGINES for m in MODES], ids=lambda p: f"{p[0]}-{p[1]}")
+def runtime(request) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """Every end-to-end scenario runs on both engines, by polling and by webhook."""
+    engine, _mode = request.param
+    if engine == "ptb":
+        pytest.importorskip("telegram")
+        pytest.importorskip("bot.channels.ptb_channel")
+    return request.param
+
+
+async def start_in_process(
+    api_url: str, database_url: str, client: FakeTelegramClient, engine: str, mode: str, **extra: Any
+) -> InProcessBot:
+    """Start Vecinos in this event loop and wait until it listens (getUpdates or webhook installed)."""
+    port = free_port()
+    settings = bot_settings(
+        api_url,
+        database_url,
+        engine=engine,
+        webhook=mode == "webhook",
+        webhook_port=port,
+        webhook_url=f"http://127.0.0.1:{port}/telegram/webhook",
+        webhook_secret=WEBHOOK_SECRET,
+        **extra,
+    )
+    app = Vecinos.build(settings)
     stop = asyncio.Event()
-    task = asyncio.create_task(app.run_polling(TOKEN, api_url, stop))
+    task = asyncio.create_task(app.run(TOKEN, api_url, stop))
     bot = InProcessBot(app, stop, task)
-    for _ in range(100):
-        if (await client.state()).get("requests", {}).get("getUpdates"):
+    for _ in range(200):
+        state = await client.state()
+        ready = state["webhook"].get("url") if mode == "webhook" else state.get("requests", {}).get("getUpdates")
+        if ready:
             break
+        if task.done():
+            task.result()
         await asyncio.sleep(0.05)
+    return bot
+
+
+@pytest.fixture
+async def running_bot(fake, database_url, runtime) -> AsyncIterator[InProcessBot]:  # type: ignore[no-untyped-def]
+    """Vecinos on each engine and mode, against the fake server."""
+    api_url, client = fake
+    engine, mode = runtime
+    bot = await start_in_process(api_url, database_url, client, engine, mode)
     yield bot
     await bot.close()
 
@@ -138,7 +185,9 @@ async def db(database_url) -> AsyncIterator[DatabaseProbe]:  # type: ignore[no-u
     await reader.close()
 
 
-async def start_subprocess_bot(api_url: str, database_url: str, log_path: Path) -> asyncio.subprocess.Process:
+async def start_subprocess_bot(
+    api_url: str, database_url: str, log_path: Path, engine: str = "aiogram", **env_extra: str
+) -> asyncio.subprocess.Process:
     """Vecinos as a separate OS process (`python -m bot run`), for crash tests."""
     env = {
         **os.environ,
@@ -147,6 +196,9 @@ async def start_subprocess_bot(api_url: str, database_url: str, log_path: Path) 
         "VECINOS_DATABASE_URL": database_url,
         "VECINOS_PER_CHAT_INTERVAL_SECONDS": "0.05",
         "VECINOS_SEND_RATE_PER_SECOND": "200",
+        "VECINOS_ENGINE": engine,
+        "VECINOS_LEADER_RETRY_SECONDS": "0.5",
+        **env_extra,
     }
     log = log_path.open("ab")
     return await asyncio.create_subprocess_exec(

@@ -46,14 +46,17 @@ def burst(lavapies_barrio: int, lavapies_circle: int) -> list[dict]:
     return updates
 
 
-async def test_sigkill_mid_burst_loses_nothing_and_applies_nothing_twice(fake, db, database_url, tmp_path):
+@pytest.mark.parametrize("engine", ["aiogram", "ptb"])
+async def test_sigkill_mid_burst_loses_nothing_and_applies_nothing_twice(fake, db, database_url, tmp_path, engine):
+    if engine == "ptb":
+        pytest.importorskip("bot.channels.ptb_channel")
     api_url, client = fake
     delegate_user = {"id": 79_999, "is_bot": False, "first_name": "Delegada", "language_code": "es"}
     barrio = await db.scalar("SELECT id FROM barrio WHERE code = 'embajadores'")
     circle = await db.scalar("SELECT id FROM circle WHERE code = 'emb-plaza-lavapies'")
     log = tmp_path / "bot.log"
 
-    process = await start_subprocess_bot(api_url, database_url, log)
+    process = await start_subprocess_bot(api_url, database_url, log, engine)
     # A delegate first, so every registration queues an approval request in the outbox.
     for update_id, step in enumerate(
         ["/start", "lang:es", "consent:yes", f"barrio:{barrio}", f"circle:{circle}", "nobld"], start=600_000
@@ -94,7 +97,7 @@ async def test_sigkill_mid_burst_loses_nothing_and_applies_nothing_twice(fake, d
     killed_at = await db.scalar("SELECT count(*) FROM processed_update WHERE update_id >= :f", f=FIRST_UPDATE)
     assert 0 < killed_at < len(updates), "the kill should land mid-burst"
 
-    process = await start_subprocess_bot(api_url, database_url, log)
+    process = await start_subprocess_bot(api_url, database_url, log, engine)
     try:
         await wait_handled(client, updates[-1]["update_id"], timeout=60)
     finally:

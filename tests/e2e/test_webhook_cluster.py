@@ -1,0 +1,168 @@
+"""Two webhook processes behind one URL on PostgreSQL: per-chat order, exactly once, and leader hand-over."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import signal
+from collections import Counter
+import time
+from datetime import UTC, datetime
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.channels.base import Reply
+from storage.db import Database
+from tests.conftest import POSTGRES_URL
+from tests.e2e.conftest import WEBHOOK_SECRET, free_port, start_subprocess_bot
+from tests.e2e.people import wait_handled
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not POSTGRES_URL, reason="needs VECINOS_TEST_POSTGRES_URL")]
+
+CHATS = 200
+FIRST_USER = 300_000
+
+
+async def start_balancer(backends: list[int], served: Counter[int]) -> tuple[web.AppRunner, int]:
+    """A round-robin load balancer in front of the bot processes (skips a backend that is down)."""
+    turn = itertools.count()
+    session = aiohttp.ClientSession()
+
+    async def forward(request: web.Request) -> web.Response:
+        body = await request.read()
+        first = next(turn)
+        for attempt in range(len(backends)):
+            port = backends[(first + attempt) % len(backends)]
+            try:
+                async with session.post(
+                    f"http://127.0.0.1:{port}{request.path}",
+                    data=body,
+                    headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+                    timeout=aiohttp.ClientTimeout(total=30),
+                ) as resp:
+                    return web.Response(status=resp.status, body=await resp.read(), content_type=resp.content_type)
+            except (aiohttp.ClientConnectionError, TimeoutError):
+                continue
+        return web.Response(status=502)
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", forward)
+
+    async def close_session(_app: web.Application) -> None:
+        await session.close()
+
+    app.on_cleanup.append(close_session)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, port
+
+
+async def health(port: int) -> dict | None:
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/healthz", timeout=aiohttp.ClientTimeout(total=2)) as r,
+        ):
+            return await r.json()
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+
+
+@pytest.mark.parametrize("engine", ["aiogram", "ptb"])
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_two_webhook_processes_apply_every_chat_in_order_once_and_hand_over_sending(
+    fake, db, database_url, tmp_path, engine
+):
+    if engine == "ptb":
+        pytest.importorskip("bot.channels.ptb_channel")
+    api_url, client = fake
+    backends = [free_port(), free_port()]
+    served: Counter[int] = Counter()
+    balancer, balancer_port = await start_balancer(backends, served)
+    processes = []
+    try:
+        for port in backends:
+            processes.append(
+                await start_subprocess_bot(
+                    api_url,
+                    database_url,
+                    tmp_path / f"bot-{port}.log",
+                    engine,
+                    VECINOS_WEBHOOK="true",
+                    VECINOS_WEBHOOK_PORT=str(port),
+                    VECINOS_WEBHOOK_URL=f"http://127.0.0.1:{balancer_port}/telegram/webhook",
+                    VECINOS_WEBHOOK_SECRET=WEBHOOK_SECRET,
+                )
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            states = [await health(port) for port in backends]
+            if all(states) and (await client.state())["webhook"].get("url"):
+                break
+            await asyncio.sleep(0.2)
+        assert all(states), "both processes must be up"
+
+        # The burst: every chat starts, picks English, declines... in that order, or the result differs.
+        last = 0
+        for step in ["/start", "lang:en", "consent:yes"]:
+            for n in range(CHATS):
+                user = {"id": FIRST_USER + n, "is_bot": False, "first_name": f"Vecino {n}", "language_code": "es"}
+                if step.startswith("/"):
+                    raw = {
+                        "message": {
+                            "message_id": 1,
+                            "date": 1_790_000_000,
+                            "from": user,
+                            "text": step,
+                            "chat": {"id": user["id"], "type": "private"},
+                            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+                        }
+                    }
+                else:
+                    raw = {"callback_query": {"id": f"q{n}{step}", "from": user, "chat_instance": "c", "data": step}}
+                last = (await client.send_raw_update(raw))["update_id"]
+        await wait_handled(client, last, timeout=120)
+
+        assert await db.scalar("SELECT count(*) FROM processed_update") == 3 * CHATS
+        rows = await db.rows(
+            "SELECT locale, count(*) FROM resident WHERE telegram_user_id >= :f GROUP BY locale", f=FIRST_USER
+        )
+        assert rows == [("en", CHATS)], "every chat applied /start, then English, then consent, once each"
+        steps = await db.rows("SELECT step, count(*) FROM conversation WHERE chat_id >= :f GROUP BY step", f=FIRST_USER)
+        assert steps == [("barrio", CHATS)]
+        assert all(served[port] > CHATS for port in backends), served  # both processes took their share
+
+        # Leader hand-over: kill whoever sends; the other must start sending within seconds.
+        states = {port: await health(port) for port in backends}
+        leaders = [port for port, state in states.items() if state and state["leader"]]
+        assert len(leaders) == 1, states
+        victim = backends.index(leaders[0])
+        processes[victim].send_signal(signal.SIGKILL)
+        await processes[victim].wait()
+        killed_at = time.monotonic()
+        reader = Database(database_url)
+        async with reader.unit_of_work() as uow:
+            for n in range(5):
+                await uow.outbox.add(FIRST_USER + n, Reply(f"aviso {n}").to_dict(), "test", datetime.now(UTC))
+            await uow.commit()
+        await reader.dispose()
+        survivor = backends[1 - victim]
+        while time.monotonic() - killed_at < 20:
+            if await db.scalar("SELECT count(*) FROM outbox WHERE topic = 'test' AND status = 'sent'") == 5:
+                break
+            await asyncio.sleep(0.2)
+        handed_over_in = time.monotonic() - killed_at
+        assert await db.scalar("SELECT count(*) FROM outbox WHERE topic = 'test' AND status = 'sent'") == 5
+        assert handed_over_in < 15
+        assert (await health(survivor))["leader"] is True
+        print(f"sending handed over in {handed_over_in:.1f}s")
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.terminate()
+                await process.wait()
+        await balancer.cleanup()
