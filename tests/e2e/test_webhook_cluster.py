@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import signal
-from collections import Counter
 import time
+from collections import Counter
 from datetime import UTC, datetime
 
 import aiohttp
