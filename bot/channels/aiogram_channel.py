@@ -11,9 +11,11 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramConflictError,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -262,5 +264,8 @@ async def _call(request: Awaitable[T]) -> T:
         raise Unreachable(exc.message) from exc
     except TelegramBadRequest as exc:
         raise Rejected(exc.message) from exc
-    except (TelegramServerError, TelegramNetworkError, TelegramConflictError) as exc:
+    except TelegramMigrateToChat as exc:
+        raise Rejected(exc.message) from exc
+    except (TelegramServerError, TelegramNetworkError, TelegramConflictError, TelegramAPIError) as exc:
+        # Includes 401/404 (a revoked token): retried with backoff, as python-telegram-bot's adapter does.
         raise TransientFailure(str(exc)) from exc

@@ -57,7 +57,7 @@ CONNECTION_POOL_SIZE = 64
 
 
 def make_ptb_bot(token: str, api_url: str) -> Bot:
-    """A PTB Bot talking to `api_url` (Telegram or the fake server); call `initialize()` before use.
+    """A PTB Bot talking to `api_url` (Telegram or the fake server); PtbChannel initializes it on first use.
 
     No `Defaults`/`ExtBot`: every send and edit passes ParseMode.HTML itself, so behaviour does not depend
     on how the bot was built.
@@ -307,6 +307,8 @@ async def _call(request: Awaitable[T]) -> T:
         return await request
     except RetryAfter as exc:
         # Since PTB 22.2 reading retry_after warns that it will become a timedelta; we accept both already.
+        # (PTB's RetryAfter.__init__ reads it too and warns inside PTB's request layer, beyond our reach;
+        # PTBDeprecationWarning is a DeprecationWarning, hidden by Python's default filters in production.)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PTBDeprecationWarning)
             retry_after = exc.retry_after

@@ -42,6 +42,7 @@ async def start_balancer(backends: list[int], served: Counter[int]) -> tuple[web
                     headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
                     timeout=aiohttp.ClientTimeout(total=30),
                 ) as resp:
+                    served[port] += 1
                     return web.Response(status=resp.status, body=await resp.read(), content_type=resp.content_type)
             except (aiohttp.ClientConnectionError, TimeoutError):
                 continue
@@ -134,7 +135,7 @@ async def test_two_webhook_processes_apply_every_chat_in_order_once_and_hand_ove
         assert rows == [("en", CHATS)], "every chat applied /start, then English, then consent, once each"
         steps = await db.rows("SELECT step, count(*) FROM conversation WHERE chat_id >= :f GROUP BY step", f=FIRST_USER)
         assert steps == [("barrio", CHATS)]
-        assert all(served[port] > CHATS for port in backends), served  # both processes took their share
+        assert all(served[port] > CHATS // 2 for port in backends), served  # both processes took their share
 
         # Leader hand-over: kill whoever sends; the other must start sending within seconds.
         states = {port: await health(port) for port in backends}
