@@ -22,9 +22,6 @@ sys.path.insert(0, str(ROOT))
 
 from bot.fakeapi.server import FakeTelegram, start_fake_server  # noqa: E402
 
-VECINOS_TOKEN = "111111:bench-vecinos"
-ECHO_TOKEN = "222222:bench-echo"
-
 
 def percentile(values: list[float], q: float) -> float:
     """The q-quantile (0..1) of `values`, by nearest rank."""
@@ -67,7 +64,8 @@ async def registration(fake: FakeTelegram, token: str, user_id: int, barrio: int
     """Send one registration's updates to a bot, each after the bot answered the previous one.
     Vecinos answers 'consent:yes' with an edit and a new message; the echo bot changes one message a step."""
     script = registration_script(barrio, circle)
-    expected = [2 if token == VECINOS_TOKEN and action == "tap:consent:yes" else 1 for action in script]
+    vecinos = "bench-vecinos" in token
+    expected = [2 if vecinos and action == "tap:consent:yes" else 1 for action in script]
     return [await step(fake, token, user_id, action, n) for action, n in zip(script, expected, strict=True)]
 
 
@@ -106,66 +104,82 @@ async def start_process(*args: str, env: dict[str, str], log: Path) -> asyncio.s
     return await asyncio.create_subprocess_exec(*args, cwd=str(ROOT), env=env, stdout=handle, stderr=handle)
 
 
-async def main(users: int, database_url: str | None, engine: str) -> dict:
-    """Run both bots under the same load and print their figures and ratio."""
-    fake, runner, url = await start_fake_server("127.0.0.1", 0)
-    workdir = Path(tempfile.mkdtemp(prefix="vecinos-bench-"))
+BOTS = {
+    # engine: (Vecinos token, echo bot token, echo bot script)
+    "aiogram": ("111111:bench-vecinos-aiogram", "222222:bench-echo-aiogram", "echo_bot.py"),
+    "ptb": ("333333:bench-vecinos-ptb", "444444:bench-echo-ptb", "echo_bot_ptb.py"),
+}
+
+
+async def measure_pair(
+    fake: FakeTelegram, url: str, engine: str, users: int, database_url: str | None, workdir: Path, first_user: int
+) -> tuple[dict, dict]:
+    """Vecinos on one engine, then that engine's bare echo bot, each alone on the machine."""
+    vecinos_token, echo_token, echo_script = BOTS[engine]
     env = {
         **os.environ,
-        "VECINOS_BOT_TOKEN": VECINOS_TOKEN,
+        "VECINOS_BOT_TOKEN": vecinos_token,
         "VECINOS_TELEGRAM_API_URL": url,
-        "VECINOS_DATABASE_URL": database_url or f"sqlite:///{workdir}/bench.db",
+        "VECINOS_DATABASE_URL": database_url or f"sqlite:///{workdir}/bench-{engine}.db",
         "VECINOS_ENGINE": engine,
     }
-    processes = []
-    try:
-        vecinos = await start_process(sys.executable, "-m", "bot", "run", env=env, log=workdir / "vecinos.log")
-        processes.append(vecinos)
-        echo = await start_process(
-            sys.executable,
-            str(ROOT / "bench" / "echo_bot.py"),
-            "--token",
-            ECHO_TOKEN,
-            "--api",
-            url,
-            env=dict(os.environ),
-            log=workdir / "echo.log",
-        )
-        processes.append(echo)
-        await wait_ready(fake, VECINOS_TOKEN)
-        await wait_ready(fake, ECHO_TOKEN)
-        barrio, circle = 2, 7  # Embajadores, Plaza de Lavapiés in the MCD seed
-        # Warm up both (imports, first connections, SQLite pages).
-        for token in (VECINOS_TOKEN, ECHO_TOKEN):
-            await asyncio.gather(*(registration(fake, token, 10 + i, barrio, circle) for i in range(5)))
-        echo_figures = await measure(
-            "aiogram echo", [registration(fake, ECHO_TOKEN, 1000 + i, barrio, circle) for i in range(users)], echo.pid
-        )
-        vecinos_figures = await measure(
-            f"vecinos ({engine})",
-            [registration(fake, VECINOS_TOKEN, 1000 + i, barrio, circle) for i in range(users)],
-            vecinos.pid,
-        )
-    finally:
-        for process in processes:
-            if process.returncode is None:
-                process.terminate()
-                await process.wait()
-        await runner.cleanup()
-    ratio = vecinos_figures["updates_per_second"] / echo_figures["updates_per_second"]
-    return {
+    barrio, circle = 2, 7  # Embajadores, Plaza de Lavapiés in the MCD seed
+    figures = []
+    for label, token, command in (
+        (f"vecinos ({engine})", vecinos_token, [sys.executable, "-m", "bot", "run"]),
+        (
+            f"{engine} echo",
+            echo_token,
+            [sys.executable, str(ROOT / "bench" / echo_script), "--token", echo_token, "--api", url],
+        ),
+    ):
+        process = await start_process(*command, env=env, log=workdir / f"{token.split(':')[0]}.log")
+        try:
+            await wait_ready(fake, token)
+            await asyncio.gather(*(registration(fake, token, first_user + i, barrio, circle) for i in range(5)))
+            sessions = [registration(fake, token, first_user + 100 + i, barrio, circle) for i in range(users)]
+            figures.append(await measure(label, sessions, process.pid))
+        finally:
+            process.terminate()
+            await process.wait()
+    return figures[0], figures[1]
+
+
+async def main(users: int, database_url: str | None, engines: list[str]) -> dict:
+    """Run each engine's Vecinos and bare echo bot under the same load; print figures and ratios."""
+    fake, runner, url = await start_fake_server("127.0.0.1", 0)
+    workdir = Path(tempfile.mkdtemp(prefix="vecinos-bench-"))
+    report: dict = {
         "workload": f"{users} concurrent residents x 6 registration updates (1 command, 5 taps), sent to each bot",
         "database": "postgresql" if database_url and database_url.startswith("postgres") else "sqlite",
-        "results": [vecinos_figures, echo_figures],
-        "ratio_vecinos_to_echo": round(ratio, 3),
-        "p99_ratio_vecinos_to_echo": round(vecinos_figures["latency_ms"]["p99"] / echo_figures["latency_ms"]["p99"], 2),
+        "results": [],
+        "ratios": {},
     }
+    try:
+        for index, engine in enumerate(engines):
+            vecinos, echo = await measure_pair(
+                fake, url, engine, users, database_url, workdir, first_user=1000 + index * 100_000
+            )
+            report["results"] += [vecinos, echo]
+            report["ratios"][engine] = {
+                "throughput_vecinos_to_echo": round(vecinos["updates_per_second"] / echo["updates_per_second"], 3),
+                "p99_vecinos_to_echo": round(vecinos["latency_ms"]["p99"] / echo["latency_ms"]["p99"], 2),
+            }
+    finally:
+        await runner.cleanup()
+    return report
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=200, help="concurrent simulated residents")
-    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: a fresh SQLite file)")
-    parser.add_argument("--engine", default="aiogram", choices=["aiogram"])
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: fresh SQLite files)")
+    parser.add_argument(
+        "--engine",
+        default="aiogram",
+        choices=["aiogram", "ptb", "both"],
+        help="aiogram (default); ptb measures python-telegram-bot beside aiogram; both: the same",
+    )
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args.users, args.database_url, args.engine)), indent=2))
+    engines = ["aiogram"] if args.engine == "aiogram" else ["aiogram", "ptb"]
+    print(json.dumps(asyncio.run(main(args.users, args.database_url, engines)), indent=2))
