@@ -37,20 +37,18 @@ from aiogram.types import (
     BufferedInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    Message,
     Update,
 )
 
 from bot.channels.base import (
     Button,
     Incoming,
-    IncomingKind,
     Rejected,
     RetryLater,
     TransientFailure,
     Unreachable,
 )
-from bot.channels.runtime import ALLOWED_UPDATES, ChannelRuntime
+from bot.channels.runtime import ALLOWED_UPDATES, ChannelRuntime, incoming_from_update
 from bot.i18n import Catalogs
 from handlers import Dispatcher
 
@@ -113,68 +111,7 @@ def make_bot(token: str, api_url: str) -> Bot:
 
 def to_incoming(update: Update, bot_username: str | None = None) -> Incoming | None:
     """Reduce an aiogram Update to an Incoming, or None for update types Vecinos ignores."""
-    if update.callback_query is not None:
-        query = update.callback_query
-        message = query.message
-        chat = message.chat if message is not None else None
-        return Incoming(
-            update_id=update.update_id,
-            chat_id=chat.id if chat else query.from_user.id,
-            user_id=query.from_user.id,
-            kind=IncomingKind.CALLBACK,
-            chat_type=chat.type if chat else "private",
-            first_name=query.from_user.first_name,
-            language_code=query.from_user.language_code,
-            callback_id=query.id,
-            callback_data=query.data,
-            message_id=message.message_id if message is not None else None,
-        )
-    edited = update.edited_message
-    message = update.message or edited
-    if message is None:
-        return None
-    user = message.from_user
-    base = {
-        "update_id": update.update_id,
-        "chat_id": message.chat.id,
-        "user_id": user.id if user else 0,
-        "chat_type": message.chat.type,
-        "first_name": user.first_name if user else "",
-        "language_code": user.language_code if user else None,
-        "message_id": message.message_id,
-    }
-    if edited is not None:
-        return Incoming(kind=IncomingKind.EDITED, text=message.text or "", **base)
-    if message.text is not None:
-        command, args = _command(message, bot_username)
-        if command is not None:
-            return Incoming(kind=IncomingKind.COMMAND, text=message.text, command=command, args=args, **base)
-        return Incoming(kind=IncomingKind.TEXT, text=message.text, **base)
-    if message.location is not None:
-        return Incoming(
-            kind=IncomingKind.LOCATION,
-            latitude=message.location.latitude,
-            longitude=message.location.longitude,
-            **base,
-        )
-    if message.photo:
-        return Incoming(
-            kind=IncomingKind.PHOTO, photo_file_id=message.photo[-1].file_id, text=message.caption or "", **base
-        )
-    return Incoming(kind=IncomingKind.UNSUPPORTED, **base)
-
-
-def _command(message: Message, bot_username: str | None) -> tuple[str | None, str]:
-    text = message.text or ""
-    if not text.startswith("/") or len(text) < 2:
-        return None, ""
-    head, _, args = text.partition(" ")
-    name, _, addressee = head[1:].partition("@")
-    if addressee and bot_username and addressee.lower() != bot_username.lower():
-        return None, ""
-    if not name or not all(c.isascii() and (c.isalnum() or c == "_") for c in name):
-        return None, ""
-    return name.lower(), args.strip()
+    return incoming_from_update(update, bot_username)
 
 
 def _markup(buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:

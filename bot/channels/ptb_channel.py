@@ -38,13 +38,12 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.channels.base import (
     Button,
     Incoming,
-    IncomingKind,
     Rejected,
     RetryLater,
     TransientFailure,
     Unreachable,
 )
-from bot.channels.runtime import ALLOWED_UPDATES, ChannelRuntime
+from bot.channels.runtime import ALLOWED_UPDATES, ChannelRuntime, incoming_from_update
 from bot.i18n import Catalogs
 from handlers import Dispatcher
 
@@ -92,78 +91,9 @@ def make_ptb_bot(token: str, api_url: str) -> Bot:
     )
 
 
-def parse_command(text: str | None, bot_username: str | None) -> tuple[str | None, str]:
-    """(lower-cased command name, stripped args) of a text, or (None, "") when it is not a command for us.
-
-    The same rules as aiogram_channel's `_command`, over plain strings so both adapters agree:
-    `/cmd@OtherBot` is addressed to another bot and therefore plain text.
-    """
-    text = text or ""
-    if not text.startswith("/") or len(text) < 2:
-        return None, ""
-    head, _, args = text.partition(" ")
-    name, _, addressee = head[1:].partition("@")
-    if addressee and bot_username and addressee.lower() != bot_username.lower():
-        return None, ""
-    if not name or not all(c.isascii() and (c.isalnum() or c == "_") for c in name):
-        return None, ""
-    return name.lower(), args.strip()
-
-
 def to_incoming(update: Update, bot_username: str | None = None) -> Incoming | None:
-    """Reduce a PTB Update to an Incoming (the same one aiogram's `to_incoming` makes), or None if ignored."""
-    query = update.callback_query
-    if query is not None:
-        # A callback's message may be an InaccessibleMessage (too old); it still carries chat and message_id.
-        origin = query.message
-        chat = origin.chat if origin is not None else None
-        return Incoming(
-            update_id=update.update_id,
-            chat_id=chat.id if chat else query.from_user.id,
-            user_id=query.from_user.id,
-            kind=IncomingKind.CALLBACK,
-            chat_type=str(chat.type) if chat else "private",
-            first_name=query.from_user.first_name,
-            language_code=query.from_user.language_code,
-            callback_id=query.id,
-            callback_data=query.data,
-            message_id=origin.message_id if origin is not None else None,
-        )
-    edited = update.edited_message
-    message = update.message if update.message is not None else edited
-    if message is None:
-        return None
-    user = message.from_user
-    base: dict[str, Any] = {
-        "update_id": update.update_id,
-        "chat_id": message.chat.id,
-        "user_id": user.id if user else 0,
-        # PTB turns known chat types into its ChatType enum (a str subclass); Incoming holds plain strings.
-        "chat_type": str(message.chat.type),
-        "first_name": user.first_name if user else "",
-        "language_code": user.language_code if user else None,
-        "message_id": message.message_id,
-    }
-    if edited is not None:
-        return Incoming(kind=IncomingKind.EDITED, text=message.text or "", **base)
-    if message.text is not None:
-        command, args = parse_command(message.text, bot_username)
-        if command is not None:
-            return Incoming(kind=IncomingKind.COMMAND, text=message.text, command=command, args=args, **base)
-        return Incoming(kind=IncomingKind.TEXT, text=message.text, **base)
-    if message.location is not None:
-        return Incoming(
-            kind=IncomingKind.LOCATION,
-            latitude=message.location.latitude,
-            longitude=message.location.longitude,
-            **base,
-        )
-    if message.photo:
-        # PTB gives an empty tuple, not None, without a photo; sizes come smallest first.
-        return Incoming(
-            kind=IncomingKind.PHOTO, photo_file_id=message.photo[-1].file_id, text=message.caption or "", **base
-        )
-    return Incoming(kind=IncomingKind.UNSUPPORTED, **base)
+    """Reduce a PTB Update to an Incoming (the same one aiogram's adapter makes), or None if ignored."""
+    return incoming_from_update(update, bot_username)
 
 
 def _markup(buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:

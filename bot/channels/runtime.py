@@ -18,6 +18,7 @@ from bot.channels.base import (
     Button,
     DeliveryError,
     Incoming,
+    IncomingKind,
     Rejected,
     Reply,
     RetryLater,
@@ -239,3 +240,79 @@ class ChannelRuntime(ABC):
                     raise
                 await asyncio.sleep(0.2 * 2**attempt)
         raise TransientFailure("gave up after retries")
+
+
+def parse_command(text: str | None, bot_username: str | None) -> tuple[str | None, str]:
+    """(lower-cased command name, stripped args) of a text, or (None, "") when it is not a command for us.
+
+    `/cmd@OtherBot` is addressed to another bot and therefore plain text.
+    """
+    text = text or ""
+    if not text.startswith("/") or len(text) < 2:
+        return None, ""
+    head, _, args = text.partition(" ")
+    name, _, addressee = head[1:].partition("@")
+    if addressee and bot_username and addressee.lower() != bot_username.lower():
+        return None, ""
+    if not name or not all(c.isascii() and (c.isalnum() or c == "_") for c in name):
+        return None, ""
+    return name.lower(), args.strip()
+
+
+def incoming_from_update(update: Any, bot_username: str | None = None) -> Incoming | None:
+    """Reduce an aiogram or python-telegram-bot Update to an Incoming, or None for types Vecinos ignores.
+
+    Both frameworks model the Bot API with the same attribute names, so one function serves both and they
+    cannot disagree on what an update means."""
+    query = update.callback_query
+    if query is not None:
+        # A callback's message may be an InaccessibleMessage (too old); it still carries chat and message_id.
+        origin = query.message
+        chat = origin.chat if origin is not None else None
+        return Incoming(
+            update_id=update.update_id,
+            chat_id=chat.id if chat else query.from_user.id,
+            user_id=query.from_user.id,
+            kind=IncomingKind.CALLBACK,
+            chat_type=str(chat.type) if chat else "private",
+            first_name=query.from_user.first_name,
+            language_code=query.from_user.language_code,
+            callback_id=query.id,
+            callback_data=query.data,
+            message_id=origin.message_id if origin is not None else None,
+        )
+    edited = update.edited_message
+    message = update.message if update.message is not None else edited
+    if message is None:
+        return None
+    user = message.from_user
+    base: dict[str, Any] = {
+        "update_id": update.update_id,
+        "chat_id": message.chat.id,
+        "user_id": user.id if user else 0,
+        # PTB turns chat types into its ChatType enum (a str subclass); Incoming holds plain strings.
+        "chat_type": str(message.chat.type),
+        "first_name": user.first_name if user else "",
+        "language_code": user.language_code if user else None,
+        "message_id": message.message_id,
+    }
+    if edited is not None:
+        return Incoming(kind=IncomingKind.EDITED, text=message.text or "", **base)
+    if message.text is not None:
+        command, args = parse_command(message.text, bot_username)
+        if command is not None:
+            return Incoming(kind=IncomingKind.COMMAND, text=message.text, command=command, args=args, **base)
+        return Incoming(kind=IncomingKind.TEXT, text=message.text, **base)
+    if message.location is not None:
+        return Incoming(
+            kind=IncomingKind.LOCATION,
+            latitude=message.location.latitude,
+            longitude=message.location.longitude,
+            **base,
+        )
+    if message.photo:
+        # PTB gives an empty tuple, not None, without a photo; sizes come smallest first.
+        return Incoming(
+            kind=IncomingKind.PHOTO, photo_file_id=message.photo[-1].file_id, text=message.caption or "", **base
+        )
+    return Incoming(kind=IncomingKind.UNSUPPORTED, **base)

@@ -16,7 +16,8 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels import aiogram_channel
 from bot.channels.base import Button, IncomingKind, Rejected, RetryLater, TransientFailure, Unreachable
-from bot.channels.ptb_channel import PtbChannel, _call, make_ptb_bot, parse_command, to_incoming
+from bot.channels.ptb_channel import PtbChannel, _call, make_ptb_bot, to_incoming
+from bot.channels.runtime import parse_command
 from bot.fakeapi.server import FakeTelegram, start_fake_server
 from bot.i18n import Catalogs
 
