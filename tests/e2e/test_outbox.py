@@ -6,7 +6,9 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
-from bot.channels.aiogram_channel import AiogramChannel, make_bot
+import pytest
+
+from bot.app import build_channel
 from bot.channels.base import Reply
 from bot.i18n import Catalogs
 from bot.outbox import OutboxSender
@@ -33,8 +35,16 @@ async def statuses(db: Database) -> dict[str, int]:
         return await uow.outbox.count_by_status()
 
 
-async def make_sender(api_url: str, db: Database, **kw) -> tuple[OutboxSender, AiogramChannel]:
-    channel = AiogramChannel(make_bot(TOKEN, api_url), None, Catalogs("es"))
+@pytest.fixture(params=["aiogram", "ptb"])
+def engine(request) -> str:  # type: ignore[no-untyped-def]
+    """The outbox sender works through either engine's channel."""
+    if request.param == "ptb":
+        pytest.importorskip("bot.channels.ptb_channel")
+    return request.param
+
+
+async def make_sender(api_url: str, db: Database, engine: str = "aiogram", **kw) -> tuple[OutboxSender, object]:
+    channel = build_channel(engine, TOKEN, api_url, None, Catalogs("es"))
     return OutboxSender(db, channel, **kw), channel
 
 
@@ -58,14 +68,14 @@ async def know_chats(client, chat_ids: list[int]) -> None:
         await client.send_message(chat_id, "hola", first_name="Vecina")
 
 
-async def test_paced_delivery_and_429_pause(fake, database_url):
+async def test_paced_delivery_and_429_pause(fake, database_url, engine):
     api_url, client = fake
     db = Database(database_url)
     chats = list(range(91_000, 91_030))
     await know_chats(client, chats)
     await queue(db, chats)
     await client.set_rate_limit(global_per_second=10)
-    sender, channel = await make_sender(api_url, db, per_second=100)
+    sender, channel = await make_sender(api_url, db, engine, per_second=100)
     started = time.monotonic()
     await drain(sender, db)
     elapsed = time.monotonic() - started
@@ -78,7 +88,7 @@ async def test_paced_delivery_and_429_pause(fake, database_url):
     await db.dispose()
 
 
-async def test_blocked_user_is_marked_unreachable_and_never_retried(fake, database_url):
+async def test_blocked_user_is_marked_unreachable_and_never_retried(fake, database_url, engine):
     api_url, client = fake
     db = Database(database_url)
     await know_chats(client, [92_001, 92_002])
@@ -89,7 +99,7 @@ async def test_blocked_user_is_marked_unreachable_and_never_retried(fake, databa
         resident_id = resident.id
     await client.block(92_001)
     await queue(db, [92_001, 92_001, 92_002], resident_ids={92_001: resident_id})
-    sender, channel = await make_sender(api_url, db, per_chat_interval=0.01)
+    sender, channel = await make_sender(api_url, db, engine, per_chat_interval=0.01)
     await drain(sender, db)
     assert await statuses(db) == {"failed": 2, "sent": 1}
     async with db.unit_of_work() as uow:
@@ -100,13 +110,13 @@ async def test_blocked_user_is_marked_unreachable_and_never_retried(fake, databa
     await db.dispose()
 
 
-async def test_server_errors_are_retried_with_backoff(fake, database_url):
+async def test_server_errors_are_retried_with_backoff(fake, database_url, engine):
     api_url, client = fake
     db = Database(database_url)
     await know_chats(client, [93_001])
     await queue(db, [93_001])
     await client.fail("sendMessage", 502, "Bad Gateway", count=1)
-    sender, channel = await make_sender(api_url, db)
+    sender, channel = await make_sender(api_url, db, engine)
     await sender.drain_once()
     async with db.unit_of_work() as uow:
         row = (await uow.outbox.for_chat(93_001))[0]
@@ -120,7 +130,7 @@ async def test_server_errors_are_retried_with_backoff(fake, database_url):
     await db.dispose()
 
 
-async def test_rows_left_sending_by_a_dead_sender_are_sent_after_restart(fake, database_url):
+async def test_rows_left_sending_by_a_dead_sender_are_sent_after_restart(fake, database_url, engine):
     api_url, client = fake
     db = Database(database_url)
     await know_chats(client, [94_001])
@@ -129,7 +139,7 @@ async def test_rows_left_sending_by_a_dead_sender_are_sent_after_restart(fake, d
         claimed = await uow.outbox.claim_due(datetime.now(UTC), 10)
         assert len(claimed) == 1
         await uow.commit()  # ... and the process dies here
-    sender, channel = await make_sender(api_url, db)
+    sender, channel = await make_sender(api_url, db, engine)
     await drain(sender, db)
     assert await statuses(db) == {"sent": 1}
     assert len(await client.messages(94_001)) == 1
