@@ -55,25 +55,6 @@ from handlers import Dispatcher
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Why: aiogram parametrises Response[T] on every call, and pydantic keeps generic models only weakly, so
-# after a garbage collection each call rebuilt the model class (a millisecond, a third of our CPU per update
-# in bench/throughput.py). Holding the classes keeps pydantic's cache warm.
-PINNED_RESPONSE_TYPES = [
-    Response[method.__returning__]  # type: ignore[name-defined]
-    for method in (
-        AnswerCallbackQuery,
-        DeleteWebhook,
-        EditMessageText,
-        GetMe,
-        GetUpdates,
-        SendDocument,
-        SendMessage,
-        SetMyCommands,
-        SetWebhook,
-    )
-]
-
-
 # Methods whose result Vecinos never reads: on success only `ok` matters.
 RESULT_UNUSED = (
     AnswerCallbackQuery,
@@ -84,6 +65,11 @@ RESULT_UNUSED = (
     DeleteWebhook,
     SetWebhook,
 )
+
+# Why: aiogram parametrises Response[T] on every call, and pydantic keeps generic models only weakly, so
+# after a garbage collection each call rebuilt the model class (a millisecond, a third of our CPU per update
+# in bench/throughput.py). Holding the classes keeps pydantic's cache warm.
+PINNED_RESPONSE_TYPES = [Response[m.__returning__] for m in (*RESULT_UNUSED, GetMe, GetUpdates)]  # type: ignore[name-defined]
 
 
 class LeanSession(AiohttpSession):
