@@ -81,11 +81,21 @@ class LeanSession(AiohttpSession):
     """
 
     def check_response(self, bot, method, status_code, content):  # type: ignore[no-untyped-def,override]
-        """Skip result validation for successful calls whose result is unused."""
-        if isinstance(method, RESULT_UNUSED) and 200 <= status_code <= 226:
+        """Skip result validation for successful calls whose result is unused; trim what we never read
+        from updates before aiogram validates them."""
+        if 200 <= status_code <= 226 and isinstance(method, (*RESULT_UNUSED, GetUpdates)):
             data = self.json_loads(content)
             if isinstance(data, dict) and data.get("ok") is True:
-                return Response[bool].model_construct(ok=True, result=True)
+                if not isinstance(method, GetUpdates):
+                    return Response[bool].model_construct(ok=True, result=True)
+                for update in data.get("result") or ():
+                    # A tapped button's message comes back whole, keyboard included: we read only its id
+                    # and chat, and validating the keyboard cost more than the rest of the update.
+                    message = (update.get("callback_query") or {}).get("message")
+                    if isinstance(message, dict):
+                        message.pop("reply_markup", None)
+                        message.pop("entities", None)
+                return Response[list[Update]].model_validate(data, context={"bot": bot})
         return super().check_response(bot, method, status_code, content)
 
 
