@@ -19,7 +19,6 @@ from handlers import approvals
 from handlers.context import Context, Flow, Step
 from handlers.labels import circle_label, status_name
 from storage.models import Invite, Membership
-from storage.repositories import CircleView
 
 MAX_PORTAL_LENGTH = 120
 MAX_NAME_LENGTH = 64
@@ -384,8 +383,3 @@ async def stale(ctx: Context) -> None:
     """A button from an old message, or forged data: say so and change nothing."""
     ctx.toast(ctx.t.gettext("This button is no longer valid."))
     ctx.say(ctx.t.gettext("That button belongs to an earlier step. Send /start to continue, or /help."))
-
-
-def circle_place_name(circle: CircleView | None) -> str:
-    """A circle's name, or a placeholder when it is gone."""
-    return circle.name if circle else "?"

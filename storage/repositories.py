@@ -458,16 +458,11 @@ class UpdateRecord:
 class ConversationRepository(Repository):
     """Conversation state per chat (plain SQL on the hot path: one update = one row read and written)."""
 
-    async def lock(self, chat_id: int, now: datetime) -> ChatState:
-        """The chat's state, created if missing and row-locked on PostgreSQL, so one chat's updates are
-        applied one at a time even across processes."""
-        state, _record = await self.lock_with_record(chat_id, None, now)
-        return state
-
     async def lock_with_record(
         self, chat_id: int, update_id: int | None, now: datetime
     ) -> tuple[ChatState, UpdateRecord | None]:
-        """Lock the chat's state and read the update's record in one round trip (the hot path)."""
+        """The chat's state (created if missing, row-locked on PostgreSQL so one chat's updates are applied one
+        at a time even across processes) and the update's record, in one round trip."""
         table, updates = Conversation.__table__, ProcessedUpdate.__table__
         query = (
             select(
@@ -624,12 +619,6 @@ class OutboxRepository(Repository):
             .values(status="pending", claimed_at=None)
         )
         return int(getattr(result, "rowcount", 0) or 0)
-
-    async def next_due(self) -> datetime | None:
-        """When the earliest pending message becomes due."""
-        return await self.session.scalar(
-            select(func.min(OutboxMessage.send_at)).where(OutboxMessage.status == "pending")
-        )
 
     async def count_by_status(self) -> dict[str, int]:
         """How many outbox rows are in each status."""

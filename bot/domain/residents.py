@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -95,8 +95,3 @@ def new_invite_code() -> str:
 def looks_like_invite_code(payload: str) -> bool:
     """Whether a /start payload can be an invite code at all (cheap filter before a lookup)."""
     return 4 <= len(payload) <= 64 and all(c.isascii() and (c.isalnum() or c in "_-") for c in payload)
-
-
-def next_reminder(since: datetime, every: timedelta) -> datetime:
-    """When the next reminder about a pending membership is due."""
-    return since + every
