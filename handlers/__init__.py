@@ -10,9 +10,11 @@ from datetime import datetime
 
 from bot.channels.base import Incoming, IncomingKind, Reply
 from bot.domain.callbacks import CallbackData, parse_callback
+from bot.domain.permissions import Grant
 from bot.domain.text import clean_free_text
 from handlers import account, admin, approvals, privacy, registration, settings
 from handlers.context import Context, Flow, Services, Step
+from storage.models import Resident
 from storage.repositories import ChatState
 from storage.uow import UnitOfWork
 
@@ -112,12 +114,14 @@ class Dispatcher:
         try:
             async with self.services.db.unit_of_work() as uow:
                 now = self.services.clock()
-                conversation, seen = await uow.conversations.lock_with_record(incoming.chat_id, incoming.update_id, now)
+                conversation, seen, resident, grants = await uow.conversations.open_update(
+                    incoming.chat_id, incoming.update_id, incoming.user_id, now
+                )
                 if seen is not None:
                     # A redelivery: change nothing; resend only replies that never reached the chat.
                     pending = [] if seen.delivered else [Reply.from_dict(r) for r in seen.replies or []]
                     return Outcome(incoming.update_id, pending, bool(pending))
-                ctx = await self._context(incoming, uow, conversation, now)
+                ctx = await self._context(incoming, uow, conversation, now, resident, grants)
                 await route(ctx)
                 await self._record(uow, incoming, ctx.replies, now, erased=ctx.erased)
                 await uow.commit()
@@ -129,8 +133,15 @@ class Dispatcher:
             log.exception("update %s failed; answering with an apology", incoming.update_id)
             return await self._apologise(incoming)
 
-    async def _context(self, incoming: Incoming, uow: UnitOfWork, conversation: ChatState, now: datetime) -> Context:
-        resident, grants = await uow.residents.with_grants(incoming.user_id) if incoming.user_id else (None, [])
+    async def _context(
+        self,
+        incoming: Incoming,
+        uow: UnitOfWork,
+        conversation: ChatState,
+        now: datetime,
+        resident: Resident | None,
+        grants: list[Grant],
+    ) -> Context:
         if resident is not None:
             await uow.residents.touch(resident, clean_free_text(incoming.first_name, 64).text, incoming.chat_id)
             locale = resident.locale

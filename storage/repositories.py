@@ -196,18 +196,6 @@ class ResidentRepository(Repository):
         """The resident with this Telegram user id, if registered."""
         return await self.session.scalar(select(Resident).where(Resident.telegram_user_id == telegram_user_id))
 
-    async def with_grants(self, telegram_user_id: int) -> tuple[Resident | None, list[Grant]]:
-        """A resident and their role grants, in one round trip."""
-        query = (
-            select(Resident, RoleGrant)
-            .outerjoin(RoleGrant, RoleGrant.resident_id == Resident.id)
-            .where(Resident.telegram_user_id == telegram_user_id)
-        )
-        rows = (await self.session.execute(query)).all()
-        if not rows:
-            return None, []
-        return rows[0][0], [_grant(g) for _, g in rows if g is not None]
-
     async def get(self, resident_id: int) -> Resident | None:
         """One resident by id."""
         return await self.session.get(Resident, resident_id)
@@ -458,29 +446,41 @@ class UpdateRecord:
 class ConversationRepository(Repository):
     """Conversation state per chat (plain SQL on the hot path: one update = one row read and written)."""
 
-    async def lock_with_record(
-        self, chat_id: int, update_id: int | None, now: datetime
-    ) -> tuple[ChatState, UpdateRecord | None]:
-        """The chat's state (created if missing, row-locked on PostgreSQL so one chat's updates are applied one
-        at a time even across processes) and the update's record, in one round trip."""
+    async def open_update(
+        self, chat_id: int, update_id: int, user_id: int, now: datetime
+    ) -> tuple[ChatState, UpdateRecord | None, Resident | None, list[Grant]]:
+        """Everything an update starts from, in one round trip: the chat's state (created if missing, and
+        row-locked on PostgreSQL so one chat's updates are applied one at a time even across processes), the
+        update's record if it was seen before, and the sender's resident row with their role grants."""
         table, updates = Conversation.__table__, ProcessedUpdate.__table__
         query = (
             select(
-                table.c.flow, table.c.step, table.c.data, updates.c.update_id, updates.c.delivered, updates.c.replies
+                table.c.flow,
+                table.c.step,
+                table.c.data,
+                updates.c.update_id,
+                updates.c.delivered,
+                updates.c.replies,
+                Resident,
+                RoleGrant,
             )
-            .select_from(table.outerjoin(updates, updates.c.update_id == (update_id if update_id is not None else -1)))
+            .select_from(table)
+            .outerjoin(updates, updates.c.update_id == update_id)
+            .outerjoin(Resident, Resident.telegram_user_id == user_id)
+            .outerjoin(RoleGrant, RoleGrant.resident_id == Resident.id)
             .where(table.c.chat_id == chat_id)
         )
         if self.postgres:
             query = query.with_for_update(of=table)
-        row = (await self.session.execute(query)).first()
-        if row is None:
+        rows = (await self.session.execute(query)).all()
+        if not rows:
             stmt = self._insert(Conversation).values(chat_id=chat_id, flow="", step="", data={}, updated_at=now)
             await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["chat_id"]))
-            row = (await self.session.execute(query)).first()
-        assert row is not None
-        record = UpdateRecord(bool(row.delivered), row.replies) if row.update_id is not None else None
-        return ChatState(chat_id, row.flow, row.step, dict(row.data or {})), record
+            rows = (await self.session.execute(query)).all()
+        first = rows[0]
+        record = UpdateRecord(bool(first.delivered), first.replies) if first.update_id is not None else None
+        grants = [_grant(row.RoleGrant) for row in rows if row.RoleGrant is not None]
+        return ChatState(chat_id, first.flow, first.step, dict(first.data or {})), record, first.Resident, grants
 
     async def save(self, state: ChatState, flow: str, step: str, data: dict[str, Any], now: datetime) -> None:
         """Move a chat to a flow and step, with its answers so far."""
