@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import JSON, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -104,6 +104,39 @@ class TerritoryCache:
 
 def _grant(row: RoleGrant) -> Grant:
     return Grant(Role(row.role), ScopeKind(row.scope), row.scope_id, Sector(row.sector) if row.sector else None)
+
+
+# The hot path's statements are built once: building and keying a statement per call cost more than running it.
+_CONVERSATION, _UPDATES = Conversation.__table__, ProcessedUpdate.__table__
+_OPEN_UPDATE = (
+    select(
+        _CONVERSATION.c.flow,
+        _CONVERSATION.c.step,
+        _CONVERSATION.c.data,
+        _UPDATES.c.update_id,
+        _UPDATES.c.delivered,
+        _UPDATES.c.replies,
+        Resident,
+        RoleGrant,
+    )
+    .select_from(_CONVERSATION)
+    .outerjoin(_UPDATES, _UPDATES.c.update_id == bindparam("update_id"))
+    .outerjoin(Resident, Resident.telegram_user_id == bindparam("user_id"))
+    .outerjoin(RoleGrant, RoleGrant.resident_id == Resident.id)
+    .where(_CONVERSATION.c.chat_id == bindparam("chat_id"))
+)
+_OPEN_UPDATE_FOR_UPDATE = _OPEN_UPDATE.with_for_update(of=_CONVERSATION)
+_SAVE_CONVERSATION = (
+    update(_CONVERSATION)
+    .where(_CONVERSATION.c.chat_id == bindparam("b_chat_id"))
+    .values(
+        flow=bindparam("b_flow"),
+        step=bindparam("b_step"),
+        data=bindparam("b_data", type_=JSON()),
+        updated_at=bindparam("b_updated_at", type_=_CONVERSATION.c.updated_at.type),
+    )
+)
+_RECORD_UPDATE = _UPDATES.insert()
 
 
 class TerritoryRepository(Repository):
@@ -452,31 +485,13 @@ class ConversationRepository(Repository):
         """Everything an update starts from, in one round trip: the chat's state (created if missing, and
         row-locked on PostgreSQL so one chat's updates are applied one at a time even across processes), the
         update's record if it was seen before, and the sender's resident row with their role grants."""
-        table, updates = Conversation.__table__, ProcessedUpdate.__table__
-        query = (
-            select(
-                table.c.flow,
-                table.c.step,
-                table.c.data,
-                updates.c.update_id,
-                updates.c.delivered,
-                updates.c.replies,
-                Resident,
-                RoleGrant,
-            )
-            .select_from(table)
-            .outerjoin(updates, updates.c.update_id == update_id)
-            .outerjoin(Resident, Resident.telegram_user_id == user_id)
-            .outerjoin(RoleGrant, RoleGrant.resident_id == Resident.id)
-            .where(table.c.chat_id == chat_id)
-        )
-        if self.postgres:
-            query = query.with_for_update(of=table)
-        rows = (await self.session.execute(query)).all()
+        query = _OPEN_UPDATE_FOR_UPDATE if self.postgres else _OPEN_UPDATE
+        params = {"chat_id": chat_id, "update_id": update_id, "user_id": user_id}
+        rows = (await self.session.execute(query, params)).all()
         if not rows:
             stmt = self._insert(Conversation).values(chat_id=chat_id, flow="", step="", data={}, updated_at=now)
             await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["chat_id"]))
-            rows = (await self.session.execute(query)).all()
+            rows = (await self.session.execute(query, params)).all()
         first = rows[0]
         record = UpdateRecord(bool(first.delivered), first.replies) if first.update_id is not None else None
         grants = [_grant(row.RoleGrant) for row in rows if row.RoleGrant is not None]
@@ -487,11 +502,9 @@ class ConversationRepository(Repository):
         if (state.flow, state.step, state.data) == (flow, step, data):
             return
         state.flow, state.step, state.data = flow, step, dict(data)
-        table = Conversation.__table__
         await self.session.execute(
-            update(table)
-            .where(table.c.chat_id == state.chat_id)
-            .values(flow=flow, step=step, data=dict(data), updated_at=now)
+            _SAVE_CONVERSATION,
+            {"b_chat_id": state.chat_id, "b_flow": flow, "b_step": step, "b_data": dict(data), "b_updated_at": now},
         )
 
 
@@ -508,9 +521,14 @@ class UpdateRepository(Repository):
     async def record(self, update_id: int, chat_id: int, replies: list[dict[str, Any]], now: datetime) -> None:
         """Remember an update as applied, with the replies still to deliver (none: delivered already)."""
         await self.session.execute(
-            ProcessedUpdate.__table__.insert().values(
-                update_id=update_id, chat_id=chat_id, handled_at=now, replies=replies or None, delivered=not replies
-            )
+            _RECORD_UPDATE,
+            {
+                "update_id": update_id,
+                "chat_id": chat_id,
+                "handled_at": now,
+                "replies": replies or None,
+                "delivered": not replies,
+            },
         )
 
     async def mark_delivered(self, update_ids: Sequence[int]) -> None:
