@@ -145,8 +145,46 @@ async def measure_pair(
     return figures[0], figures[1]
 
 
+async def fresh_postgres(url: str) -> tuple[str, str]:
+    """A new, empty database next to the one named by `url` (update ids restart with every fake server, so
+    a database from an earlier run would take them for redeliveries); returns (its URL, its name)."""
+    import uuid
+
+    import asyncpg
+
+    plain = url.replace("postgresql+asyncpg://", "postgresql://")
+    name = f"vecinos_bench_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(plain)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return plain.rsplit("/", 1)[0] + "/" + name, name
+
+
+async def drop_postgres(url: str, name: str) -> None:
+    """Drop a database made by fresh_postgres."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 async def main(users: int, database_url: str | None, engines: list[str]) -> dict:
     """Run each engine's Vecinos and bare echo bot under the same load; print figures and ratios."""
+    scratch = await fresh_postgres(database_url) if database_url else None
+    try:
+        return await run_all(users, scratch[0] if scratch else None, engines)
+    finally:
+        if scratch and database_url:
+            await drop_postgres(database_url, scratch[1])
+
+
+async def run_all(users: int, database_url: str | None, engines: list[str]) -> dict:
+    """Measure every engine against one fake server."""
     fake, runner, url = await start_fake_server("127.0.0.1", 0)
     workdir = Path(tempfile.mkdtemp(prefix="vecinos-bench-"))
     report: dict = {
