@@ -1190,8 +1190,8 @@ class FakeTelegram:
                 return None
         return (params, uploads, ctype) if params else None
 
-    def _send_message(self, bot: BotState, params: dict[str, Any], uploads: dict[str, Upload]) -> dict[str, Any]:
-        chat = self._target_chat(bot, params)
+    def _checked_text(self, params: dict[str, Any]) -> tuple[str, str, list[dict[str, Any]]]:
+        """The raw text, its plain form and entities, refused like Telegram when empty or too long."""
         text = params.get("text")
         if text is None or not str(text).strip():
             raise _bad("message text is empty")
@@ -1201,6 +1201,11 @@ class FakeTelegram:
             raise _bad("message text is empty")
         if len(plain) > MAX_TEXT_LENGTH:
             raise _bad("message is too long")
+        return text, plain, entities
+
+    def _send_message(self, bot: BotState, params: dict[str, Any], uploads: dict[str, Upload]) -> dict[str, Any]:
+        chat = self._target_chat(bot, params)
+        text, plain, entities = self._checked_text(params)
         markup = self._markup(params)
         content: dict[str, Any] = {"text": plain}
         if entities:
@@ -1259,15 +1264,7 @@ class FakeTelegram:
         chat, msg = self._edit_target(bot, params)
         if msg.kind != "text":
             raise _bad("there is no text in the message to edit")
-        text = params.get("text")
-        if text is None or not str(text).strip():
-            raise _bad("message text is empty")
-        text = str(text)
-        plain, entities = self._format(text, params.get("parse_mode"), params.get("entities"))
-        if not plain:
-            raise _bad("message text is empty")
-        if len(plain) > MAX_TEXT_LENGTH:
-            raise _bad("message is too long")
+        text, plain, entities = self._checked_text(params)
         markup = self._markup(params)
         same_text = plain == msg.api.get("text") and entities == msg.api.get("entities", [])
         if same_text and self._markup_key(markup) == self._markup_key(msg.reply_markup):

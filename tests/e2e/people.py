@@ -8,6 +8,17 @@ from typing import Any
 
 from bot.fakeapi.client import FakeTelegramClient
 
+# A sticker as Telegram sends it: something Vecinos cannot read.
+STICKER = {
+    "file_id": "s",
+    "file_unique_id": "s",
+    "width": 1,
+    "height": 1,
+    "is_animated": False,
+    "is_video": False,
+    "type": "regular",
+}
+
 
 async def wait_handled(client: FakeTelegramClient, update_id: int, timeout: float = 15.0) -> None:
     """Wait until the bot confirmed `update_id` (it confirms only after handling and answering)."""

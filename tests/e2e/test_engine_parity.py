@@ -8,7 +8,7 @@ from bot.fakeapi.client import FakeTelegramClient
 from bot.fakeapi.server import start_fake_server
 from tests.conftest import open_seeded
 from tests.e2e.conftest import TOKEN, start_in_process
-from tests.e2e.people import Person, wait_handled
+from tests.e2e.people import STICKER, Person, wait_handled
 
 
 async def scenario(client: FakeTelegramClient) -> dict:
@@ -33,15 +33,7 @@ async def scenario(client: FakeTelegramClient) -> dict:
                 "date": 1_790_000_000,
                 "chat": {"id": 7001, "type": "private"},
                 "from": {"id": 7001, "is_bot": False, "first_name": "Lucía"},
-                "sticker": {
-                    "file_id": "s",
-                    "file_unique_id": "s",
-                    "width": 1,
-                    "height": 1,
-                    "is_animated": False,
-                    "is_video": False,
-                    "type": "regular",
-                },
+                "sticker": STICKER,
             }
         }
     )

@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from bot.i18n import Catalogs
-from tests.e2e.people import Person, wait_handled
+from tests.e2e.people import STICKER, Person, wait_handled
 
 CATALOGS = Catalogs("es")
 
@@ -189,15 +189,7 @@ async def test_bad_input_gets_a_clear_translated_answer(fake, running_bot, db):
                 "message": {
                     **base,
                     "message_id": 1,
-                    "sticker": {
-                        "file_id": "s",
-                        "file_unique_id": "s",
-                        "width": 1,
-                        "height": 1,
-                        "is_animated": False,
-                        "is_video": False,
-                        "type": "regular",
-                    },
+                    "sticker": STICKER,
                 }
             },
             "Sorry, I can only read text, buttons and locations. Send /help to see what I can do.",
