@@ -27,7 +27,7 @@ locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po $(STAMP)
 locales: $(MO)
 
 extract: $(STAMP)
-	$(BIN)/pybabel extract -F locales/babel.cfg -k N_ --sort-by-file --no-wrap \
+	$(BIN)/pybabel extract -F locales/babel.cfg -k N_ -k plain --sort-by-file --no-wrap \
 		--project=vecinos --copyright-holder="Vecinos" -o locales/messages.pot .
 	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-wrap --ignore-obsolete
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.i18n import Catalogs
 from bot.outbox import OutboxSender
 from handlers import Dispatcher
@@ -110,8 +110,8 @@ class Vecinos:
             if webhook:
                 web_runner = await self._serve_webhook(channel, engine, leader)
             else:
-                tasks.append(asyncio.create_task(channel.poll(stop)))
-            tasks.append(asyncio.create_task(self._lead(leader, sender, stop)))
+                tasks.append(asyncio.create_task(channel.poll(stop), name="polling"))
+            tasks.append(asyncio.create_task(self._lead(leader, sender, stop), name="sender and scheduler"))
             log.info(
                 "Vecinos is running on %s (%s) as @%s against %s",
                 engine,
@@ -119,7 +119,7 @@ class Vecinos:
                 channel.username,
                 api_url,
             )
-            await stop.wait()
+            await _until_stopped_or_failed(stop, tasks)
         finally:
             for task in tasks:
                 task.cancel()
@@ -138,17 +138,19 @@ class Vecinos:
         from bot.channels.webhook import build_web_app
 
         settings = self.settings
-        assert settings.webhook_url and settings.webhook_secret
+        if not (settings.webhook_url and settings.webhook_secret):
+            raise ConfigError("VECINOS_WEBHOOK_URL and VECINOS_WEBHOOK_SECRET: webhook mode needs both")
+        secret = settings.webhook_secret.get_secret_value()
         app = build_web_app(
             channel,
-            secret=settings.webhook_secret,
+            secret=secret,
             path=settings.webhook_path,
             health=lambda: {"engine": engine, "mode": "webhook", "leader": leader.held, "pid": os.getpid()},
         )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
-        await channel.install_webhook(settings.webhook_url, settings.webhook_secret)
+        await channel.install_webhook(settings.webhook_url, secret)
         log.info(
             "listening for Telegram on http://%s:%s%s",
             settings.webhook_host,
@@ -179,12 +181,41 @@ class Vecinos:
             try:
                 while not stop.is_set() and await leader.still_held():
                     await _wait(stop, retry)
+                    if sending.done() and not stop.is_set():
+                        error = None if sending.cancelled() else sending.exception()
+                        raise TaskEnded(f"the outbox sender ended: {error!r}") from error
+                    if not scheduler.running and not stop.is_set():
+                        raise TaskEnded("the scheduler stopped")
             finally:
                 sender_stop.set()
                 sender.wake()
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                     await asyncio.wait_for(sending, 10)
                 scheduler.shutdown(wait=False)
+
+
+class TaskEnded(RuntimeError):
+    """A task that must run as long as the process (polling, the sender, the scheduler) ended."""
+
+
+async def _until_stopped_or_failed(stop: asyncio.Event, tasks: list[asyncio.Task]) -> None:
+    """Wait for `stop`; if a long-running task ends first, for whatever reason, log why and raise, so the
+    process exits non-zero and a supervisor restarts it (never a process that answers nobody)."""
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait({stopping, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    ended = [task for task in done if task is not stopping]
+    if not ended or stop.is_set():
+        return
+    task = ended[0]
+    error = None if task.cancelled() else task.exception()
+    if error is not None:
+        log.critical("the %s task failed; stopping Vecinos", task.get_name(), exc_info=error)
+    else:
+        log.critical("the %s task ended unexpectedly; stopping Vecinos", task.get_name())
+    raise TaskEnded(f"the {task.get_name()} task ended: {error!r}" if error else f"the {task.get_name()} task ended")
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

@@ -69,15 +69,29 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--count", type=int, default=1, help="how many invites to create")
 
     roles = sub.add_parser("roles", help="manage roles").add_subparsers(dest="action", required=True)
-    grant = roles.add_parser("grant", help="grant a role to a registered resident")
-    grant.add_argument("--user", type=int, required=True, help="the resident's Telegram user id")
-    grant.add_argument(
-        "--role",
-        required=True,
-        choices=["delegate", "community_manager", "sectorial_manager", "council_member", "admin"],
-    )
-    grant.add_argument("--place", help="circle code (delegate) or barrio code (managers, council members)")
-    grant.add_argument("--sector", help="sector, for sectorial managers")
+    role_names = ["delegate", "community_manager", "sectorial_manager", "council_member", "admin"]
+    sectors = [
+        "community_police",
+        "local_police",
+        "social_services",
+        "environment_cleaning",
+        "mediation",
+        "community_justice",
+    ]
+    for verb, text in (
+        ("grant", "give a role (also to someone who has not written to the bot yet)"),
+        ("revoke", "take a role away"),
+    ):
+        action = roles.add_parser(verb, help=text)
+        action.add_argument("--user", type=int, required=True, help="the person's Telegram user id")
+        action.add_argument("--role", required=True, choices=role_names)
+        action.add_argument(
+            "--place", help="circle code (delegate) or barrio code (managers, council members); none for admin"
+        )
+        action.add_argument("--sector", choices=sectors, help="sector, for sectorial managers")
+    listing = roles.add_parser("list", help="list who holds which role")
+    listing.add_argument("--user", type=int, help="only this Telegram user id")
+    listing.add_argument("--role", choices=role_names, help="only this role")
     return parser
 
 
@@ -144,7 +158,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             await _create_invites(app, args)
         elif args.command == "roles":
             await app.open()
-            await _grant(app, args)
+            if args.action == "list":
+                await _list_roles(app, args)
+            else:
+                await _change_role(app, args)
     finally:
         await app.db.dispose()
     return 0
@@ -169,7 +186,6 @@ async def _seed(app: Vecinos, path: Path | None) -> None:
 
 async def _create_invites(app: Vecinos, args: argparse.Namespace) -> None:
     from bot.domain.residents import new_invite_code
-    from storage.models import Building, Circle
 
     if bool(args.circle) == bool(args.building):
         raise CommandError("give exactly one of --circle or --building")
@@ -177,57 +193,102 @@ async def _create_invites(app: Vecinos, args: argparse.Namespace) -> None:
         raise CommandError("--count and --uses must be at least 1 and --expires-days positive")
     now = datetime.now(UTC)
     async with app.db.unit_of_work() as uow:
-        building = await uow.territory.by_code(Building, args.building) if args.building else None
+        building = await uow.territory.building_by_code(args.building) if args.building else None
         if args.building and building is None:
             raise CommandError(f"no building with code {args.building!r}")
         circle_id = building.circle_id if building else None
         if args.circle:
-            circle = await uow.territory.by_code(Circle, args.circle)
+            circle = await uow.territory.circle_by_code(args.circle)
             if circle is None:
                 raise CommandError(f"no circle with code {args.circle!r} (see storage/seed/mcd.yaml)")
             circle_id = circle.id
-        uses = None if args.unlimited else args.uses
+        assert circle_id is not None
         for _ in range(args.count):
             invite = await uow.invites.create(
-                code=new_invite_code(),
-                circle_id=circle_id,
+                new_invite_code(),
+                circle_id,
+                now,
                 building_id=building.id if building else None,
-                uses_left=uses,
-                max_uses=uses,
+                uses=None if args.unlimited else args.uses,
                 expires_at=now + timedelta(days=args.expires_days),
-                created_at=now,
             )
             print(f"https://t.me/{app.settings.bot_username}?start={invite.code}")
         await uow.commit()
 
 
-async def _grant(app: Vecinos, args: argparse.Namespace) -> None:
+async def _change_role(app: Vecinos, args: argparse.Namespace) -> None:
+    """`roles grant` and `roles revoke`."""
+    from bot.domain.identifiers import parse_user_id
     from bot.domain.permissions import ROLE_SCOPE, Grant, Role, ScopeKind, Sector, grant_is_well_formed
-    from storage.models import Barrio, Circle
 
     role = Role(args.role)
     scope = ROLE_SCOPE[role]
-    try:
-        sector = Sector(args.sector) if args.sector else None
-    except ValueError:
-        raise CommandError(f"unknown sector {args.sector!r}; one of {', '.join(Sector)}") from None
+    if parse_user_id(str(args.user)) is None:
+        raise CommandError(f"--user {args.user} is not a Telegram user id (a positive number)")
+    sector = Sector(args.sector) if args.sector else None
+    if (role is Role.SECTORIAL_MANAGER) != (sector is not None):
+        raise CommandError(
+            "sectorial managers need --sector" if sector is None else "--sector is only for sectorial managers"
+        )
     async with app.db.unit_of_work() as uow:
-        scope_id = None
-        if scope is not ScopeKind.DISTRICT:
-            model = Circle if scope is ScopeKind.CIRCLE else Barrio
-            place = await uow.territory.by_code(model, args.place or "")
+        scope_id, where = None, "the whole district"
+        if scope is ScopeKind.DISTRICT:
+            if args.place and args.place.lower() != "district":
+                raise CommandError(f"{role.value} holds the whole district: leave out --place (or give district)")
+        else:
+            place = (
+                await uow.territory.circle_by_code(args.place or "")
+                if scope is ScopeKind.CIRCLE
+                else await uow.territory.barrio_by_code(args.place or "")
+            )
             if place is None:
                 raise CommandError(f"--place must be a {scope.value} code for the role {role.value}")
-            scope_id = place.id
+            scope_id, where = place.id, place.name
         grant = Grant(role, scope, scope_id, sector)
-        if not grant_is_well_formed(grant):
-            raise CommandError("sectorial managers need --sector; other roles take none")
+        assert grant_is_well_formed(grant)
+        label = role.value + (f" ({sector.value})" if sector else "") + f" of {where}"
         resident = await uow.residents.by_telegram_id(args.user)
-        if resident is None:
-            raise CommandError(f"user {args.user} is not registered: they must send /start to the bot first")
-        created = await uow.roles.grant(resident.id, grant, None, datetime.now(UTC))
+        holder = {"resident_id": resident.id} if resident else {"telegram_user_id": args.user}
+        who = f"{resident.first_name} ({args.user})" if resident else f"user {args.user}"
+        if args.action == "grant":
+            changed = await uow.roles.grant(grant, datetime.now(UTC), **holder)
+            if not changed:
+                message = f"{who} already has the role {label}"
+            elif resident is None:
+                message = (
+                    f"granted {label} to {who}, who has not written to the bot yet: "
+                    "the role is theirs from their first /start"
+                )
+            else:
+                message = f"granted {label} to {who}"
+        else:
+            changed = await uow.roles.revoke(grant, **holder)
+            message = f"revoked {label} from {who}" if changed else f"{who} does not have the role {label}"
         await uow.commit()
-    print(("granted " if created else "already had ") + f"{role.value} to {resident.first_name} ({args.user})")
+    print(message)
+
+
+async def _list_roles(app: Vecinos, args: argparse.Namespace) -> None:
+    """`roles list`: one line per grant."""
+    async with app.db.unit_of_work() as uow:
+        holders = await uow.roles.holders()
+        lines = []
+        for holder in holders:
+            grant = holder.grant
+            if (args.user and holder.telegram_user_id != args.user) or (args.role and grant.role != args.role):
+                continue
+            if grant.scope_id is None:
+                where = "district"
+            elif grant.scope == "circle":
+                circle = await uow.territory.circle(grant.scope_id)
+                where = circle.code if circle else str(grant.scope_id)
+            else:
+                barrio = await uow.territory.barrio(grant.scope_id)
+                where = barrio.code if barrio else str(grant.scope_id)
+            name = holder.first_name or "(has not written to the bot yet)"
+            sector = f" {grant.sector.value}" if grant.sector else ""
+            lines.append(f"{holder.telegram_user_id}\t{name}\t{grant.role.value}{sector}\t{where}")
+    print("\n".join(lines) if lines else "nobody holds a role yet")
 
 
 if __name__ == "__main__":

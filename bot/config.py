@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.i18n import SUPPORTED_LOCALES
@@ -25,7 +25,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="VECINOS_", env_file=".env", extra="ignore")
 
-    bot_token: str | None = None
+    bot_token: SecretStr | None = None
     bot_username: str = "VecinosMCDBot"
     telegram_api_url: str = TELEGRAM_API_URL
     database_url: str = "sqlite+aiosqlite:///./var/vecinos.db"
@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     engine: Literal["aiogram", "ptb"] = "aiogram"
     webhook: bool = False
     webhook_url: str | None = None
-    webhook_secret: str | None = None
+    webhook_secret: SecretStr | None = None
     webhook_host: str = "127.0.0.1"
     webhook_port: int = Field(default=8080, ge=0, le=65535)
     webhook_path: str = "/telegram/webhook"
@@ -45,23 +45,34 @@ class Settings(BaseSettings):
     scheduler_tick_seconds: float = Field(default=30.0, gt=0)
     seed_file: str | None = None
 
-    @field_validator("bot_token")
+    @field_validator("bot_token", mode="before")
     @classmethod
-    def _token_shape(cls, value: str | None) -> str | None:
-        if value in (None, ""):
+    def _token_shape(cls, value: object) -> object:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw in (None, ""):
             return None
-        if not TOKEN_PATTERN.match(value):
+        if not isinstance(raw, str) or not TOKEN_PATTERN.match(raw):
             raise ValueError("must look like 123456:ABC-your-token (digits, a colon, then the secret)")
-        return value
+        return raw
 
-    @field_validator("webhook_secret")
+    @field_validator("webhook_secret", mode="before")
     @classmethod
-    def _webhook_secret(cls, value: str | None) -> str | None:
-        if value in (None, ""):
+    def _webhook_secret(cls, value: object) -> object:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw in (None, ""):
             return None
-        if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value):
+        if not isinstance(raw, str) or not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", raw):
             raise ValueError("must be 16 to 256 characters of A-Z, a-z, 0-9, _ and -")
-        return value
+        return raw
+
+    @model_validator(mode="after")
+    def _webhook_needs_url_and_secret(self) -> Settings:
+        if self.webhook and self.bot_token is not None:
+            if not self.webhook_url:
+                raise ValueError("VECINOS_WEBHOOK_URL: webhook mode needs the public URL Telegram posts to")
+            if self.webhook_secret is None:
+                raise ValueError("VECINOS_WEBHOOK_SECRET: webhook mode needs a shared secret")
+        return self
 
     @field_validator("webhook_path")
     @classmethod
@@ -113,6 +124,11 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     @property
+    def token(self) -> str | None:
+        """The bot token in clear, for the one place that needs it (the Bot API client)."""
+        return self.bot_token.get_secret_value() if self.bot_token is not None else None
+
+    @property
     def is_sqlite(self) -> bool:
         """Whether the database is an embedded SQLite file."""
         return self.database_url.startswith("sqlite")
@@ -137,10 +153,8 @@ def load_settings(**overrides: object) -> Settings:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "settings"
         message = str(first["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"VECINOS_{field.upper()}: {message}") from None
-    if settings.webhook and settings.bot_token and not (settings.webhook_url and settings.webhook_secret):
-        missing = "VECINOS_WEBHOOK_URL" if not settings.webhook_url else "VECINOS_WEBHOOK_SECRET"
-        raise ConfigError(f"{missing}: webhook mode needs the public URL and a shared secret")
+        if not first["loc"]:
+            raise ConfigError(message) from None  # a rule over several settings names them itself
+        raise ConfigError(f"VECINOS_{str(first['loc'][0]).upper()}: {message}") from None
     return settings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -31,7 +32,17 @@ def N_(message: str) -> str:
 
 
 class Safe(str):
-    """A value that is already HTML and must not be escaped again."""
+    """Text that is already HTML (a translated message with its values escaped): a placeholder value of this
+    type is inserted as it is, so a message built from other messages is escaped exactly once."""
+
+    def __add__(self, other: str) -> str:
+        # Safe + Safe stays Safe; anything else is unknown text and loses the mark.
+        return Safe(str.__add__(self, other)) if isinstance(other, Safe) else str.__add__(self, other)
+
+
+def safe_join(separator: str, parts: Iterable[Safe]) -> Safe:
+    """Join translated messages (and a literal separator, written by us) into one safe text."""
+    return Safe(separator.join(parts))
 
 
 def _escape(value: object) -> str:
@@ -50,15 +61,22 @@ class Translator:
     translations: NullTranslations
     zone: ZoneInfo
 
-    def gettext(self, message: str, **values: object) -> str:
-        """Translate `message`, then fill its named placeholders with HTML-escaped values."""
+    def gettext(self, message: str, **values: object) -> Safe:
+        """Translate `message` into HTML, filling its named placeholders with HTML-escaped values (values that
+        are Safe already, such as other translated messages, go in as they are)."""
         text = self.translations.gettext(message)
-        return text.format(**{k: _escape(v) for k, v in values.items()}) if values else text
+        return Safe(text.format(**{k: _escape(v) for k, v in values.items()}) if values else text)
 
-    def ngettext(self, singular: str, plural: str, n: int, **values: object) -> str:
+    def ngettext(self, singular: str, plural: str, n: int, **values: object) -> Safe:
         """Translate with the locale's plural rules; `{n}` is available as a placeholder."""
         text = self.translations.ngettext(singular, plural, n)
-        return text.format(n=self.number(n), **{k: _escape(v) for k, v in values.items()})
+        return Safe(text.format(n=self.number(n), **{k: _escape(v) for k, v in values.items()}))
+
+    def plain(self, message: str, **values: object) -> str:
+        """Translate for a place that shows plain text, not HTML (button labels, button-tap notices): values
+        go in unescaped."""
+        text = self.translations.gettext(message)
+        return text.format(**{k: str(v) for k, v in values.items()}) if values else text
 
     def number(self, value: float) -> str:
         """Format a number for this locale."""

@@ -1,22 +1,41 @@
-"""The outbox sender: drains queued messages at a global rate, 1/s per chat, obeying 429 and 403."""
+"""The outbox sender: drains queued messages at the configured global rate, at most one message per chat per
+interval and in each chat's order, pausing every send on a 429 and never retrying a chat that blocked the bot.
+
+Pacing is continuous: a send starts whenever the rate allows, without waiting for the sends before it to be
+answered (Telegram answers in 30-250 ms), so the configured rate is the achieved rate. Each message is settled
+as soon as its own send completes; claimed messages carry a lease, so whatever a dead or stuck sender held is
+claimed again by a live one.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.channels.base import Deliverer, Rejected, Reply, RetryLater, TransientFailure, Unreachable
 from storage.db import Database
+from storage.outbox import OutboxItem, Settlement
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 MAX_BACKOFF_SECONDS = 300.0
+LEASE = timedelta(minutes=2)
+# How often leases are renewed and expired leases reclaimed.
+HOUSEKEEPING_SECONDS = 10.0
+# Settlements are written together when they arrive within this many seconds of each other.
+SETTLE_DELAY = 0.005
+# Claim about this many seconds of sending ahead.
+BUFFER_SECONDS = 1.0
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -24,36 +43,88 @@ def backoff_seconds(attempts: int) -> float:
     return min(MAX_BACKOFF_SECONDS, 2.0 ** max(1, attempts))
 
 
-@dataclass
-class SendResult:
-    """What happened to one claimed message."""
-
-    message_id: int
-    chat_id: int
-    status: str  # sent | failed | retry | released | unreachable
-    error: str | None = None
-    retry_at: datetime | None = None
-
-
 class RateLimiter:
-    """A global pace (messages per second), which a 429 pauses for everyone."""
+    """A global pace (messages per second) that a 429 pauses for everyone."""
 
-    def __init__(self, per_second: float) -> None:
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = 1.0 / per_second
+        self._clock = clock
         self._next = 0.0
         self.paused_until = 0.0
 
+    @property
+    def paused(self) -> bool:
+        """Whether a 429 pause is still running."""
+        return self.paused_until > self._clock()
+
     async def wait_turn(self) -> None:
-        """Sleep until the next message may go out."""
-        now = time.monotonic()
-        slot = max(now, self._next, self.paused_until)
-        self._next = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        """Sleep until the next message may start; after a pause, wait for the pause's end first."""
+        while True:
+            now = self._clock()
+            slot = max(now, self._next, self.paused_until)
+            if slot > now:
+                await asyncio.sleep(slot - now)
+            if not self.paused:
+                # Slots are spaced from the previous slot, not from when we woke, so timer lateness does
+                # not lower the rate.
+                self._next = max(slot, self._next) + self.interval
+                return
 
     def pause(self, seconds: float) -> None:
         """Stop every send for `seconds` (Telegram's retry_after)."""
-        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+        self.paused_until = max(self.paused_until, self._clock() + seconds)
+        self._next = max(self._next, self.paused_until)
+
+
+class ReadyQueue:
+    """Claimed messages waiting for their turn: most urgent first, and none before its chat's interval has
+    passed since that chat's last send."""
+
+    def __init__(self, per_chat_interval: float) -> None:
+        self.per_chat_interval = per_chat_interval
+        self._order = itertools.count()
+        self._ready: list[tuple[int, int, int, OutboxItem]] = []  # (priority, id, seq, item)
+        self._waiting: list[tuple[float, int, OutboxItem]] = []  # (not before, seq, item)
+        self.last_sent: dict[int, float] = {}
+        self.changed = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._ready) + len(self._waiting)
+
+    def put(self, item: OutboxItem, not_before: float = 0.0) -> None:
+        """Queue a claimed message (again, after a 429: `not_before` the pause's end)."""
+        earliest = max(not_before, self.last_sent.get(item.chat_id, -1e18) + self.per_chat_interval)
+        heapq.heappush(self._waiting, (earliest, next(self._order), item))
+        self.changed.set()
+
+    def _promote(self, now: float) -> None:
+        while self._waiting and self._waiting[0][0] <= now:
+            _, seq, item = heapq.heappop(self._waiting)
+            heapq.heappush(self._ready, (item.priority, item.id, seq, item))
+
+    def pop_ready(self, now: float) -> OutboxItem | None:
+        """The most urgent message whose turn has come, if any."""
+        self._promote(now)
+        return heapq.heappop(self._ready)[3] if self._ready else None
+
+    def next_time(self) -> float | None:
+        """When the next waiting message's turn comes (None: nothing is waiting)."""
+        if self._ready:
+            return 0.0
+        return self._waiting[0][0] if self._waiting else None
+
+    def drain(self) -> list[OutboxItem]:
+        """Take every held message out (when stopping)."""
+        items = [entry[3] for entry in self._ready] + [entry[2] for entry in self._waiting]
+        self._ready, self._waiting = [], []
+        return items
+
+    def sent(self, chat_id: int, at: float) -> None:
+        """A send to `chat_id` started at `at`."""
+        self.last_sent[chat_id] = at
+        if len(self.last_sent) > 50_000:
+            horizon = at - self.per_chat_interval
+            self.last_sent = {c: t for c, t in self.last_sent.items() if t > horizon}
 
 
 class OutboxSender:
@@ -67,99 +138,242 @@ class OutboxSender:
         per_second: float = 25.0,
         per_chat_interval: float = 1.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        max_in_flight: int | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self.db = db
         self.deliverer = deliverer
+        self.per_second = per_second
         self.limiter = RateLimiter(per_second)
-        self.per_chat_interval = per_chat_interval
-        self.batch_size = max(1, min(100, int(per_second)))
+        self.queue = ReadyQueue(per_chat_interval)
         self.clock = clock
+        self.lease = lease
+        self.batch_size = max(10, min(1000, int(per_second * BUFFER_SECONDS)))
+        # Enough concurrent sends to keep the rate with slow answers, bounded so a stalled API cannot pile up.
+        self.max_in_flight = max_in_flight or max(8, min(1000, int(per_second * 2)))
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(self.max_in_flight)
+        self._settlements: list[tuple[Settlement, int | None]] = []
         self._wake = asyncio.Event()
-        self._last_sent: dict[int, float] = {}
+        self._settled = asyncio.Event()
+        self.sent_count = 0
 
     def wake(self) -> None:
         """Tell the sender new rows were committed."""
         self._wake.set()
 
     async def recover(self) -> int:
-        """Return rows left 'sending' by a dead sender to the queue (at-least-once, never lost)."""
+        """On start: every row another sender left 'sending' goes back to the queue (at-least-once: what was in
+        flight when it died may be sent twice, nothing is lost)."""
         async with self.db.unit_of_work() as uow:
-            count = await uow.outbox.recover_stale(self.clock() + timedelta(seconds=1))
+            count = await uow.outbox.reclaim(self.clock(), not_held_by=self.name)
             await uow.commit()
         if count:
             log.warning("outbox: %s messages were in flight when the last sender stopped; resending", count)
         return count
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Send until `stop` is set."""
+        """Send until `stop` is set. Raises only if the sender cannot go on (the caller then exits)."""
         await self.recover()
-        while not stop.is_set():
-            try:
-                sent = await self.drain_once()
-            except Exception:
-                log.exception("outbox: a round failed; retrying shortly")
-                sent = 0
-            if sent == 0:
-                self._wake.clear()
-                pause = max(0.0, self.limiter.paused_until - time.monotonic())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=max(0.2, min(1.0, pause or 1.0)))
-
-    def _busy_chats(self) -> list[int]:
-        horizon = time.monotonic() - self.per_chat_interval
-        for chat_id in [c for c, at in self._last_sent.items() if at <= horizon]:
-            del self._last_sent[chat_id]
-        return list(self._last_sent)
-
-    async def drain_once(self) -> int:
-        """Claim and send one round of due messages; returns how many were attempted."""
-        if self.limiter.paused_until > time.monotonic():
-            return 0
-        async with self.db.unit_of_work() as uow:
-            rows = await uow.outbox.claim_due(self.clock(), self.batch_size, self._busy_chats())
-            claimed = [(row.id, row.chat_id, row.attempts, dict(row.payload)) for row in rows]
-            await uow.commit()
-        if not claimed:
-            return 0
-        results = await asyncio.gather(*(self._send(*item) for item in claimed))
-        await self._settle(results)
-        return len(claimed)
-
-    async def _send(self, message_id: int, chat_id: int, attempts: int, payload: dict) -> SendResult:
-        if self.limiter.paused_until > time.monotonic():
-            return SendResult(message_id, chat_id, "released")
-        await self.limiter.wait_turn()
-        self._last_sent[chat_id] = time.monotonic()
+        stopping = asyncio.Event()
+        keeper = asyncio.create_task(self._keep_books(stopping), name="outbox-bookkeeping")
+        stopper = asyncio.create_task(stop.wait())
+        stopper.add_done_callback(lambda _: stopping.set())
         try:
-            await self.deliverer.deliver(chat_id, Reply.from_dict(payload))
+            await self._dispatch(stopping, keeper)
+        finally:
+            stopping.set()
+            stopper.cancel()
+            self._wake.set()
+            if self._in_flight:
+                await asyncio.wait(self._in_flight, timeout=30)
+            try:
+                if not keeper.done():
+                    await asyncio.wait_for(keeper, 30)
+            except Exception:
+                log.exception("outbox: the last settlements could not be written; their leases will expire")
+            finally:
+                await self._release_held()
+
+    async def _dispatch(self, stop: asyncio.Event, keeper: asyncio.Task[None]) -> None:
+        """Start each send when the global rate and its chat's interval allow."""
+        while not stop.is_set():
+            if keeper.done():
+                keeper.result()  # the bookkeeper died: raise its error
+                return
+            now = time.monotonic()
+            item = self.queue.pop_ready(now)
+            if item is None:
+                await self._wait_for_work(stop)
+                continue
+            await self.limiter.wait_turn()
+            if stop.is_set():
+                self.queue.put(item)
+                return
+            await self._slots.acquire()
+            if self.limiter.paused:
+                # A 429 arrived while we waited for a free slot: this one waits for the pause too.
+                self._slots.release()
+                self.queue.put(item, not_before=self.limiter.paused_until)
+                continue
+            self.queue.sent(item.chat_id, time.monotonic())
+            task = asyncio.create_task(self._send(item))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _wait_for_work(self, stop: asyncio.Event) -> None:
+        next_time = self.queue.next_time()
+        timeout = 0.5 if next_time is None else max(0.0, next_time - time.monotonic())
+        self.queue.changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.queue.changed.wait(), timeout=min(timeout, 0.5))
+
+    async def _send(self, item: OutboxItem) -> None:
+        """One send; whatever happens, the message is settled or queued again, never stranded."""
+        settlement: Settlement | None = None
+        blocked_chat: int | None = None
+        message_id: int | None = None
+        try:
+            message_id = await self.deliverer.deliver(item.chat_id, Reply.from_dict(item.payload))
+            settlement = Settlement(item.id, "sent", sent_message_id=message_id)
+            self.sent_count += 1
         except RetryLater as exc:
             self.limiter.pause(exc.retry_after)
             log.warning("outbox: rate limited, pausing all sends for %ss", exc.retry_after)
-            return SendResult(message_id, chat_id, "released")
+            # Still ours and still first in its chat: send it again after the pause, without an attempt.
+            self.queue.put(item, not_before=self.limiter.paused_until)
         except Unreachable as exc:
-            return SendResult(message_id, chat_id, "unreachable", str(exc))
+            settlement = Settlement(item.id, "failed", error=str(exc))
+            blocked_chat = item.chat_id
         except Rejected as exc:
-            log.error("outbox: message %s refused: %s", message_id, exc)
-            return SendResult(message_id, chat_id, "failed", str(exc))
-        except (TransientFailure, OSError, TimeoutError) as exc:
-            if attempts + 1 >= MAX_ATTEMPTS:
-                return SendResult(message_id, chat_id, "failed", str(exc))
-            retry_at = self.clock() + timedelta(seconds=backoff_seconds(attempts + 1))
-            return SendResult(message_id, chat_id, "retry", str(exc), retry_at)
-        return SendResult(message_id, chat_id, "sent")
+            log.error("outbox: message %s refused: %s", item.id, exc)
+            settlement = Settlement(item.id, "failed", error=str(exc))
+        except asyncio.CancelledError:
+            self.queue.put(item)
+            raise
+        except Exception as exc:
+            if not isinstance(exc, TransientFailure | OSError | TimeoutError):
+                log.exception("outbox: sending message %s failed unexpectedly", item.id)
+            if item.attempts + 1 >= MAX_ATTEMPTS:
+                settlement = Settlement(item.id, "failed", error=str(exc) or type(exc).__name__)
+            else:
+                retry_at = self.clock() + timedelta(seconds=backoff_seconds(item.attempts + 1))
+                settlement = Settlement(item.id, "pending", error=str(exc) or type(exc).__name__, send_at=retry_at)
+        finally:
+            self._slots.release()
+            if settlement is not None:
+                self._settlements.append((settlement, blocked_chat))
+            self._settled.set()
 
-    async def _settle(self, results: list[SendResult]) -> None:
+    async def _keep_books(self, stop: asyncio.Event) -> None:
+        """All the sender's database work: settle sends, claim more, renew leases, reclaim expired ones."""
+        housekeeping_at = time.monotonic() + HOUSEKEEPING_SECONDS
+        failures = 0
+        while True:
+            stopping = stop.is_set()
+            try:
+                await self._write_settlements()
+                if stopping:
+                    if not self._in_flight and not self._settlements:
+                        return
+                else:
+                    if len(self.queue) < self.batch_size // 2 and not self.limiter.paused:
+                        await self._claim()
+                    if time.monotonic() >= housekeeping_at:
+                        await self._housekeeping()
+                        housekeeping_at = time.monotonic() + HOUSEKEEPING_SECONDS
+                failures = 0
+            except Exception:
+                failures += 1
+                if failures >= 30:
+                    raise
+                log.exception("outbox: database work failed; retrying")
+                await asyncio.sleep(min(5.0, 0.2 * failures))
+                continue
+            await self._idle(stop)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        if self._settlements:
+            await asyncio.sleep(SETTLE_DELAY)
+            return
+        self._wake.clear()
+        self._settled.clear()
+        waiters = [asyncio.ensure_future(e.wait()) for e in (self._wake, self._settled)]
+        timeout = 0.05 if stop.is_set() else (0.2 if len(self.queue) >= self.batch_size // 2 else 1.0)
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        if self._settlements:
+            await asyncio.sleep(SETTLE_DELAY)
+
+    async def _write_settlements(self) -> None:
+        if not self._settlements:
+            return
+        batch, self._settlements = self._settlements, []
+        now = self.clock()
+        try:
+            async with self.db.unit_of_work() as uow:
+                await uow.outbox.settle([s for s, _ in batch], now)
+                for settlement, blocked_chat in batch:
+                    if blocked_chat is not None:
+                        await uow.outbox.fail_chat(blocked_chat, settlement.error or "unreachable")
+                        await uow.residents.mark_unreachable(blocked_chat, now)
+                await uow.commit()
+        except Exception:
+            # Keep them for the next try; if this process dies first, their leases expire and they are resent.
+            self._settlements = batch + self._settlements
+            raise
+
+    async def _claim(self) -> None:
         now = self.clock()
         async with self.db.unit_of_work() as uow:
-            for r in results:
-                if r.status == "released":
-                    await uow.outbox.release(r.message_id)
-                elif r.status == "retry":
-                    await uow.outbox.settle(r.message_id, "pending", now, r.error, send_at=r.retry_at)
-                elif r.status == "unreachable":
-                    await uow.outbox.settle(r.message_id, "failed", now, r.error)
-                    await uow.outbox.fail_chat(r.chat_id, r.error or "unreachable")
-                    await uow.residents.mark_unreachable(r.chat_id, now)
-                else:
-                    await uow.outbox.settle(r.message_id, r.status, now, r.error)
+            # A chat whose message is held here is 'sending', so the claim skips it by itself.
+            items = await uow.outbox.claim(now, self.batch_size, self.name, now + self.lease)
             await uow.commit()
+        for item in items:
+            self.queue.put(item)
+
+    async def _housekeeping(self) -> None:
+        now = self.clock()
+        async with self.db.unit_of_work() as uow:
+            await uow.outbox.renew_leases(self.name, now + self.lease)
+            reclaimed = await uow.outbox.reclaim(now)
+            await uow.commit()
+        if reclaimed:
+            log.warning("outbox: %s messages had an expired lease; queued again", reclaimed)
+
+    async def _release_held(self) -> None:
+        held = [item.id for item in self.queue.drain()]
+        if not held and not self._settlements:
+            return
+        with contextlib.suppress(Exception):
+            await self._write_settlements()
+        try:
+            async with self.db.unit_of_work() as uow:
+                await uow.outbox.release(held)
+                await uow.commit()
+        except Exception:
+            log.warning("outbox: could not release %s claimed messages; their leases will expire", len(held))
+
+    async def drain_once(self, timeout: float = 10.0) -> int:
+        """Claim what is due and send it now, waiting for every send to settle (tests and tools)."""
+        await self._claim()
+        started = 0
+        deadline = time.monotonic() + timeout
+        while len(self.queue) and time.monotonic() < deadline:
+            item = self.queue.pop_ready(time.monotonic())
+            if item is None:
+                await asyncio.sleep(0.01)
+                continue
+            await self.limiter.wait_turn()
+            await self._slots.acquire()
+            self.queue.sent(item.chat_id, time.monotonic())
+            await self._send(item)
+            started += 1
+            if self.limiter.paused:
+                break
+        await self._write_settlements()
+        return started

@@ -1,63 +1,65 @@
-"""/help, /me and /leave: what I can do, who I am here, and leaving my circle."""
+"""/help, /me, /leave and /cancel: what I can do, who I am here, and leaving my circle."""
 
 from __future__ import annotations
 
-from bot.channels.base import Button
+from enum import StrEnum
+
+from bot.channels.base import Button, IncomingKind
 from bot.domain.callbacks import CallbackData, cb
-from bot.domain.permissions import Grant, Role, ScopeKind
+from bot.domain.permissions import Action, Role, can_somewhere
 from bot.domain.residents import MembershipStatus
-from bot.i18n import LANGUAGE_NAMES
-from handlers.context import Context
-from handlers.labels import grant_label, status_name
-from handlers.registration import stale
+from bot.i18n import LANGUAGE_NAMES, N_, Safe, safe_join
+from handlers.common import describe_grant, stale
+from handlers.context import Context, Flow
+from handlers.labels import status_name
+from handlers.routing import Callback, Command, Routes
+
+
+class LeaveStep(StrEnum):
+    """Steps of leaving a circle."""
+
+    CONFIRM = "confirm"
+
+
+# /help lines: the command, what it says, and the action that must be allowed somewhere to list it.
+HELP_LINES: tuple[tuple[Action, str], ...] = (
+    (Action.VIEW_OWN_DATA, N_("/me: your circle, role and status")),
+    (Action.JOIN_CIRCLE, N_("/start: join a circle, or use an invitation")),
+    (Action.LEAVE_CIRCLE, N_("/leave: leave your circle")),
+    (Action.CONTACT_MANAGERS, N_("/contact: write to your barrio's community managers")),
+    (Action.CHANGE_LANGUAGE, N_("/language: change the language")),
+    (Action.VIEW_OWN_DATA, N_("/mydata: get a copy of your data")),
+    (Action.ERASE_OWN_DATA, N_("/forget: erase your data")),
+)
+STAFF_LINES: tuple[tuple[Action, str], ...] = (
+    (Action.LIST_PENDING, N_("/pending: requests to join waiting for you")),
+    (
+        Action.NAME_DELEGATE,
+        N_("/grant USER_ID delegate CIRCLE: name a delegate (e.g. /grant 12345 delegate emb-plaza-lavapies)"),
+    ),
+    (Action.GRANT_ROLE, N_("/grant USER_ID ROLE PLACE [SECTOR]: give any role")),
+)
 
 
 async def show_help(ctx: Context) -> None:
-    """/help: the commands that fit this person's roles."""
+    """/help: the commands this person's grants allow."""
     t = ctx.t
     lines = [t.gettext("<b>What you can do</b>")]
-    if ctx.resident is None:
-        lines.append(t.gettext("/start: join your stewardship circle"))
+    if not ctx.registered:
+        lines += [t.gettext("/start: join your stewardship circle"), t.gettext("/language: change the language")]
     else:
-        lines += [
-            t.gettext("/me: your circle, role and status"),
-            t.gettext("/start: join a circle, or use an invitation"),
-            t.gettext("/leave: leave your circle"),
-        ]
-    lines.append(t.gettext("/language: change the language"))
-    if ctx.resident is not None:
-        lines += [t.gettext("/mydata: get a copy of your data"), t.gettext("/forget: erase your data")]
-    roles = {g.role for g in ctx.grants}
-    if roles & {Role.DELEGATE, Role.COMMUNITY_MANAGER, Role.ADMIN}:
-        lines.append("")
-        lines.append(t.gettext("<b>As a delegate or community manager</b>"))
-        lines.append(t.gettext("/pending: requests to join waiting for you"))
-    if roles & {Role.COMMUNITY_MANAGER, Role.ADMIN}:
-        lines.append(
-            t.gettext("/grant USER_ID ROLE PLACE: give a role (e.g. /grant 12345 delegate emb-plaza-lavapies)")
-        )
-    lines += ["", t.gettext("/cancel: stop what you are doing"), t.gettext("/help: this list")]
-    ctx.say("\n".join(lines))
-
-
-async def describe_grant(ctx: Context, grant: Grant) -> str:
-    """A grant as text, with its place's name."""
-    place = None
-    if grant.scope is ScopeKind.CIRCLE and grant.scope_id:
-        circle = await ctx.uow.territory.circle(grant.scope_id)
-        place = circle.name if circle else None
-    elif grant.scope is ScopeKind.BARRIO and grant.scope_id:
-        barrio = await ctx.uow.territory.barrio(grant.scope_id)
-        place = barrio.name if barrio else None
-    return grant_label(ctx.t, grant, place)
+        lines += [t.gettext(text) for action, text in HELP_LINES if can_somewhere(ctx.grants, action)]
+    staff = [t.gettext(text) for action, text in STAFF_LINES if can_somewhere(ctx.grants, action)]
+    if staff:
+        lines += [Safe(""), t.gettext("<b>As staff</b>"), *staff]
+    lines += [Safe(""), t.gettext("/cancel: stop what you are doing"), t.gettext("/help: this list")]
+    ctx.say(safe_join("\n", lines))
 
 
 async def show_me(ctx: Context) -> None:
     """/me: name, language, circle, building, status and roles."""
     t = ctx.t
-    if ctx.resident is None:
-        ctx.say(t.gettext("You are not registered yet. Send /start to join your circle."))
-        return
+    assert ctx.resident is not None
     lines = [
         t.gettext("👤 <b>{name}</b>", name=ctx.resident.first_name),
         t.gettext("Language: {language}", language=LANGUAGE_NAMES.get(ctx.resident.locale, ctx.resident.locale)),
@@ -81,32 +83,48 @@ async def show_me(ctx: Context) -> None:
         elif membership.portal:
             lines.append(t.gettext("Building: {building}", building=membership.portal))
         lines.append(t.gettext("Status: {status}", status=status_name(t, membership.status)))
-    roles = [await describe_grant(ctx, g) for g in ctx.grants]
-    lines.append(t.gettext("Roles: {roles}", roles=", ".join(roles) if roles else t.gettext("Resident")))
-    ctx.say("\n".join(lines))
+    roles = [await describe_grant(ctx, g) for g in ctx.grants if g.role is not Role.RESIDENT]
+    lines.append(t.gettext("Roles: {roles}", roles=", ".join(roles) if roles else t.plain("Resident")))
+    ctx.say(safe_join("\n", lines))
+
+
+def _leave_buttons(ctx: Context, membership_id: int) -> list[list[Button]]:
+    return [
+        [
+            Button(ctx.t.plain("Yes, leave"), cb("leave", membership_id)),
+            Button(ctx.t.plain("No, stay"), cb("stay")),
+        ]
+    ]
 
 
 async def ask_leave(ctx: Context) -> None:
     """/leave: confirm leaving the current circle."""
-    if ctx.resident is None:
-        ctx.say(ctx.t.gettext("You are not registered yet. Send /start to join your circle."))
-        return
+    assert ctx.resident is not None
     membership = await ctx.uow.memberships.current(ctx.resident.id)
     if membership is None:
         ctx.say(ctx.t.gettext("You are not a member of any circle."))
         return
     circle = await ctx.uow.territory.circle(membership.circle_id)
+    await ctx.go(Flow.LEAVE, LeaveStep.CONFIRM, membership_id=membership.id)
     ctx.say(
         ctx.t.gettext(
             "Do you want to leave the circle <b>{circle}</b>? Any role you hold in it ends too.",
             circle=circle.name if circle else "?",
         ),
-        [
-            [
-                Button(ctx.t.gettext("Yes, leave"), cb("leave", membership.id)),
-                Button(ctx.t.gettext("No, stay"), cb("stay")),
-            ]
-        ],
+        _leave_buttons(ctx, membership.id),
+    )
+
+
+async def leave_text(ctx: Context) -> None:
+    """Typed text while /leave waits for an answer: ask again, with the buttons."""
+    membership_id = ctx.data.get("membership_id")
+    if not isinstance(membership_id, int):
+        await ctx.finish()
+        ctx.say(ctx.t.gettext("I did not understand that. Send /help to see what I can do."))
+        return
+    ctx.say(
+        ctx.t.gettext("Please answer with the buttons: do you want to leave your circle?"),
+        _leave_buttons(ctx, membership_id),
     )
 
 
@@ -122,10 +140,9 @@ async def confirm_leave(ctx: Context, data: CallbackData) -> None:
     ):
         await stale(ctx)
         return
-    membership.status = MembershipStatus.LEFT
-    membership.decided_at = ctx.now
-    membership.remind_at = None
+    await ctx.uow.memberships.leave(membership, ctx.now)
     await ctx.uow.roles.revoke_circle_roles(ctx.resident.id, membership.circle_id)
+    await ctx.finish()
     circle = await ctx.uow.territory.circle(membership.circle_id)
     ctx.show(
         ctx.t.gettext(
@@ -137,6 +154,8 @@ async def confirm_leave(ctx: Context, data: CallbackData) -> None:
 
 async def cancel_leave(ctx: Context, data: CallbackData) -> None:
     """stay: keep everything as it is."""
+    if ctx.flow == Flow.LEAVE:
+        await ctx.finish()
     ctx.show(ctx.t.gettext("Nothing has changed."))
 
 
@@ -144,3 +163,18 @@ async def cancel(ctx: Context) -> None:
     """/cancel: leave the current flow."""
     await ctx.finish()
     ctx.say(ctx.t.gettext("Cancelled. Send /help to see what you can do."))
+
+
+ROUTES = Routes(
+    commands={
+        "help": Command(show_help, Action.SEE_HELP),
+        "me": Command(show_me, Action.VIEW_OWN_DATA),
+        "leave": Command(ask_leave, Action.LEAVE_CIRCLE),
+        "cancel": Command(cancel, Action.CANCEL),
+    },
+    callbacks={
+        "leave": Callback(confirm_leave, Action.LEAVE_CIRCLE),
+        "stay": Callback(cancel_leave, Action.LEAVE_CIRCLE),
+    },
+    step_inputs={(Flow.LEAVE, IncomingKind.TEXT): leave_text, (Flow.LEAVE, IncomingKind.LOCATION): leave_text},
+)

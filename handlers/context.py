@@ -9,30 +9,31 @@ from enum import StrEnum
 from typing import Any
 
 from bot.channels.base import Button, Incoming, Reply
-from bot.domain.permissions import Action, Grant, Place, can
+from bot.domain.permissions import Action, Grant, Place, can, is_registered, resident_grant
 from bot.i18n import Catalogs, Translator
+from storage.conversations import ChatState
 from storage.db import Database
 from storage.models import Resident
-from storage.repositories import ChatState
+from storage.outbox import PRIORITY_PERSONAL
 from storage.uow import UnitOfWork
 
 
 class Flow(StrEnum):
-    """Multi-step conversations."""
+    """Multi-step conversations; each module names its own steps."""
 
     NONE = ""
     REGISTRATION = "registration"
+    LANGUAGE = "language"
+    LEAVE = "leave"
+    FORGET = "forget"
+    CONTACT = "contact"
+    ANSWER = "answer"
 
 
-class Step(StrEnum):
-    """Steps of the registration flow."""
+class NoStep(StrEnum):
+    """Outside any flow."""
 
     NONE = ""
-    LANGUAGE = "language"
-    CONSENT = "consent"
-    BARRIO = "barrio"
-    CIRCLE = "circle"
-    BUILDING = "building"
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class Context:
         self.replies.append(Reply(text=text, buttons=buttons or [], edit=edit))
 
     def toast(self, text: str) -> None:
-        """A short notice on the tapped button (callback answer)."""
+        """A short notice on the tapped button (callback answer, plain text)."""
         self.replies.append(Reply(toast=text))
 
     def send_document(self, content: bytes, filename: str, caption: str = "") -> None:
@@ -89,12 +90,16 @@ class Context:
         recipient: Resident,
         render: Callable[[Translator], Reply],
         topic: str,
+        *,
         about: Resident | None = None,
-    ) -> None:
-        """Queue a message for another resident, rendered in their language; sent only if we commit.
-        `about` names the resident the message talks about, so erasing them withdraws it."""
+        ref: str | None = None,
+        priority: int = PRIORITY_PERSONAL,
+    ) -> bool:
+        """Queue a message for another person, rendered in their language; sent only if we commit.
+        `about` names the person the message talks about, so erasing them withdraws it; `ref` names the
+        thing it is about, so its copies can be updated when that thing changes. False if unreachable."""
         if recipient.status != "active":
-            return
+            return False
         reply = render(self.services.catalogs.translator(recipient.locale))
         await self.uow.outbox.add(
             recipient.chat_id,
@@ -103,6 +108,20 @@ class Context:
             self.now,
             resident_id=recipient.id,
             about_resident_id=about.id if about else None,
+            ref=ref,
+            priority=priority,
+        )
+        self.wrote_outbox = True
+        return True
+
+    async def edit_sent(self, chat_id: int, message_id: int, reply: Reply, topic: str, recipient_id: int) -> None:
+        """Queue an edit of a message the outbox sent earlier (e.g. a request someone else answered)."""
+        await self.uow.outbox.add(
+            chat_id,
+            {**reply.to_dict(), "edit_message_id": message_id},
+            topic,
+            self.now,
+            resident_id=recipient_id,
         )
         self.wrote_outbox = True
 
@@ -123,16 +142,17 @@ class Context:
         """Answers collected so far in the current flow."""
         return dict(self.conversation.data or {})
 
-    async def go(self, flow: Flow, step: Step, **changes: Any) -> None:
-        """Move to a flow step, merging `changes` into the flow's data."""
+    async def go(self, flow: Flow, step: StrEnum, **changes: Any) -> None:
+        """Move to a flow step, merging `changes` into the flow's data (None removes a key)."""
         data = self.data if flow == self.flow else {k: v for k, v in self.data.items() if k == "locale"}
         data.update(changes)
+        data = {k: v for k, v in data.items() if v is not None}
         await self.uow.conversations.save(self.conversation, flow, step, data, self.now)
 
     async def finish(self) -> None:
         """Leave any flow (the chosen language of an unregistered chat is kept)."""
         keep = {k: v for k, v in self.data.items() if k == "locale"}
-        await self.uow.conversations.save(self.conversation, Flow.NONE, Step.NONE, keep, self.now)
+        await self.uow.conversations.save(self.conversation, Flow.NONE, NoStep.NONE, keep, self.now)
 
     # Language and permissions
 
@@ -140,6 +160,16 @@ class Context:
         """Answer in `locale` from now on in this update."""
         self.t = self.services.catalogs.translator(locale)
 
-    def allowed(self, action: Action, place: Place) -> bool:
-        """Whether the current resident may do `action` at `place`."""
-        return self.resident is not None and can(self.grants, action, place)
+    @property
+    def registered(self) -> bool:
+        """Whether the person writing is registered (a resident row exists)."""
+        return self.resident is not None and is_registered(self.grants)
+
+    def became_resident(self, resident: Resident, verified_circle_id: int | None = None) -> None:
+        """The person registered during this update: they hold the resident grant from now on."""
+        self.resident = resident
+        self.grants = [resident_grant(verified_circle_id), *(g for g in self.grants if g.role != "resident")]
+
+    def allowed(self, action: Action, place: Place, *, on_oneself: bool = False) -> bool:
+        """Whether the current person may do `action` at `place` (the one permission table decides)."""
+        return can(self.grants, action, place, on_oneself=on_oneself)

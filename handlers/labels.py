@@ -38,17 +38,17 @@ KIND_ICONS = {CircleKind.STREET: "🛣️", CircleKind.SQUARE: "⛲", CircleKind
 
 def role_name(t: Translator, role: Role) -> str:
     """A role's name in the reader's language."""
-    return t.gettext(ROLE_NAMES[role])
+    return t.plain(ROLE_NAMES[role])
 
 
 def sector_name(t: Translator, sector: Sector) -> str:
     """A sector's name in the reader's language."""
-    return t.gettext(SECTOR_NAMES[sector])
+    return t.plain(SECTOR_NAMES[sector])
 
 
 def status_name(t: Translator, status: str) -> str:
     """A membership status in the reader's language."""
-    return t.gettext(STATUS_NAMES[MembershipStatus(status)])
+    return t.plain(STATUS_NAMES[MembershipStatus(status)])
 
 
 def circle_label(kind: str, name: str) -> str:
@@ -62,7 +62,7 @@ def grant_label(t: Translator, grant: Grant, place_name: str | None) -> str:
     if grant.sector is not None:
         parts.append(sector_name(t, grant.sector))
     if grant.scope is ScopeKind.DISTRICT:
-        parts.append(t.gettext("whole district"))
+        parts.append(t.plain("whole district"))
     elif place_name:
         parts.append(place_name)
     return " · ".join(parts)

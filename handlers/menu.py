@@ -11,6 +11,7 @@ MENU: tuple[tuple[str, str], ...] = (
     ("language", N_("Change the language")),
     ("pending", N_("Requests waiting for you (delegates, managers)")),
     ("leave", N_("Leave your circle")),
+    ("contact", N_("Write to your community managers")),
     ("mydata", N_("A copy of your data")),
     ("forget", N_("Erase your data")),
     ("cancel", N_("Stop what you are doing")),

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Any
 
-from bot.channels.base import Button
+from bot.channels.base import Button, IncomingKind
 from bot.domain.callbacks import CallbackData, cb
-from handlers.context import Context
-from handlers.registration import stale
+from bot.domain.permissions import Action, Role
+from handlers.common import stale
+from handlers.context import Context, Flow
+from handlers.routing import Callback, Command, Routes
+
+
+class ForgetStep(StrEnum):
+    """Steps of /forget."""
+
+    CONFIRM = "confirm"
 
 
 async def export_my_data(ctx: Context) -> None:
-    """/mydata: a JSON file of everything stored about the resident."""
-    if ctx.resident is None:
-        ctx.say(ctx.t.gettext("We store nothing about you: you are not registered."))
-        return
+    """/mydata: a JSON file of everything stored about the person."""
+    assert ctx.resident is not None
     r = ctx.resident
     memberships: list[dict[str, Any]] = []
     for m in await ctx.uow.memberships.of_resident(r.id):
@@ -40,11 +47,16 @@ async def export_my_data(ctx: Context) -> None:
             "first_name": r.first_name,
             "language": r.locale,
             "status": r.status,
-            "consent_given_at": r.consent_at.isoformat(),
+            "legal_basis": r.legal_basis,
+            "consent_given_at": r.consent_at.isoformat() if r.legal_basis == "consent" else None,
             "registered_at": r.created_at.isoformat(),
         },
         "memberships": memberships,
-        "roles": [{"role": g.role, "scope": g.scope, "scope_id": g.scope_id, "sector": g.sector} for g in ctx.grants],
+        "roles": [
+            {"role": g.role, "scope": g.scope, "scope_id": g.scope_id, "sector": g.sector}
+            for g in ctx.grants
+            if g.role is not Role.RESIDENT
+        ],
         "conversation": {"flow": ctx.flow, "step": ctx.step, "data": ctx.data},
         "messages_to_you": [
             {"topic": o.topic, "status": o.status, "created_at": o.created_at.isoformat(), "content": o.payload}
@@ -60,31 +72,40 @@ async def export_my_data(ctx: Context) -> None:
     )
 
 
+def _forget_buttons(ctx: Context) -> list[list[Button]]:
+    return [
+        [
+            Button(ctx.t.plain("Yes, erase my data"), cb("forget", "yes")),
+            Button(ctx.t.plain("No, keep it"), cb("forget", "no")),
+        ]
+    ]
+
+
 async def ask_forget(ctx: Context) -> None:
     """/forget: confirm erasure."""
-    if ctx.resident is None:
-        ctx.say(ctx.t.gettext("We store nothing about you: you are not registered."))
-        return
+    await ctx.go(Flow.FORGET, ForgetStep.CONFIRM)
     ctx.say(
         ctx.t.gettext(
             "⚠️ This erases your name, language, circle, roles and messages from Vecinos. Only "
             "anonymous counts remain. It cannot be undone. Erase everything?"
         ),
-        [
-            [
-                Button(ctx.t.gettext("Yes, erase my data"), cb("forget", "yes")),
-                Button(ctx.t.gettext("No, keep it"), cb("forget", "no")),
-            ]
-        ],
+        _forget_buttons(ctx),
     )
 
 
+async def forget_text(ctx: Context) -> None:
+    """Typed text while /forget waits for an answer: ask again, with the buttons."""
+    ctx.say(ctx.t.gettext("Please answer with the buttons: erase all your data?"), _forget_buttons(ctx))
+
+
 async def confirm_forget(ctx: Context, data: CallbackData) -> None:
-    """forget:yes erases the resident; forget:no keeps everything."""
+    """forget:yes erases the person; forget:no keeps everything."""
     if ctx.resident is None:
         await stale(ctx)
         return
     if data.args[:1] != ("yes",):
+        if ctx.flow == Flow.FORGET:
+            await ctx.finish()
         ctx.show(ctx.t.gettext("Nothing has changed."))
         return
     await ctx.uow.residents.erase(ctx.resident)
@@ -96,3 +117,13 @@ async def confirm_forget(ctx: Context, data: CallbackData) -> None:
             "🗑️ Your data has been erased. Thank you for taking part. Send /start if you ever want to come back."
         )
     )
+
+
+ROUTES = Routes(
+    commands={
+        "mydata": Command(export_my_data, Action.VIEW_OWN_DATA),
+        "forget": Command(ask_forget, Action.ERASE_OWN_DATA),
+    },
+    callbacks={"forget": Callback(confirm_forget, Action.ERASE_OWN_DATA)},
+    step_inputs={(Flow.FORGET, IncomingKind.TEXT): forget_text, (Flow.FORGET, IncomingKind.LOCATION): forget_text},
+)

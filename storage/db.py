@@ -16,8 +16,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from storage.leader import LeaderLock
-from storage.repositories import TerritoryCache
 from storage.sqlite_inline import inline_creator
+from storage.territory import TerritoryCache
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)

@@ -62,6 +62,8 @@ class Barrio(Base):
     district_id: Mapped[int] = mapped_column(ForeignKey("district.id"))
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(120))
+    # How residents reach the barrio's community managers outside the bot (an office, a phone, an email).
+    contact: Mapped[str | None] = mapped_column(String(300))
 
 
 class Circle(Base):
@@ -100,6 +102,8 @@ class Resident(Base):
     consent_at: Mapped[datetime]
     created_at: Mapped[datetime]
     unreachable_at: Mapped[datetime | None]
+    # "consent" for residents; "public_task" for staff granted a role before they wrote to the bot.
+    legal_basis: Mapped[str] = mapped_column(String(16), default="consent")
 
 
 class Membership(Base):
@@ -124,11 +128,13 @@ class Membership(Base):
 
 
 class RoleGrant(Base):
-    """A role held by a resident over a circle, a barrio or the district."""
+    """A role held by a resident over a circle, a barrio or the district. A grant to someone who has not
+    written to the bot yet names their Telegram user id and gets its resident on their first message."""
 
     __tablename__ = "role_grant"
     id: Mapped[int] = mapped_column(primary_key=True)
-    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     role: Mapped[str] = mapped_column(String(32))
     scope: Mapped[str] = mapped_column(String(16))
     scope_id: Mapped[int | None]
@@ -177,6 +183,8 @@ class ProcessedUpdate(Base):
     handled_at: Mapped[datetime] = mapped_column(index=True)
     replies: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "applied", or "failed" for a poison update skipped after failing the same way several times.
+    outcome: Mapped[str] = mapped_column(String(16), default="applied")
 
 
 class OutboxMessage(Base):
@@ -197,5 +205,18 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+    # Lower goes first: answers and personal notifications (0) before bulk fan-out.
+    priority: Mapped[int] = mapped_column(default=0)
+    # The sender holding a 'sending' row, and until when; an expired lease is reclaimed by a live sender.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    # Telegram's id of the message once sent, so a later edit can update it (e.g. "approved by Ana").
+    sent_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # What the message is about, e.g. "membership:15", to find its copies when that thing changes.
+    ref: Mapped[str | None] = mapped_column(String(48), index=True)
 
-    __table_args__ = (Index("ix_outbox_due", "status", "send_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "send_at"),
+        Index("ix_outbox_queue", "status", "priority", "id"),
+        Index("ix_outbox_chat_order", "chat_id", "status", "priority", "id"),
+    )

@@ -7,17 +7,13 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.repositories import (
-    ConversationRepository,
-    InviteRepository,
-    MembershipRepository,
-    OutboxRepository,
-    ResidentRepository,
-    RoleRepository,
-    TerritoryCache,
-    TerritoryRepository,
-    UpdateRepository,
-)
+from storage.conversations import ConversationRepository, UpdateRepository
+from storage.invites import InviteRepository
+from storage.memberships import MembershipRepository
+from storage.outbox import OutboxRepository
+from storage.residents import ResidentRepository
+from storage.roles import RoleRepository
+from storage.territory import TerritoryCache, TerritoryRepository
 
 
 class UnitOfWork:
@@ -61,6 +57,10 @@ class UnitOfWork:
     async def commit(self) -> None:
         """Make everything done in this unit of work durable."""
         await self.session.commit()
+
+    async def rollback(self) -> None:
+        """Undo everything done in this unit of work so far."""
+        await self.session.rollback()
 
     async def flush(self) -> None:
         """Send pending changes to the database without committing (to get ids)."""

@@ -58,34 +58,41 @@ T = TypeVar("T")
 # Methods whose result Vecinos never reads: on success only `ok` matters.
 RESULT_UNUSED = (
     AnswerCallbackQuery,
-    EditMessageText,
-    SendMessage,
-    SendDocument,
     SetMyCommands,
     DeleteWebhook,
     SetWebhook,
 )
+# Methods whose result Vecinos reads only the message id of.
+RESULT_MESSAGE_ID = (EditMessageText, SendMessage, SendDocument)
 
 # Why: aiogram parametrises Response[T] on every call, and pydantic keeps generic models only weakly, so
 # after a garbage collection each call rebuilt the model class (a millisecond, a third of our CPU per update
 # in bench/throughput.py). Holding the classes keeps pydantic's cache warm.
-PINNED_RESPONSE_TYPES = [Response[m.__returning__] for m in (*RESULT_UNUSED, GetMe, GetUpdates)]  # type: ignore[name-defined]
+PINNED_RESPONSE_TYPES = [
+    *(Response[m.__returning__] for m in (*RESULT_UNUSED, *RESULT_MESSAGE_ID, GetMe, GetUpdates)),  # type: ignore[name-defined]
+    Response[int],
+]
 
 
 class LeanSession(AiohttpSession):
     """aiogram's aiohttp session, minus validating results we never read.
 
     Why: for sendMessage and editMessageText Telegram echoes the whole message, keyboard included, and
-    aiogram validated it with pydantic: 14% of Vecinos' CPU per update in bench/throughput.py. Errors
-    (429, 403, 400, 5xx) still go through aiogram's own checks and exceptions.
+    aiogram validated it with pydantic: 14% of Vecinos' CPU per update in bench/throughput.py. Of those we
+    keep only the message id (sends and edits return it as an int). Errors (429, 403, 400, 5xx) still go
+    through aiogram's own checks and exceptions.
     """
 
     def check_response(self, bot, method, status_code, content):  # type: ignore[no-untyped-def,override]
-        """Skip result validation for successful calls whose result is unused; trim what we never read
-        from updates before aiogram validates them."""
-        if 200 <= status_code <= 226 and isinstance(method, (*RESULT_UNUSED, GetUpdates)):
+        """Skip result validation for successful calls whose result is unused (or only its message id);
+        trim what we never read from updates before aiogram validates them."""
+        if 200 <= status_code <= 226 and isinstance(method, (*RESULT_UNUSED, *RESULT_MESSAGE_ID, GetUpdates)):
             data = self.json_loads(content)
             if isinstance(data, dict) and data.get("ok") is True:
+                if isinstance(method, RESULT_MESSAGE_ID):
+                    result = data.get("result")
+                    message_id = result.get("message_id") if isinstance(result, dict) else None
+                    return Response[int].model_construct(ok=True, result=message_id)
                 if not isinstance(method, GetUpdates):
                     return Response[bool].model_construct(ok=True, result=True)
                 for update in data.get("result") or ():
@@ -164,9 +171,10 @@ class AiogramChannel(ChannelRuntime):
         """Reduce an aiogram Update to an Incoming."""
         return to_incoming(update, self.username)
 
-    async def send_text(self, chat_id: int, text: str, buttons: list[list[Button]]) -> None:
-        """sendMessage."""
-        await _call(self.bot.send_message(chat_id, text, reply_markup=_markup(buttons)))
+    async def send_text(self, chat_id: int, text: str, buttons: list[list[Button]]) -> int | None:
+        """sendMessage; the new message's id."""
+        sent: Any = await _call(self.bot.send_message(chat_id, text, reply_markup=_markup(buttons)))
+        return _message_id(sent)
 
     async def edit_text(self, chat_id: int, message_id: int, text: str, buttons: list[list[Button]]) -> None:
         """editMessageText."""
@@ -174,9 +182,12 @@ class AiogramChannel(ChannelRuntime):
             self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id, reply_markup=_markup(buttons))
         )
 
-    async def send_document(self, chat_id: int, content: bytes, filename: str, caption: str | None) -> None:
-        """sendDocument with an upload."""
-        await _call(self.bot.send_document(chat_id, BufferedInputFile(content, filename=filename), caption=caption))
+    async def send_document(self, chat_id: int, content: bytes, filename: str, caption: str | None) -> int | None:
+        """sendDocument with an upload; the new message's id."""
+        sent: Any = await _call(
+            self.bot.send_document(chat_id, BufferedInputFile(content, filename=filename), caption=caption)
+        )
+        return _message_id(sent)
 
     async def answer_callback(self, callback_id: str, text: str | None) -> None:
         """answerCallbackQuery."""
@@ -185,6 +196,13 @@ class AiogramChannel(ChannelRuntime):
     async def close(self) -> None:
         """Close the HTTP session."""
         await self.bot.session.close()
+
+
+def _message_id(result: Any) -> int | None:
+    """The message id LeanSession returns (or a Message's, should a result be validated after all)."""
+    if isinstance(result, int) and not isinstance(result, bool):
+        return result
+    return getattr(result, "message_id", None)
 
 
 async def _call(request: Awaitable[T]) -> T:

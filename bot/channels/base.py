@@ -65,6 +65,8 @@ class Reply:
     document: bytes | None = None
     filename: str | None = None
     toast: str | None = None
+    # An outbox edit of a message sent earlier (its Telegram id), rather than a new message.
+    edit_message_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form, for the outbox and the reply journal."""
@@ -78,6 +80,8 @@ class Reply:
             data["filename"] = self.filename
         if self.toast is not None:
             data["toast"] = self.toast
+        if self.edit_message_id is not None:
+            data["edit_message_id"] = self.edit_message_id
         return data
 
     @classmethod
@@ -90,6 +94,7 @@ class Reply:
             document=base64.b64decode(data["document"]) if "document" in data else None,
             filename=data.get("filename"),
             toast=data.get("toast"),
+            edit_message_id=data.get("edit_message_id"),
         )
 
 
@@ -120,6 +125,7 @@ class TransientFailure(DeliveryError):
 class Deliverer(Protocol):
     """What the outbox sender needs from a channel."""
 
-    async def deliver(self, chat_id: int, reply: Reply) -> None:
-        """Send one reply to a chat, raising a DeliveryError subclass on failure."""
+    async def deliver(self, chat_id: int, reply: Reply) -> int | None:
+        """Send one reply to a chat (or edit the message `reply.edit_message_id`), returning the Telegram id
+        of the (last) message shown; raises a DeliveryError subclass on failure."""
         ...

@@ -172,10 +172,13 @@ class PtbChannel(ChannelRuntime):
         """Reduce a PTB Update to an Incoming."""
         return to_incoming(update, self.username)
 
-    async def send_text(self, chat_id: int, text: str, buttons: list[list[Button]]) -> None:
-        """sendMessage with HTML and an inline keyboard."""
+    async def send_text(self, chat_id: int, text: str, buttons: list[list[Button]]) -> int | None:
+        """sendMessage with HTML and an inline keyboard; the new message's id."""
         await self._ready()
-        await _call(self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=_markup(buttons)))
+        sent = await _call(
+            self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=_markup(buttons))
+        )
+        return sent.message_id
 
     async def edit_text(self, chat_id: int, message_id: int, text: str, buttons: list[list[Button]]) -> None:
         """editMessageText with HTML and an inline keyboard."""
@@ -190,14 +193,16 @@ class PtbChannel(ChannelRuntime):
             )
         )
 
-    async def send_document(self, chat_id: int, content: bytes, filename: str, caption: str | None) -> None:
-        """sendDocument with an upload; the caption is HTML, as aiogram's default parse mode makes it."""
+    async def send_document(self, chat_id: int, content: bytes, filename: str, caption: str | None) -> int | None:
+        """sendDocument with an upload (the caption is HTML, as aiogram's default parse mode makes it); the new
+        message's id."""
         await self._ready()
-        await _call(
+        sent = await _call(
             self.bot.send_document(
                 chat_id, InputFile(content, filename=filename), caption=caption, parse_mode=ParseMode.HTML
             )
         )
+        return sent.message_id
 
     async def answer_callback(self, callback_id: str, text: str | None) -> None:
         """answerCallbackQuery."""

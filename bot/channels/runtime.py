@@ -8,10 +8,12 @@ both frameworks behave the same.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from bot.channels.base import (
@@ -27,7 +29,7 @@ from bot.channels.base import (
 )
 from bot.domain.text import split_message
 from bot.i18n import SUPPORTED_LOCALES, Catalogs
-from handlers import Dispatcher
+from handlers import Dispatcher, UpdateNotApplied
 from handlers.menu import command_menu
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class ChannelRuntime(ABC):
         self.catalogs = catalogs
         self.username: str | None = None
         self._concurrency = asyncio.Semaphore(concurrency)
+        self._deliveries = DeliveryLog(dispatcher)
 
     # ------------------------------------------------------------------ primitives (per framework)
 
@@ -84,16 +87,16 @@ class ChannelRuntime(ABC):
         """Reduce a framework update to an Incoming, or None for update types Vecinos ignores."""
 
     @abstractmethod
-    async def send_text(self, chat_id: int, text: str, buttons: list[list[Button]]) -> None:
-        """sendMessage with HTML and an inline keyboard."""
+    async def send_text(self, chat_id: int, text: str, buttons: list[list[Button]]) -> int | None:
+        """sendMessage with HTML and an inline keyboard; the new message's id."""
 
     @abstractmethod
     async def edit_text(self, chat_id: int, message_id: int, text: str, buttons: list[list[Button]]) -> None:
         """editMessageText with HTML and an inline keyboard."""
 
     @abstractmethod
-    async def send_document(self, chat_id: int, content: bytes, filename: str, caption: str | None) -> None:
-        """sendDocument with an uploaded file."""
+    async def send_document(self, chat_id: int, content: bytes, filename: str, caption: str | None) -> int | None:
+        """sendDocument with an uploaded file; the new message's id."""
 
     @abstractmethod
     async def answer_callback(self, callback_id: str, text: str | None) -> None:
@@ -119,7 +122,8 @@ class ChannelRuntime(ABC):
             await self.set_commands(command_menu(t), locale)
 
     async def poll(self, stop: asyncio.Event) -> None:
-        """Long-poll until `stop`; a batch is confirmed (next offset) only after it is fully handled."""
+        """Long-poll until `stop`; a batch is confirmed (next offset) only after it is fully handled. No
+        failure ends polling: whatever goes wrong is logged and retried with backoff."""
         offset: int | None = None
         failures = 0
         while not stop.is_set():
@@ -127,30 +131,40 @@ class ChannelRuntime(ABC):
                 updates = await self.fetch_updates(offset, POLL_TIMEOUT)
                 failures = 0
             except RetryLater as exc:
-                await asyncio.sleep(exc.retry_after)
+                log.warning("getUpdates was rate limited; waiting %.0fs", exc.retry_after)
+                await _sleep_unless(stop, exc.retry_after)
                 continue
-            except DeliveryError as exc:
+            except Exception as exc:
+                # Network trouble, a 5xx, or an answer the framework cannot decode: none is a reason to stop.
                 failures += 1
-                delay = min(30.0, 0.5 * 2**failures)
-                log.warning("getUpdates failed (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
+                delay = _backoff(failures)
+                if isinstance(exc, DeliveryError):
+                    log.warning("getUpdates failed (%s); retrying in %.1fs", exc, delay)
+                else:
+                    log.exception("getUpdates failed unexpectedly; retrying in %.1fs", delay)
+                await _sleep_unless(stop, delay)
                 continue
             if not updates:
                 continue
             try:
                 await self.handle_batch(updates)
-            except Exception:
-                # Typically the database is unreachable. The batch stays unconfirmed, so Telegram hands it
-                # over again; what was applied is recognised by its update id.
+            except Exception as exc:
+                # An update could not be applied (typically the database is unreachable). The batch stays
+                # unconfirmed, so it comes again; what was applied is recognised by its update id.
                 failures += 1
-                delay = min(30.0, 0.5 * 2**failures)
-                log.exception("handling a batch failed; it will be fetched again in %.1fs", delay)
-                await asyncio.sleep(delay)
+                delay = _backoff(failures)
+                if isinstance(exc, BatchIncomplete):
+                    log.warning("%s; fetching the batch again in %.1fs", exc, delay)
+                else:
+                    log.exception("handling a batch failed; it will be fetched again in %.1fs", delay)
+                await _sleep_unless(stop, delay)
                 continue
             offset = self.update_id(updates[-1]) + 1
 
     async def handle_batch(self, updates: Sequence[Any]) -> None:
-        """Handle a batch: each chat's updates in order, different chats concurrently."""
+        """Handle a batch: each chat's updates in order, different chats concurrently. Each update's replies
+        are recorded as delivered as soon as they are shown. Raises BatchIncomplete if an update must be
+        delivered again (that chat's later updates wait for it; other chats go on)."""
         assert self.dispatcher is not None, "a delivery-only channel cannot handle updates"
         dispatcher = self.dispatcher
         by_chat: OrderedDict[int, list[Incoming]] = OrderedDict()
@@ -158,20 +172,28 @@ class ChannelRuntime(ABC):
             incoming = self.to_incoming(update)
             if incoming is not None:
                 by_chat.setdefault(incoming.chat_id, []).append(incoming)
-        delivered: list[int] = []
+        not_applied: list[int] = []
 
         async def run_chat(items: list[Incoming]) -> None:
             async with self._concurrency:
                 for incoming in items:
-                    outcome = await dispatcher.handle(incoming)
+                    try:
+                        outcome = await dispatcher.handle(incoming)
+                    except UpdateNotApplied:
+                        not_applied.append(incoming.update_id)
+                        return
                     if outcome.needs_delivery:
                         await self.render(incoming, outcome.replies)
-                        delivered.append(outcome.update_id)
+                        self._deliveries.add(outcome.update_id)
                     elif incoming.callback_id:
                         await self._answer_quietly(incoming.callback_id, None)
 
-        await asyncio.gather(*(run_chat(items) for items in by_chat.values()))
-        await dispatcher.mark_delivered(delivered)
+        try:
+            await asyncio.gather(*(run_chat(items) for items in by_chat.values()))
+        finally:
+            await self._deliveries.flush()
+        if not_applied:
+            raise BatchIncomplete(not_applied)
 
     async def render(self, incoming: Incoming, replies: Sequence[Reply]) -> None:
         """Show replies in the chat the update came from; what cannot be shown now goes to the outbox."""
@@ -209,17 +231,26 @@ class ChannelRuntime(ABC):
                 if "not modified" in str(exc):
                     return
                 # The message is gone or too old to edit: say it anew instead.
-        await self.deliver(incoming.chat_id, reply)
+        await self.deliver(incoming.chat_id, replace(reply, edit=False))
 
-    async def deliver(self, chat_id: int, reply: Reply) -> None:
-        """Send one reply as new message(s), raising channel-neutral DeliveryErrors."""
+    async def deliver(self, chat_id: int, reply: Reply) -> int | None:
+        """Send one reply as new message(s), or edit the message `reply.edit_message_id`; the Telegram id of
+        the (last) message shown. Raises channel-neutral DeliveryErrors."""
+        if reply.edit_message_id is not None:
+            try:
+                await self.edit_text(chat_id, reply.edit_message_id, reply.text, reply.buttons)
+            except Rejected as exc:
+                if "not modified" not in str(exc):
+                    raise
+            return reply.edit_message_id
         if reply.document is not None:
             caption = reply.text[:CAPTION_LIMIT] or None
-            await self.send_document(chat_id, reply.document, reply.filename or "file", caption)
-            return
+            return await self.send_document(chat_id, reply.document, reply.filename or "file", caption)
         parts = split_message(reply.text)
+        message_id = None
         for index, part in enumerate(parts):
-            await self.send_text(chat_id, part, reply.buttons if index == len(parts) - 1 else [])
+            message_id = await self.send_text(chat_id, part, reply.buttons if index == len(parts) - 1 else [])
+        return message_id
 
     async def _answer_quietly(self, callback_id: str, text: str | None) -> None:
         try:
@@ -240,6 +271,59 @@ class ChannelRuntime(ABC):
                     raise
                 await asyncio.sleep(0.2 * 2**attempt)
         raise TransientFailure("gave up after retries")
+
+
+class BatchIncomplete(Exception):
+    """Some updates of a batch were not applied and must be delivered again."""
+
+    def __init__(self, update_ids: Sequence[int]) -> None:
+        super().__init__(f"{len(update_ids)} update(s) not applied yet (first: {min(update_ids)})")
+        self.update_ids = list(update_ids)
+
+
+class DeliveryLog:
+    """Records updates whose replies were shown, coalescing the writes of a few milliseconds: a crash then
+    re-sends at most what was shown in those last milliseconds, not a whole batch."""
+
+    def __init__(self, dispatcher: Dispatcher | None, delay: float = 0.005) -> None:
+        self.dispatcher = dispatcher
+        self.delay = delay
+        self._waiting: list[int] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    def add(self, update_id: int) -> None:
+        """Note one delivered update; it is written within `delay` seconds."""
+        self._waiting.append(update_id)
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self.delay)
+        await self._write()
+
+    async def _write(self) -> None:
+        while self._waiting and self.dispatcher is not None:
+            ids, self._waiting = self._waiting, []
+            try:
+                await self.dispatcher.mark_delivered(ids)
+            except Exception:
+                # Not fatal: those updates' replies may be sent again if they are redelivered.
+                log.exception("could not record %s delivered updates", len(ids))
+
+    async def flush(self) -> None:
+        """Write everything noted so far."""
+        if self._flushing is not None and not self._flushing.done():
+            await self._flushing
+        await self._write()
+
+
+def _backoff(failures: int) -> float:
+    return min(30.0, 0.5 * 2**failures)
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 def parse_command(text: str | None, bot_username: str | None) -> tuple[str | None, str]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.channels.runtime import ChannelRuntime
+from bot.channels.runtime import BatchIncomplete, ChannelRuntime
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,9 @@ def build_web_app(
             return web.json_response({"ok": True})
         try:
             await channel.handle_batch([update])
+        except BatchIncomplete as exc:
+            log.warning("%s; Telegram will send it again", exc)
+            return web.json_response({"ok": False}, status=500)
         except Exception:
             log.exception("update %s failed; Telegram will send it again", data.get("update_id"))
             return web.json_response({"ok": False}, status=500)

@@ -1,4 +1,9 @@
-"""Who may do what, where: one table of role x action, with scopes (district, barrio, circle, sector)."""
+"""Who may do what, where: one table of role x action, with scopes (district, barrio, circle, sector).
+
+Every command and button asks `can(grants, action, place)`. A registered person always holds one implicit
+grant, `resident_grant(circle)`: the RESIDENT role over the circle they are a verified member of (or over no
+circle yet), so "registered" and "verified member of this circle" are rows of the same table.
+"""
 
 from __future__ import annotations
 
@@ -32,18 +37,29 @@ class Sector(StrEnum):
 class Action(StrEnum):
     """Things a person can ask the bot to do."""
 
+    # Anyone, registered or not.
     JOIN_CIRCLE = "join_circle"
+    CHANGE_LANGUAGE = "change_language"
+    SEE_HELP = "see_help"
+    CANCEL = "cancel"
+    # Any registered person, about themselves.
     VIEW_OWN_DATA = "view_own_data"
     ERASE_OWN_DATA = "erase_own_data"
+    LEAVE_CIRCLE = "leave_circle"
+    CONTACT_MANAGERS = "contact_managers"
+    # Verified members of the place's circle.
+    REPORT_PROBLEM = "report_problem"
+    VOTE = "vote"
+    # Staff.
     APPROVE_MEMBERSHIP = "approve_membership"
     LIST_PENDING = "list_pending"
-    GRANT_ROLE = "grant_role"
+    ANSWER_RESIDENT = "answer_resident"
     CREATE_INVITE = "create_invite"
+    NAME_DELEGATE = "name_delegate"
+    GRANT_ROLE = "grant_role"
     BROADCAST_CIRCLE = "broadcast_circle"
     SEND_NOTICE = "send_notice"
     HANDLE_REPORTS = "handle_reports"
-    REPORT_PROBLEM = "report_problem"
-    VOTE = "vote"
 
 
 class ScopeKind(StrEnum):
@@ -83,24 +99,33 @@ class Grant:
         return place.circle_id is not None and place.circle_id == self.scope_id
 
 
-# The one table: which actions each role allows, and the scope kind a grant of that role has.
+# Anyone may do these, even before registering.
+PUBLIC: frozenset[Action] = frozenset({Action.JOIN_CIRCLE, Action.CHANGE_LANGUAGE, Action.SEE_HELP, Action.CANCEL})
+# Any registered person may do these about themselves, wherever they live.
+SELF_SERVICE: frozenset[Action] = frozenset(
+    {Action.VIEW_OWN_DATA, Action.ERASE_OWN_DATA, Action.LEAVE_CIRCLE, Action.CONTACT_MANAGERS}
+)
+# Nobody may do these when the subject is themselves (deciding on one's own request to join, say).
+NEVER_ON_ONESELF: frozenset[Action] = frozenset({Action.APPROVE_MEMBERSHIP, Action.ANSWER_RESIDENT})
+
+# The one table: which place-bound actions each role allows within the scope of its grant.
 PERMISSIONS: dict[Role, frozenset[Action]] = {
-    Role.RESIDENT: frozenset(
-        {Action.JOIN_CIRCLE, Action.VIEW_OWN_DATA, Action.ERASE_OWN_DATA, Action.REPORT_PROBLEM, Action.VOTE}
-    ),
+    Role.RESIDENT: frozenset({Action.REPORT_PROBLEM, Action.VOTE}),
     Role.DELEGATE: frozenset({Action.APPROVE_MEMBERSHIP, Action.LIST_PENDING, Action.BROADCAST_CIRCLE}),
     Role.COMMUNITY_MANAGER: frozenset(
         {
             Action.APPROVE_MEMBERSHIP,
             Action.LIST_PENDING,
+            Action.ANSWER_RESIDENT,
             Action.CREATE_INVITE,
+            Action.NAME_DELEGATE,
             Action.SEND_NOTICE,
             Action.HANDLE_REPORTS,
         }
     ),
     Role.SECTORIAL_MANAGER: frozenset({Action.HANDLE_REPORTS}),
     Role.COUNCIL_MEMBER: frozenset({Action.VOTE}),
-    Role.ADMIN: frozenset(set(Action)),
+    Role.ADMIN: frozenset(set(Action) - PUBLIC - SELF_SERVICE),
 }
 
 ROLE_SCOPE: dict[Role, ScopeKind] = {
@@ -112,15 +137,47 @@ ROLE_SCOPE: dict[Role, ScopeKind] = {
     Role.ADMIN: ScopeKind.DISTRICT,
 }
 
-# Actions every registered person may take about themselves, whatever their grants.
-SELF_SERVICE: frozenset[Action] = frozenset({Action.VIEW_OWN_DATA, Action.ERASE_OWN_DATA, Action.JOIN_CIRCLE})
+# Roles a person may be given with /grant or `vecinos roles grant` (RESIDENT comes from membership).
+GRANTABLE_ROLES: tuple[Role, ...] = tuple(r for r in Role if r is not Role.RESIDENT)
 
 
-def can(grants: Iterable[Grant], action: Action, place: Place) -> bool:
-    """Whether any of `grants` allows `action` at `place`."""
-    if action in SELF_SERVICE:
+def resident_grant(verified_circle_id: int | None) -> Grant:
+    """The grant every registered person holds: resident of their verified circle (None: not yet)."""
+    return Grant(Role.RESIDENT, ScopeKind.CIRCLE, verified_circle_id)
+
+
+def is_registered(grants: Iterable[Grant]) -> bool:
+    """Whether the grants belong to a registered person (they include the implicit resident grant)."""
+    return any(g.role is Role.RESIDENT for g in grants)
+
+
+def can(grants: Iterable[Grant], action: Action, place: Place, *, on_oneself: bool = False) -> bool:
+    """Whether any of `grants` allows `action` at `place`. `on_oneself`: the action's subject is the asker
+    (their own request, their own case), which some actions never allow."""
+    if action in PUBLIC:
         return True
+    grants = list(grants)
+    if action in SELF_SERVICE:
+        return is_registered(grants)
+    if on_oneself and action in NEVER_ON_ONESELF:
+        return False
     return any(action in PERMISSIONS[g.role] and g.covers(place) for g in grants)
+
+
+def can_somewhere(grants: Iterable[Grant], action: Action) -> bool:
+    """Whether `action` is allowed to these grants in at least one place (to offer a command at all)."""
+    if action in PUBLIC:
+        return True
+    grants = list(grants)
+    if action in SELF_SERVICE:
+        return is_registered(grants)
+    return any(action in PERMISSIONS[g.role] and (g.role is not Role.RESIDENT or g.scope_id) for g in grants)
+
+
+def grant_action(role: Role) -> Action:
+    """The action it takes to give someone `role`: community managers name their circles' delegates;
+    every other role is granted by admins."""
+    return Action.NAME_DELEGATE if role is Role.DELEGATE else Action.GRANT_ROLE
 
 
 def grant_is_well_formed(grant: Grant) -> bool:
@@ -131,13 +188,3 @@ def grant_is_well_formed(grant: Grant) -> bool:
     if (grant.scope is ScopeKind.DISTRICT) != (grant.scope_id is None):
         return False
     return (grant.role is Role.SECTORIAL_MANAGER) == (grant.sector is not None)
-
-
-def may_grant(granter: Iterable[Grant], grant: Grant, place: Place) -> bool:
-    """Admins grant anything; community managers may name delegates of circles in their barrio."""
-    granter = list(granter)
-    if any(g.role is Role.ADMIN for g in granter):
-        return True
-    if grant.role is Role.DELEGATE:
-        return any(g.role is Role.COMMUNITY_MANAGER and g.covers(place) for g in granter)
-    return False

@@ -85,3 +85,9 @@ def _open_tags(fragment: str) -> list[tuple[str, str]]:
         else:
             stack.append((name, match.group(0)))
     return stack
+
+
+def has_letters_or_digits(text: str) -> bool:
+    """Whether a text says something: at least one letter or digit, in any script (an address such as
+    "🏠🏠" or "." does not)."""
+    return any(unicodedata.category(char)[0] in "LN" for char in text)

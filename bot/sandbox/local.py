@@ -13,8 +13,6 @@ from pathlib import Path
 from bot.app import Vecinos, install_signal_handlers
 from bot.config import Settings
 from bot.domain.permissions import Grant, Role, ScopeKind
-from bot.domain.residents import MembershipStatus
-from storage.models import Circle
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +32,8 @@ async def run_bot_or_sandbox(settings: Settings, *, no_chat: bool = False, sandb
     stop = asyncio.Event()
     install_signal_handlers(stop)
     app = Vecinos.build(settings)
-    if settings.bot_token:
-        await app.run(settings.bot_token, settings.telegram_api_url, stop)
+    if settings.token:
+        await app.run(settings.token, settings.telegram_api_url, stop)
         return
     await run_sandbox(app, stop, port=sandbox_port, open_chat=not no_chat and sys.stdin.isatty())
 
@@ -89,30 +87,24 @@ async def seed_demo_staff(app: Vecinos) -> None:
 
     now = datetime.now(UTC)
     async with app.db.unit_of_work() as uow:
-        circle = await uow.territory.by_code(Circle, DEMO_CIRCLE)
+        circle = await uow.territory.circle_by_code(DEMO_CIRCLE)
         barrios = await uow.territory.barrios()
         for name, role in DEMO_STAFF:
             user_id, first_name, locale = persona(name)
             resident = await uow.residents.by_telegram_id(user_id)
             if resident is None:
-                resident = await uow.residents.create(user_id, user_id, first_name, locale or "es", now)
+                resident = await uow.residents.register(
+                    user_id, user_id, first_name, locale or "es", now, legal_basis="public_task"
+                )
             if role is Role.DELEGATE and circle is not None:
-                await uow.roles.grant(resident.id, Grant(role, ScopeKind.CIRCLE, circle.id), None, now)
+                await uow.roles.grant(Grant(role, ScopeKind.CIRCLE, circle.id), now, resident_id=resident.id)
                 if await uow.memberships.current(resident.id) is None:
-                    await uow.memberships.create(
-                        resident_id=resident.id,
-                        circle_id=circle.id,
-                        status=MembershipStatus.VERIFIED,
-                        verified_via="approval",
-                        created_at=now,
-                        decided_at=now,
-                        reminders_sent=0,
-                    )
+                    await uow.memberships.add_verified_member(resident.id, circle.id, now)
             elif role is Role.COMMUNITY_MANAGER:
                 for barrio in barrios:
-                    await uow.roles.grant(resident.id, Grant(role, ScopeKind.BARRIO, barrio.id), None, now)
+                    await uow.roles.grant(Grant(role, ScopeKind.BARRIO, barrio.id), now, resident_id=resident.id)
             elif role is Role.ADMIN:
-                await uow.roles.grant(resident.id, Grant(role, ScopeKind.DISTRICT), None, now)
+                await uow.roles.grant(Grant(role, ScopeKind.DISTRICT), now, resident_id=resident.id)
         await uow.commit()
 
 

@@ -41,7 +41,9 @@ async def seed_territory(uow: UnitOfWork, data: dict[str, Any]) -> dict[str, int
     territory = uow.territory
     district = await territory.upsert(District, data["district"]["code"], name=data["district"]["name"])
     for b in data["barrios"]:
-        barrio = await territory.upsert(Barrio, b["code"], name=b["name"], district_id=district.id)
+        barrio = await territory.upsert(
+            Barrio, b["code"], name=b["name"], district_id=district.id, contact=b.get("contact") or None
+        )
         for c in b.get("circles", []):
             circle = await territory.upsert(
                 Circle,

@@ -30,6 +30,19 @@ async def wait_handled(client: FakeTelegramClient, update_id: int, timeout: floa
     raise AssertionError(f"update {update_id} was not handled within {timeout}s")
 
 
+async def wait_until(check: Any, expected: Any, timeout: float = 15.0, what: str = "the state") -> None:
+    """Poll an async `check()` until it returns `expected` (a state reached some time after a side effect seen
+    by the test, such as an outbox row settled after its message arrived)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    value = None
+    while asyncio.get_running_loop().time() < deadline:
+        value = await check()
+        if value == expected:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{what} was {value!r}, not {expected!r}, after {timeout}s")
+
+
 @dataclass
 class Person:
     """A Telegram user chatting with the bot in a private chat."""

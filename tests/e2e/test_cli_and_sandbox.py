@@ -63,10 +63,47 @@ def test_invites_and_roles_explain_mistakes(tmp_path):
     assert made.returncode == 0 and made.stdout.startswith("https://t.me/VecinosMCDBot?start=")
     wrong = vecinos("invites", "create", "--circle", "nowhere", cwd=tmp_path, env=env)
     assert wrong.returncode == 2 and "no circle with code 'nowhere'" in wrong.stderr
-    stranger = vecinos(
-        "roles", "grant", "--user", "42", "--role", "delegate", "--place", "emb-plaza-lavapies", cwd=tmp_path, env=env
+    admin_with_place = vecinos(
+        "roles", "grant", "--user", "42", "--role", "admin", "--place", "embajadores", cwd=tmp_path, env=env
     )
-    assert stranger.returncode == 2 and "must send /start" in stranger.stderr
+    assert admin_with_place.returncode == 2
+    assert admin_with_place.stderr == "vecinos: admin holds the whole district: leave out --place (or give district)\n"
+    no_sector = vecinos(
+        "roles", "grant", "--user", "42", "--role", "sectorial_manager", "--place", "sol", cwd=tmp_path, env=env
+    )
+    assert no_sector.returncode == 2 and no_sector.stderr == "vecinos: sectorial managers need --sector\n"
+    bad_place = vecinos("roles", "grant", "--user", "42", "--role", "delegate", "--place", "sol", cwd=tmp_path, env=env)
+    assert bad_place.returncode == 2 and "--place must be a circle code" in bad_place.stderr
+
+
+def test_roles_can_be_granted_before_a_first_message_listed_and_revoked(tmp_path):
+    env = {"VECINOS_DATABASE_URL": f"sqlite:///{tmp_path}/v.db"}
+    # README's example, as written: user 123456789 has never written to the bot.
+    readme = ("roles", "grant", "--user", "123456789", "--role", "community_manager", "--place", "embajadores")
+    granted = vecinos(*readme, cwd=tmp_path, env=env)
+    assert granted.returncode == 0, granted.stderr
+    assert granted.stdout == (
+        "granted community_manager of Embajadores to user 123456789, who has not written to the bot yet: "
+        "the role is theirs from their first /start\n"
+    )
+    again = vecinos(*readme, cwd=tmp_path, env=env)
+    assert again.stdout == "user 123456789 already has the role community_manager of Embajadores\n"
+    police = vecinos(
+        "roles", "grant", "--user", "123456789", "--role", "sectorial_manager", "--place", "sol",
+        "--sector", "community_police", cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert police.returncode == 0, police.stderr
+    listed = vecinos("roles", "list", cwd=tmp_path, env=env)
+    assert listed.stdout.splitlines() == [
+        "123456789\t(has not written to the bot yet)\tcommunity_manager\tembajadores",
+        "123456789\t(has not written to the bot yet)\tsectorial_manager community_police\tsol",
+    ]
+    revoked = vecinos("roles", "revoke", *readme[2:], cwd=tmp_path, env=env)
+    assert revoked.stdout == "revoked community_manager of Embajadores from user 123456789\n"
+    gone = vecinos("roles", "revoke", *readme[2:], cwd=tmp_path, env=env)
+    assert gone.stdout == "user 123456789 does not have the role community_manager of Embajadores\n"
+    only_police = vecinos("roles", "list", "--role", "sectorial_manager", cwd=tmp_path, env=env)
+    assert len(only_police.stdout.splitlines()) == 1
 
 
 def free_port() -> int:

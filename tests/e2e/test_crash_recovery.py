@@ -48,8 +48,6 @@ def burst(lavapies_barrio: int, lavapies_circle: int) -> list[dict]:
 
 @pytest.mark.parametrize("engine", ["aiogram", "ptb"])
 async def test_sigkill_mid_burst_loses_nothing_and_applies_nothing_twice(fake, db, database_url, tmp_path, engine):
-    if engine == "ptb":
-        pytest.importorskip("bot.channels.ptb_channel")
     api_url, client = fake
     delegate_user = {"id": 79_999, "is_bot": False, "first_name": "Delegada", "language_code": "es"}
     barrio = await db.scalar("SELECT id FROM barrio WHERE code = 'embajadores'")

@@ -61,7 +61,6 @@ async def scenario(client: FakeTelegramClient) -> dict:
 
 @pytest.mark.parametrize("mode", ["polling", "webhook"])
 async def test_aiogram_and_ptb_transcripts_are_equal(tmp_path, mode):
-    pytest.importorskip("bot.channels.ptb_channel")
     transcripts = {}
     for engine in ("aiogram", "ptb"):
         _fake, runner, api_url = await start_fake_server("127.0.0.1", 0)

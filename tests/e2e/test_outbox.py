@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -38,8 +38,6 @@ async def statuses(db: Database) -> dict[str, int]:
 @pytest.fixture(params=["aiogram", "ptb"])
 def engine(request) -> str:  # type: ignore[no-untyped-def]
     """The outbox sender works through either engine's channel."""
-    if request.param == "ptb":
-        pytest.importorskip("bot.channels.ptb_channel")
     return request.param
 
 
@@ -94,7 +92,7 @@ async def test_blocked_user_is_marked_unreachable_and_never_retried(fake, databa
     await know_chats(client, [92_001, 92_002])
     now = datetime.now(UTC)
     async with db.unit_of_work() as uow:
-        resident = await uow.residents.create(92_001, 92_001, "Bloqueadora", "es", now)
+        resident = await uow.residents.register(92_001, 92_001, "Bloqueadora", "es", now)
         await uow.commit()
         resident_id = resident.id
     await client.block(92_001)
@@ -136,7 +134,8 @@ async def test_rows_left_sending_by_a_dead_sender_are_sent_after_restart(fake, d
     await know_chats(client, [94_001])
     await queue(db, [94_001])
     async with db.unit_of_work() as uow:
-        claimed = await uow.outbox.claim_due(datetime.now(UTC), 10)
+        now = datetime.now(UTC)
+        claimed = await uow.outbox.claim(now, 10, "a-sender-that-dies", now + timedelta(minutes=2))
         assert len(claimed) == 1
         await uow.commit()  # ... and the process dies here
     sender, channel = await make_sender(api_url, db, engine)

@@ -78,8 +78,6 @@ async def health(port: int) -> dict | None:
 async def test_two_webhook_processes_apply_every_chat_in_order_once_and_hand_over_sending(
     fake, db, database_url, tmp_path, engine
 ):
-    if engine == "ptb":
-        pytest.importorskip("bot.channels.ptb_channel")
     api_url, client = fake
     backends = [free_port(), free_port()]
     served: Counter[int] = Counter()

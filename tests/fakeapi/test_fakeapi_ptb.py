@@ -1,15 +1,14 @@
-"""The fake server against the real python-telegram-bot client (skipped when PTB is not installed)."""
+"""The fake server against the real python-telegram-bot client (a hard dependency: never skipped)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
+import telegram
+import telegram.ext as telegram_ext
 
 from bot.fakeapi.client import FakeTelegramClient
-
-telegram = pytest.importorskip("telegram")
-telegram_ext = pytest.importorskip("telegram.ext")
 
 TOKEN = "123456:TEST-fakeapi"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d494844520000000400000005080200000000000000")

@@ -158,26 +158,35 @@ def buttons(replies: list[Reply]) -> list[tuple[str, str]]:
 
 async def make_staff(h: Harness, who: Person, role: str, place_code: str | None, locale: str = "es") -> None:
     """Register `who` through the flow, then grant a role over a circle or barrio code."""
-    from bot.domain.permissions import ROLE_SCOPE, Grant, Role, ScopeKind
-    from storage.models import Barrio, Circle
-
     await h.register(who, locale=locale)
+    await grant_role(h, who, role, place_code)
     async with h.db.unit_of_work() as uow:
         resident = await uow.residents.by_telegram_id(who.user_id)
         assert resident is not None
+        # Staff in tests are verified members; drop the request their registration produced.
+        membership = await uow.memberships.current(resident.id)
+        assert membership is not None
+        await uow.memberships.approve(membership, resident.id, h.clock())
+        await uow.session.execute(text("DELETE FROM outbox"))
+        await uow.commit()
+
+
+async def grant_role(h: Harness, who: Person, role: str, place_code: str | None, sector: str | None = None) -> None:
+    """Give `who` (registered or not) a role over a circle or barrio code, as `vecinos roles grant` does."""
+    from bot.domain.permissions import ROLE_SCOPE, Grant, Role, ScopeKind, Sector
+
+    async with h.db.unit_of_work() as uow:
+        resident = await uow.residents.by_telegram_id(who.user_id)
         r = Role(role)
         scope = ROLE_SCOPE[r]
         scope_id = None
         if scope is ScopeKind.CIRCLE:
-            scope_id = (await uow.territory.by_code(Circle, place_code)).id
+            scope_id = (await uow.territory.circle_by_code(place_code or "")).id  # type: ignore[union-attr]
         elif scope is ScopeKind.BARRIO:
-            scope_id = (await uow.territory.by_code(Barrio, place_code)).id
-        await uow.roles.grant(resident.id, Grant(r, scope, scope_id), None, h.clock())
-        # Staff in tests are verified members; drop the request their registration produced.
-        membership = await uow.memberships.current(resident.id)
-        membership.status = "verified"
-        membership.remind_at = None
-        await uow.session.execute(text("DELETE FROM outbox"))
+            scope_id = (await uow.territory.barrio_by_code(place_code or "")).id  # type: ignore[union-attr]
+        grant = Grant(r, scope, scope_id, Sector(sector) if sector else None)
+        holder = {"resident_id": resident.id} if resident else {"telegram_user_id": who.user_id}
+        await uow.roles.grant(grant, h.clock(), **holder)
         await uow.commit()
 
 
@@ -190,20 +199,19 @@ async def make_invite(
 ) -> str:
     """Create an invite code directly in storage."""
     from bot.domain.residents import new_invite_code
-    from storage.models import Building, Circle
 
     async with h.db.unit_of_work() as uow:
-        circle = await uow.territory.by_code(Circle, circle_code)
-        building = await uow.territory.by_code(Building, building_code) if building_code else None
+        circle = await uow.territory.circle_by_code(circle_code)
+        building = await uow.territory.building_by_code(building_code) if building_code else None
+        assert circle is not None
         code = new_invite_code()
         await uow.invites.create(
-            code=code,
-            circle_id=circle.id,
+            code,
+            circle.id,
+            h.clock(),
             building_id=building.id if building else None,
-            uses_left=uses,
-            max_uses=uses,
+            uses=uses,
             expires_at=h.clock() + timedelta(days=days),
-            created_at=h.clock(),
         )
         await uow.commit()
     return code

@@ -12,8 +12,13 @@ from hypothesis import strategies as st
 
 from bot.channels.base import Incoming, IncomingKind, Reply
 from bot.domain.residents import ACTIVE_MEMBERSHIP, MembershipStatus
-from handlers import COMMANDS
-from handlers.context import Flow, Step
+from handlers import ROUTES
+from handlers.account import LeaveStep
+from handlers.contact import WriteStep
+from handlers.context import Flow
+from handlers.privacy import ForgetStep
+from handlers.registration import Step
+from handlers.settings import LanguageStep
 from storage.db import Database
 from tests.conftest import open_seeded
 from tests.handlers.harness import Harness
@@ -36,13 +41,15 @@ CALLBACK_ACTIONS = [
 callback_data = st.one_of(
     st.sampled_from(CALLBACK_ACTIONS),
     st.builds(
-        lambda a, n: f"{a}:{n}", st.sampled_from(["barrio", "circle", "bld", "ap", "rj", "leave"]), st.integers(0, 40)
+        lambda a, n: f"{a}:{n}",
+        st.sampled_from(["barrio", "circle", "bld", "ap", "rj", "leave", "contact", "answer"]),
+        st.integers(0, 40),
     ),
     st.text(max_size=80),
 )
 command = st.builds(
     lambda c, a: f"/{c} {a}".strip(),
-    st.sampled_from([*COMMANDS, "nope", "START"]),
+    st.sampled_from([*ROUTES.commands, "nope", "START"]),
     st.one_of(st.just(""), st.text(max_size=20)),
 )
 
@@ -108,8 +115,10 @@ async def check_invariants(h: Harness) -> None:
     assert await h.scalar("SELECT count(*) FROM membership WHERE resident_id IS NULL AND status != 'erased'") == 0
     statuses = {row[0] for row in await h.rows("SELECT DISTINCT status FROM membership")}
     assert statuses <= {s.value for s in MembershipStatus}
+    steps = {""} | {s.value for enum in (Step, LeaveStep, WriteStep, ForgetStep, LanguageStep) for s in enum}
     for flow, step in await h.rows("SELECT flow, step FROM conversation"):
-        Flow(flow), Step(step)
+        Flow(flow)
+        assert step in steps
     for (payload,) in await h.rows("SELECT payload FROM outbox"):
         import json
 

@@ -23,7 +23,7 @@ def catalog(locale: str):
 
 def code_messages() -> set[str]:
     ids: set[str] = set()
-    keywords = {"gettext": None, "ngettext": (1, 2), "N_": None}
+    keywords = {"gettext": None, "ngettext": (1, 2), "N_": None, "plain": None}
     for folder in ("bot", "handlers", "storage"):
         for _file, _line, message, _comments, _context in extract_from_dir(
             ROOT / folder, method_map=[("**.py", "python")], keywords=keywords

@@ -1,0 +1,188 @@
+"""Conversation state per chat, and the record of updates already applied (exactly-once in effect).
+
+Plain SQL on the hot path: an update reads and writes one conversation row and one update record, and the
+statements are built once (building and keying a statement per call cost more than running it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, and_, bindparam, delete, func, select, update
+
+from bot.domain.permissions import Grant
+from storage.base import Repository, rowcount
+from storage.models import Conversation, Membership, ProcessedUpdate, Resident, RoleGrant
+from storage.roles import grant_of
+
+_CONVERSATION, _UPDATES, _MEMBERSHIP = Conversation.__table__, ProcessedUpdate.__table__, Membership.__table__
+# The chat's state, the update's record, the sender's resident row, their verified circle and their grants,
+# in one round trip.
+_OPEN_UPDATE = (
+    select(
+        _CONVERSATION.c.flow,
+        _CONVERSATION.c.step,
+        _CONVERSATION.c.data,
+        _UPDATES.c.update_id,
+        _UPDATES.c.chat_id.label("record_chat_id"),
+        _UPDATES.c.delivered,
+        _UPDATES.c.replies,
+        _UPDATES.c.outcome,
+        _MEMBERSHIP.c.circle_id.label("verified_circle_id"),
+        Resident,
+        RoleGrant,
+    )
+    .select_from(_CONVERSATION)
+    .outerjoin(_UPDATES, _UPDATES.c.update_id == bindparam("update_id"))
+    .outerjoin(Resident, Resident.telegram_user_id == bindparam("user_id"))
+    .outerjoin(_MEMBERSHIP, and_(_MEMBERSHIP.c.resident_id == Resident.id, _MEMBERSHIP.c.status == "verified"))
+    .outerjoin(RoleGrant, RoleGrant.resident_id == Resident.id)
+    .where(_CONVERSATION.c.chat_id == bindparam("chat_id"))
+)
+_LOCK_CONVERSATION = (
+    select(_CONVERSATION.c.chat_id).where(_CONVERSATION.c.chat_id == bindparam("chat_id")).with_for_update()
+)
+_SAVE_CONVERSATION = (
+    update(_CONVERSATION)
+    .where(_CONVERSATION.c.chat_id == bindparam("b_chat_id"))
+    .values(
+        flow=bindparam("b_flow"),
+        step=bindparam("b_step"),
+        data=bindparam("b_data", type_=JSON()),
+        updated_at=bindparam("b_updated_at", type_=_CONVERSATION.c.updated_at.type),
+    )
+)
+
+
+@dataclass(slots=True)
+class ChatState:
+    """Where a chat is in a conversation (a plain value; saved with ConversationRepository.save)."""
+
+    chat_id: int
+    flow: str
+    step: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateRecord:
+    """What is known about an update applied before."""
+
+    chat_id: int
+    delivered: bool
+    replies: list[dict[str, Any]] | None
+    outcome: str = "applied"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedUpdate:
+    """Everything an update starts from."""
+
+    state: ChatState
+    seen: UpdateRecord | None
+    resident: Resident | None
+    grants: list[Grant]
+    verified_circle_id: int | None = None
+
+
+class ConversationRepository(Repository):
+    """Conversation state per chat."""
+
+    async def open_update(self, chat_id: int, update_id: int, user_id: int, now: datetime) -> OpenedUpdate:
+        """The chat's state (created if missing, and row-locked on PostgreSQL so one chat's updates are applied
+        one at a time even across processes), the update's record if it was seen before, and the sender's
+        resident row with their role grants.
+
+        On PostgreSQL the lock is taken by its own statement and everything else is read after it: a statement
+        that waits for a row lock keeps the snapshot it started with, so a record or resident committed by the
+        process we waited for would read as missing (and a duplicate update would be applied twice)."""
+        params = {"chat_id": chat_id, "update_id": update_id, "user_id": user_id}
+        if self.postgres:
+            if (await self.session.execute(_LOCK_CONVERSATION, params)).first() is None:
+                await self._create(chat_id, now)
+                await self.session.execute(_LOCK_CONVERSATION, params)
+            rows = (await self.session.execute(_OPEN_UPDATE, params)).all()
+        else:
+            rows = (await self.session.execute(_OPEN_UPDATE, params)).all()
+            if not rows:
+                await self._create(chat_id, now)
+                rows = (await self.session.execute(_OPEN_UPDATE, params)).all()
+        first = rows[0]
+        record = None
+        if first.update_id is not None:
+            record = UpdateRecord(int(first.record_chat_id), bool(first.delivered), first.replies, first.outcome)
+        grants = [grant_of(row.RoleGrant) for row in rows if row.RoleGrant is not None]
+        state = ChatState(chat_id, first.flow, first.step, dict(first.data or {}))
+        return OpenedUpdate(state, record, first.Resident, grants, first.verified_circle_id)
+
+    async def _create(self, chat_id: int, now: datetime) -> None:
+        stmt = self._insert(Conversation).values(chat_id=chat_id, flow="", step="", data={}, updated_at=now)
+        await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["chat_id"]))
+
+    async def save(self, state: ChatState, flow: str, step: str, data: dict[str, Any], now: datetime) -> None:
+        """Move a chat to a flow and step, with its answers so far."""
+        if (state.flow, state.step, state.data) == (flow, step, data):
+            return
+        state.flow, state.step, state.data = flow, step, dict(data)
+        await self.session.execute(
+            _SAVE_CONVERSATION,
+            {"b_chat_id": state.chat_id, "b_flow": flow, "b_step": step, "b_data": dict(data), "b_updated_at": now},
+        )
+
+
+class UpdateRepository(Repository):
+    """The record of updates already applied (exactly-once in effect)."""
+
+    async def seen(self, update_id: int) -> UpdateRecord | None:
+        """The record of an update applied before, if any."""
+        table = _UPDATES
+        query = select(table.c.chat_id, table.c.delivered, table.c.replies, table.c.outcome).where(
+            table.c.update_id == update_id
+        )
+        row = (await self.session.execute(query)).first()
+        if row is None:
+            return None
+        return UpdateRecord(int(row.chat_id), bool(row.delivered), row.replies, row.outcome)
+
+    async def record(
+        self,
+        update_id: int,
+        chat_id: int,
+        replies: list[dict[str, Any]],
+        now: datetime,
+        *,
+        outcome: str = "applied",
+    ) -> bool:
+        """Remember an update as applied (or failed), with the replies still to deliver (none: delivered
+        already). False if it was recorded meanwhile by someone else: then nothing of ours may commit."""
+        stmt = self._insert(ProcessedUpdate).values(
+            update_id=update_id,
+            chat_id=chat_id,
+            handled_at=now,
+            replies=replies or None,
+            delivered=not replies,
+            outcome=outcome,
+        )
+        result = await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["update_id"]))
+        return rowcount(result) == 1
+
+    async def mark_delivered(self, update_ids: Sequence[int]) -> None:
+        """Forget the replies of updates whose replies reached the chat."""
+        if update_ids:
+            await self.session.execute(
+                update(ProcessedUpdate)
+                .where(ProcessedUpdate.update_id.in_(list(update_ids)))
+                .values(delivered=True, replies=None)
+            )
+
+    async def prune(self, before: datetime) -> int:
+        """Drop records older than `before` (Telegram never redelivers that late)."""
+        result = await self.session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.handled_at < before))
+        return rowcount(result)
+
+    async def count(self) -> int:
+        """How many updates are recorded."""
+        return await self.session.scalar(select(func.count()).select_from(ProcessedUpdate)) or 0

@@ -1,0 +1,172 @@
+"""Role grants: who holds which role over which place, including grants awaiting a first message."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+
+from bot.domain.permissions import Grant, Role, ScopeKind, Sector
+from storage.base import Repository, rowcount
+from storage.models import Resident, RoleGrant
+
+
+def grant_of(row: RoleGrant) -> Grant:
+    """A stored grant as a domain value."""
+    return Grant(Role(row.role), ScopeKind(row.scope), row.scope_id, Sector(row.sector) if row.sector else None)
+
+
+@dataclass(frozen=True, slots=True)
+class GrantHolder:
+    """One grant with who holds it (a resident, or a Telegram user id that has not written yet)."""
+
+    grant: Grant
+    telegram_user_id: int
+    first_name: str | None
+    granted_at: datetime
+
+
+class RoleRepository(Repository):
+    """Role grants."""
+
+    async def grants_of(self, resident_id: int) -> list[Grant]:
+        """A resident's grants as domain values."""
+        rows = await self.session.scalars(select(RoleGrant).where(RoleGrant.resident_id == resident_id))
+        return [grant_of(r) for r in rows]
+
+    async def waiting_for(self, telegram_user_id: int) -> list[Grant]:
+        """Grants given to a Telegram user who has not written to the bot yet."""
+        rows = await self.session.scalars(
+            select(RoleGrant).where(RoleGrant.telegram_user_id == telegram_user_id, RoleGrant.resident_id.is_(None))
+        )
+        return [grant_of(r) for r in rows]
+
+    async def hand_over_waiting(self, telegram_user_id: int, resident_id: int) -> int:
+        """Attach grants made before a person's first message to their new resident row."""
+        result = await self.session.execute(
+            update(RoleGrant)
+            .where(RoleGrant.telegram_user_id == telegram_user_id, RoleGrant.resident_id.is_(None))
+            .values(resident_id=resident_id, telegram_user_id=None)
+        )
+        return rowcount(result)
+
+    def _same(self, grant: Grant) -> Any:
+        return and_(
+            RoleGrant.role == grant.role,
+            RoleGrant.scope == grant.scope,
+            RoleGrant.scope_id.is_(None) if grant.scope_id is None else RoleGrant.scope_id == grant.scope_id,
+            RoleGrant.sector.is_(None) if grant.sector is None else RoleGrant.sector == grant.sector,
+        )
+
+    @staticmethod
+    def _holder(resident_id: int | None, telegram_user_id: int | None) -> Any:
+        if resident_id is not None:
+            return RoleGrant.resident_id == resident_id
+        if telegram_user_id is None:
+            raise ValueError("a grant needs a resident or a Telegram user id")
+        return and_(RoleGrant.telegram_user_id == telegram_user_id, RoleGrant.resident_id.is_(None))
+
+    async def grant(
+        self,
+        grant: Grant,
+        now: datetime,
+        *,
+        resident_id: int | None = None,
+        telegram_user_id: int | None = None,
+        granted_by: int | None = None,
+    ) -> bool:
+        """Give a role to a resident (or to a Telegram user who has not written yet); False if already held."""
+        existing = await self.session.scalar(
+            select(RoleGrant.id).where(self._holder(resident_id, telegram_user_id), self._same(grant))
+        )
+        if existing is not None:
+            return False
+        self.session.add(
+            RoleGrant(
+                resident_id=resident_id,
+                telegram_user_id=None if resident_id is not None else telegram_user_id,
+                role=grant.role,
+                scope=grant.scope,
+                scope_id=grant.scope_id,
+                sector=grant.sector,
+                granted_by=granted_by,
+                granted_at=now,
+            )
+        )
+        await self.session.flush()
+        return True
+
+    async def revoke(
+        self, grant: Grant, *, resident_id: int | None = None, telegram_user_id: int | None = None
+    ) -> bool:
+        """Take a role away; False if it was not held."""
+        result = await self.session.execute(
+            delete(RoleGrant).where(self._holder(resident_id, telegram_user_id), self._same(grant))
+        )
+        return rowcount(result) > 0
+
+    async def revoke_circle_roles(self, resident_id: int, circle_id: int) -> None:
+        """Drop the roles a resident held over one circle (when they leave it)."""
+        await self.session.execute(
+            delete(RoleGrant).where(
+                RoleGrant.resident_id == resident_id,
+                RoleGrant.scope == ScopeKind.CIRCLE,
+                RoleGrant.scope_id == circle_id,
+            )
+        )
+
+    async def holders(self) -> Sequence[GrantHolder]:
+        """Every grant with its holder, staff who have not written yet included, by role and place."""
+        query = (
+            select(RoleGrant, Resident)
+            .outerjoin(Resident, Resident.id == RoleGrant.resident_id)
+            .order_by(RoleGrant.role, RoleGrant.scope_id, RoleGrant.id)
+        )
+        result = []
+        for row, resident in (await self.session.execute(query)).all():
+            user_id = resident.telegram_user_id if resident is not None else row.telegram_user_id
+            result.append(
+                GrantHolder(grant_of(row), int(user_id or 0), resident.first_name if resident else None, row.granted_at)
+            )
+        return result
+
+    async def approvers(self, circle_id: int, barrio_id: int) -> Sequence[Resident]:
+        """Who decides on a membership: the circle's delegates and the barrio's community managers,
+        or the district admins when the circle has neither."""
+        by_place = or_(
+            and_(RoleGrant.role == Role.DELEGATE, RoleGrant.scope_id == circle_id),
+            and_(RoleGrant.role == Role.COMMUNITY_MANAGER, RoleGrant.scope_id == barrio_id),
+        )
+        for condition in (by_place, RoleGrant.role == Role.ADMIN):
+            query = (
+                select(Resident)
+                .join(RoleGrant, RoleGrant.resident_id == Resident.id)
+                .where(condition)
+                .distinct()
+                .order_by(Resident.id)
+            )
+            rows = (await self.session.scalars(query)).all()
+            if rows:
+                return rows
+        return []
+
+    async def community_managers(self, barrio_id: int) -> Sequence[Resident]:
+        """The barrio's community managers, or the district admins when it has none."""
+        for condition in (
+            and_(RoleGrant.role == Role.COMMUNITY_MANAGER, RoleGrant.scope_id == barrio_id),
+            RoleGrant.role == Role.ADMIN,
+        ):
+            query = (
+                select(Resident)
+                .join(RoleGrant, RoleGrant.resident_id == Resident.id)
+                .where(condition)
+                .distinct()
+                .order_by(Resident.id)
+            )
+            rows = (await self.session.scalars(query)).all()
+            if rows:
+                return rows
+        return []
