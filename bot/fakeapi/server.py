@@ -88,6 +88,9 @@ _TEXT_FIELDS = frozenset(
     }
 )
 _INT_RE = re.compile(r"^-?\d+$")
+# Python strings can hold what UTF-8 can not: halves of UTF-16 pairs (surrogateescape, or "\udcd8" in JSON).
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+NOT_UTF8 = "Bad Request: strings must be encoded in UTF-8"
 _FLOAT_RE = re.compile(r"^-?\d+\.\d*(?:[eE][-+]?\d+)?$")
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 _INLINE_BUTTON_ACTIONS = (
@@ -182,7 +185,43 @@ def _now() -> int:
 
 
 def _dumps(payload: Any) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    """JSON bytes of payload; never raises, so a bad value can not turn an answer into a 500."""
+    try:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError):  # UnicodeEncodeError (a lone surrogate) is a ValueError
+        pass
+    log.warning("fake Telegram: a response needed repairs to be encoded (lone surrogates or non-JSON values)")
+    try:
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+    except (TypeError, ValueError):  # circular structures: a bug in the fake, reported as such
+        text = json.dumps({"ok": False, "error_code": 500, "description": "Internal Server Error: unencodable"})
+    return _SURROGATE_RE.sub("\ufffd", text).encode()
+
+
+def _find_surrogate(value: Any, path: str = "") -> tuple[str, str] | None:
+    """(field path, offending character) of the first string holding a lone surrogate, or None."""
+    if isinstance(value, str):
+        found = _SURROGATE_RE.search(value)
+        return (path or "value", found.group()) if found else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            hit = _find_surrogate(key, path) or _find_surrogate(item, f"{path}.{key}" if path else str(key))
+            if hit is not None:
+                return hit
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            hit = _find_surrogate(item, f"{path}[{index}]")
+            if hit is not None:
+                return hit
+    return None
+
+
+def _surrogate_error(hit: tuple[str, str]) -> ControlError:
+    field_path, char = hit
+    return ControlError(
+        f"field {field_path!r} is not valid Unicode: it holds a lone surrogate (U+{ord(char):04X}), "
+        "e.g. a broken multi-byte character of a long paste; send UTF-8 text"
+    )
 
 
 def _norm_json(value: Any) -> str:
@@ -399,7 +438,12 @@ def _params_from_bytes(content_type: str, body: bytes) -> dict[str, Any]:
             raise _bad("JSON object expected")
         return data
     # Anything else (urlencoded, or a missing/odd Content-Type) is read as a query string, as Telegram does.
-    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    # Bytes that are not UTF-8 become lone surrogates here, so the method answers Telegram's 400 for them.
+    return _parse_query(body.decode("utf-8", "surrogateescape"))
+
+
+def _parse_query(query: str) -> dict[str, str]:
+    return dict(parse_qsl(query, keep_blank_values=True, errors="surrogateescape"))
 
 
 async def _params_from_multipart(
@@ -416,7 +460,11 @@ async def _params_from_multipart(
             ctype = part.headers.get(aiohttp.hdrs.CONTENT_TYPE)
             uploads[part.name] = Upload(part.filename, bytes(data), ctype)
         else:
-            params[part.name] = await part.text()
+            data = await part.read(decode=True)
+            try:
+                params[part.name] = bytes(data).decode(part.get_charset(default="utf-8"), "surrogateescape")
+            except LookupError:
+                raise _bad(f"unknown charset of {part.name}") from None
 
 
 def _int(params: dict[str, Any], key: str, default: int | None = None) -> int | None:
@@ -570,6 +618,8 @@ class FakeTelegram:
             )
             if entry is None:
                 raise ApiError(404, "Not Found: method not found")
+            if _find_surrogate(params) or any(_find_surrogate(u.filename) for u in uploads.values()):
+                raise ApiError(400, NOT_UTF8)
             self._consume_failure(bot, name.lower())
             self._check_rate(bot, name.lower(), params)
             result = entry[1](bot, params, uploads)
@@ -703,7 +753,7 @@ class FakeTelegram:
         reply = _json_field(params, "reply_parameters")
         allow_missing = _bool(params, "allow_sending_without_reply")
         if isinstance(reply, dict):
-            message_id = reply.get("message_id")
+            message_id = _int(reply, "message_id")
             allow_missing = allow_missing or bool(reply.get("allow_sending_without_reply"))
         else:
             message_id = _int(params, "reply_to_message_id")
@@ -1181,7 +1231,10 @@ class FakeTelegram:
         params: dict[str, Any] = {}
         uploads: dict[str, Upload] = {}
         if ctype == "multipart/form-data":
-            await _params_from_multipart(aiohttp.MultipartReader(resp.headers, resp.content), params, uploads)
+            try:
+                await _params_from_multipart(aiohttp.MultipartReader(resp.headers, resp.content), params, uploads)
+            except ApiError:
+                return None
         else:
             body = await resp.read()
             try:
@@ -1339,7 +1392,8 @@ class FakeTelegram:
 
     def _send_chat_action(self, bot: BotState, params: dict[str, Any], uploads: dict[str, Upload]) -> bool:
         self._target_chat(bot, params)
-        if params.get("action") not in _CHAT_ACTIONS:
+        action = params.get("action")
+        if not isinstance(action, str) or action not in _CHAT_ACTIONS:
             raise _bad("wrong parameter action in request")
         return True
 
@@ -1496,6 +1550,9 @@ class FakeTelegram:
         **kwargs: Any,
     ) -> dict[str, Any]:
         """Queues a text message (or an edited_message) from a user; returns update_id and message_id."""
+        hit = _find_surrogate(text, "text")
+        if hit is not None:
+            raise _surrogate_error(hit)
         content: dict[str, Any] = {"text": text}
         if entities is not None:
             content["entities"] = entities
@@ -1597,6 +1654,9 @@ class FakeTelegram:
 
     def inject_update(self, token: str, update: dict[str, Any]) -> dict[str, Any]:
         """Queues a raw update; a known update_id is re-queued (duplicate delivery), a bare one is replayed."""
+        hit = _find_surrogate(update)
+        if hit is not None:
+            raise _surrogate_error(hit)
         bot = self.get_bot(token)
         update = dict(update)
         update_id = update.get("update_id")
@@ -1867,12 +1927,20 @@ def _json_response(payload: Any, status: int = 200) -> web.Response:
 async def _read_api_request(request: web.Request) -> tuple[dict[str, Any], dict[str, Upload], str]:
     raw_ctype = request.headers.get(aiohttp.hdrs.CONTENT_TYPE, "")
     ctype = request.content_type if raw_ctype else ""
-    params: dict[str, Any] = dict(request.query) if request.query_string else {}
+    # The raw query, not request.query: yarl would hide bytes that are not UTF-8 behind U+FFFD.
+    query = request.raw_path.partition("?")[2]
+    params: dict[str, Any] = _parse_query(query) if query else {}
     uploads: dict[str, Upload] = {}
-    if ctype == "multipart/form-data":
-        await _params_from_multipart(await request.multipart(), params, uploads)
-    elif request.body_exists:
-        params.update(_params_from_bytes(ctype, await request.read()))
+    try:
+        if ctype == "multipart/form-data":
+            await _params_from_multipart(await request.multipart(), params, uploads)
+        elif request.body_exists:
+            params.update(_params_from_bytes(ctype, await request.read()))
+    except ApiError:
+        raise
+    except Exception as exc:
+        # Whatever breaks while reading the body is the client's mistake: Telegram answers 400, never 500.
+        raise _bad(f"can't parse request: {exc}") from None
     return decode_params(params), uploads, ctype
 
 
@@ -1918,11 +1986,16 @@ def _control(handler: ControlHandler) -> Callable[[web.Request], Awaitable[web.S
             raw = await request.read()
             if raw.strip():
                 try:
-                    body = json.loads(raw)
+                    body = json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    return _json_response({"ok": False, "error": "body must be UTF-8 encoded JSON"}, 400)
                 except ValueError:
                     return _json_response({"ok": False, "error": "body must be JSON"}, 400)
                 if not isinstance(body, dict):
                     return _json_response({"ok": False, "error": "body must be a JSON object"}, 400)
+                hit = _find_surrogate(body)
+                if hit is not None:
+                    return _json_response({"ok": False, "error": str(_surrogate_error(hit))}, 400)
         try:
             result = await handler(fake, token, body, request)
         except ControlError as exc:
