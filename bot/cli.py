@@ -42,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     fake = sub.add_parser("fake-telegram", help="run the fake Telegram Bot API server")
     fake.add_argument("--host", default="127.0.0.1")
     fake.add_argument("--port", type=int, default=8081)
+    fake.add_argument(
+        "--latency",
+        type=_latency,
+        default=(0.0, 0.0),
+        metavar="MIN-MAX",
+        help="answer send*/edit* calls after a random delay in this range of milliseconds, e.g. 30-250",
+    )
 
     chat = sub.add_parser("chat", help="chat with the sandbox bot in this terminal")
     chat.add_argument(
@@ -81,6 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _latency(text: str) -> tuple[float, float]:
+    from bot.fakeapi.server import parse_latency
+
+    try:
+        return parse_latency(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `vecinos` console script."""
     args = build_parser().parse_args(argv)
@@ -95,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fake-telegram":
             from bot.fakeapi.server import run_fake_server
 
-            run_fake_server(args.host, args.port)
+            run_fake_server(args.host, args.port, send_latency_ms=args.latency)
             return 0
         overrides: dict[str, object] = {}
         if args.command == "run":

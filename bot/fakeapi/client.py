@@ -164,9 +164,16 @@ class FakeTelegramClient:
         body["retry_after"] = retry_after
         await self._post("fail", body)
 
-    async def configure(self, callback_timeout: float | None = None) -> dict[str, Any]:
-        """Changes per-bot settings such as how long callback queries stay answerable."""
-        return await self._post("config", {"callback_timeout": callback_timeout})
+    async def configure(
+        self, callback_timeout: float | None = None, send_latency_ms: tuple[float, float] | None = None
+    ) -> dict[str, Any]:
+        """Changes per-bot settings: how long callback queries stay answerable, send latency (min, max) in ms."""
+        latency = None if send_latency_ms is None else list(send_latency_ms)
+        return await self._post("config", {"callback_timeout": callback_timeout, "send_latency_ms": latency})
+
+    async def flood(self, seconds: float) -> dict[str, Any]:
+        """Flood control: every send*/edit* answers 429 retry_after for `seconds` from now (0 ends it)."""
+        return await self._post("flood", {"seconds": seconds})
 
     async def state(self) -> dict[str, Any]:
         """Summary: pending_updates, confirmed_offset, webhook, commands, sent_count, requests, ..."""

@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import mimetypes
+import random
 import re
 import signal
 import struct
@@ -285,6 +286,8 @@ class StoredMessage:
     deleted: bool = False
     seq: int = 0
     history: list[str] = field(default_factory=list)
+    accepted_at: float = 0.0
+    edited_at: float | None = None
 
 
 @dataclass
@@ -314,7 +317,7 @@ class ChatState:
 class BotState:
     """Everything the fake server knows about one bot token."""
 
-    def __init__(self, token: str, callback_timeout: float) -> None:
+    def __init__(self, token: str, callback_timeout: float, send_latency_ms: tuple[float, float] = (0.0, 0.0)) -> None:
         self.token = token
         self.bot_id = int(token.split(":", 1)[0])
         self.user: dict[str, Any] = {
@@ -349,6 +352,10 @@ class BotState:
         self.rate_window: deque[float] = deque()
         self.rate_chat_windows: dict[str, deque[float]] = {}
         self.failures: dict[str, deque[tuple[int, str, int | None]]] = {}
+        self.send_latency_ms = send_latency_ms
+        # Wall-clock (time.time()) flood windows, so tests can compare them with messages' accepted_at.
+        self.flood_until = 0.0
+        self.flood_windows: list[list[float]] = []
         self.requests_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self.request_counts: Counter[str] = Counter()
         self.sent_count = 0
@@ -507,6 +514,37 @@ def _update_kind(update: dict[str, Any]) -> str:
     return kinds[0]
 
 
+def latency_range(value: Any) -> tuple[float, float]:
+    """A validated (min, max) send latency in milliseconds; ControlError for anything else."""
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ControlError("send_latency_ms must be [min, max] in milliseconds, e.g. [30, 250] ([0, 0] is off)")
+    low, high = value
+    numbers = all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in (low, high))
+    if not numbers or not 0 <= low <= high <= 60000:
+        raise ControlError("send_latency_ms must be two numbers with 0 <= min <= max <= 60000")
+    return float(low), float(high)
+
+
+def parse_latency(text: str) -> tuple[float, float]:
+    """`30-250` (or `100`) as a (min, max) latency in ms; ValueError with a readable message otherwise."""
+    low, sep, high = text.strip().partition("-")
+    try:
+        value = (float(low), float(high if sep else low))
+        return latency_range(value)
+    except (ValueError, ControlError):
+        raise ValueError(f"latency must be MIN-MAX milliseconds, e.g. 30-250 (got {text!r})") from None
+
+
+def _sends(method: str) -> bool:
+    """send*/edit* methods: the ones Telegram's flood control refuses (method is lower-case)."""
+    return method.startswith(("send", "edit"))
+
+
+def _delayed(method: str) -> bool:
+    """Methods whose answer waits for the configured send latency (method is lower-case)."""
+    return _sends(method) or method == "answercallbackquery"
+
+
 def _inline_markup(markup: dict[str, Any] | None) -> dict[str, Any] | None:
     """The markup Telegram would show in Message.reply_markup (only non-empty inline keyboards)."""
     if markup and markup.get("inline_keyboard"):
@@ -524,9 +562,12 @@ class FakeTelegram:
         deliver_webhooks: bool = True,
         strict_html_ampersand: bool = True,
         webhook_timeout: float = 10.0,
+        send_latency_ms: tuple[float, float] = (0.0, 0.0),
     ) -> None:
+        """send_latency_ms: every new bot's (min, max) delay of send*/edit*/answerCallbackQuery calls."""
         self.bots: dict[str, BotState] = {}
         self.callback_timeout = callback_timeout
+        self.send_latency_ms = latency_range(send_latency_ms)
         self.deliver_webhooks = deliver_webhooks
         self.strict_html_ampersand = strict_html_ampersand
         self.webhook_timeout = webhook_timeout
@@ -566,7 +607,7 @@ class FakeTelegram:
         if bot is None:
             if not TOKEN_RE.match(token):
                 raise ApiError(401, "Unauthorized")
-            bot = self.bots[token] = BotState(token, self.callback_timeout)
+            bot = self.bots[token] = BotState(token, self.callback_timeout, self.send_latency_ms)
         return bot
 
     async def aclose(self) -> None:
@@ -620,8 +661,14 @@ class FakeTelegram:
                 raise ApiError(404, "Not Found: method not found")
             if _find_surrogate(params) or any(_find_surrogate(u.filename) for u in uploads.values()):
                 raise ApiError(400, NOT_UTF8)
-            self._consume_failure(bot, name.lower())
-            self._check_rate(bot, name.lower(), params)
+            lowered = name.lower()
+            low, high = bot.send_latency_ms
+            if high > 0 and _delayed(lowered):
+                # A sleep, not a lock: other requests keep being served meanwhile, as by Telegram.
+                await asyncio.sleep(random.uniform(low, high) / 1000)
+            self._check_flood(bot, lowered)
+            self._consume_failure(bot, lowered)
+            self._check_rate(bot, lowered, params)
             result = entry[1](bot, params, uploads)
             if isinstance(result, Awaitable):
                 result = await result
@@ -632,6 +679,15 @@ class FakeTelegram:
             log.exception("fake Telegram failed on %s", method)
             return 500, ApiError(500, f"Internal Server Error: {exc!r}").payload()
         return 200, {"ok": True, "result": result}
+
+    @staticmethod
+    def _check_flood(bot: BotState, method: str) -> None:
+        if not bot.flood_until or not _sends(method):
+            return
+        # Checked right before the method runs, so nothing is accepted inside a flood window.
+        remaining = bot.flood_until - time.time()
+        if remaining > 0:
+            raise _too_many(max(1, math.ceil(remaining)))
 
     def _consume_failure(self, bot: BotState, method: str) -> None:
         queue = bot.failures.get(method)
@@ -811,6 +867,7 @@ class FakeTelegram:
             parse_mode=parse_mode if isinstance(parse_mode, str) and parse_mode else None,
             reply_markup=markup,
             file_id=file_id,
+            accepted_at=time.time(),
         )
         chat.messages[message_id] = msg
         chat.bot_message_ids.append(message_id)
@@ -948,6 +1005,7 @@ class FakeTelegram:
         msg.api = api
         msg.reply_markup = markup
         msg.edits += 1
+        msg.edited_at = time.time()
         chat.touch(msg)
         return api
 
@@ -1772,6 +1830,29 @@ class FakeTelegram:
         bot.rate_window.clear()
         bot.rate_chat_windows.clear()
 
+    def set_send_latency(self, token: str, send_latency_ms: Any) -> tuple[float, float]:
+        """Sets one bot's (min, max) delay in ms of send*/edit*/answerCallbackQuery; (0, 0) turns it off."""
+        bot = self.get_bot(token)
+        bot.send_latency_ms = latency_range(send_latency_ms)
+        return bot.send_latency_ms
+
+    def flood(self, token: str, seconds: float) -> dict[str, Any]:
+        """Every send*/edit* of this bot answers 429 retry_after for `seconds` from now (0 ends a flood)."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 86400:
+            raise ControlError("seconds must be a number between 0 and 86400")
+        bot = self.get_bot(token)
+        now = time.time()
+        active = bot.flood_until > now
+        if seconds == 0:
+            if active:
+                bot.flood_until = bot.flood_windows[-1][1] = now
+        elif active:
+            bot.flood_until = bot.flood_windows[-1][1] = max(bot.flood_until, now + seconds)
+        else:
+            bot.flood_until = now + seconds
+            bot.flood_windows.append([now, bot.flood_until])
+        return {"ok": True, "flood_until": bot.flood_until, "flood_windows": [list(w) for w in bot.flood_windows]}
+
     def add_failure(
         self,
         token: str,
@@ -1810,6 +1891,8 @@ class FakeTelegram:
             "deleted": msg.deleted,
             "seq": msg.seq,
             "history": list(msg.history),
+            "accepted_at": msg.accepted_at,
+            "edited_at": msg.edited_at,
         }
         if msg.kind in ("photo", "document"):
             view["caption"] = msg.raw_text
@@ -1906,6 +1989,9 @@ class FakeTelegram:
             "rate_limit": {"global_per_second": bot.rate_global, "per_chat_per_second": bot.rate_per_chat},
             "failures": {method: len(queue) for method, queue in bot.failures.items() if queue},
             "callback_timeout": bot.callback_timeout,
+            "send_latency_ms": list(bot.send_latency_ms),
+            "flood_until": bot.flood_until if bot.flood_until > time.time() else None,
+            "flood_windows": [list(window) for window in bot.flood_windows],
         }
 
     def requests(self, token: str, method: str | None = None) -> list[dict[str, Any]]:
@@ -2100,7 +2186,13 @@ async def _c_config(fake: FakeTelegram, token: str, body: dict[str, Any], reques
     bot = fake.get_bot(token)
     if body.get("callback_timeout") is not None:
         bot.callback_timeout = float(body["callback_timeout"])
-    return {"ok": True, "callback_timeout": bot.callback_timeout}
+    if body.get("send_latency_ms") is not None:
+        fake.set_send_latency(token, body["send_latency_ms"])
+    return {"ok": True, "callback_timeout": bot.callback_timeout, "send_latency_ms": list(bot.send_latency_ms)}
+
+
+async def _c_flood(fake: FakeTelegram, token: str, body: dict[str, Any], request: web.Request) -> Any:
+    return fake.flood(token, body["seconds"])
 
 
 async def _c_reset(fake: FakeTelegram, token: str, body: dict[str, Any], request: web.Request) -> Any:
@@ -2162,6 +2254,7 @@ def create_app(fake: FakeTelegram | None = None) -> web.Application:
         "rate_limit": _c_rate_limit,
         "fail": _c_fail,
         "config": _c_config,
+        "flood": _c_flood,
         "reset": _c_reset,
     }.items():
         router.add_post(f"{prefix}/{name}", _control(handler))
@@ -2179,10 +2272,17 @@ def create_app(fake: FakeTelegram | None = None) -> web.Application:
 
 
 async def start_fake_server(
-    host: str = "127.0.0.1", port: int = 0, *, fake: FakeTelegram | None = None
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    fake: FakeTelegram | None = None,
+    send_latency_ms: tuple[float, float] = (0.0, 0.0),
 ) -> tuple[FakeTelegram, web.AppRunner, str]:
     """Starts the fake server in the running loop; returns (state, runner, base URL). Stop with runner.cleanup()."""
-    fake = fake or FakeTelegram()
+    if fake is None:
+        fake = FakeTelegram(send_latency_ms=send_latency_ms)
+    elif send_latency_ms != (0.0, 0.0):
+        raise ValueError("pass send_latency_ms to the FakeTelegram you give, not to start_fake_server")
     # handler_cancellation: a client that gives up on a long poll must not leave a zombie poller behind.
     runner = web.AppRunner(create_app(fake), access_log=None, handler_cancellation=True)
     await runner.setup()
@@ -2197,12 +2297,12 @@ async def start_fake_server(
     return fake, runner, f"http://{url_host}:{real_port}"
 
 
-def run_fake_server(host: str, port: int) -> None:
+def run_fake_server(host: str, port: int, *, send_latency_ms: tuple[float, float] = (0.0, 0.0)) -> None:
     """Runs the fake server until interrupted (SIGINT/SIGTERM); logs the base URL once."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     async def serve() -> None:
-        _, runner, url = await start_fake_server(host, port)
+        _, runner, url = await start_fake_server(host, port, send_latency_ms=send_latency_ms)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -102,3 +102,48 @@ def test_sandbox_runs_the_fake_server_the_bot_and_a_terminal_chat(tmp_path):
         sandbox.terminate()
         output = sandbox.communicate(timeout=20)[0]
     assert "Traceback" not in output, output
+
+
+def wait_for_port(port: int, process: subprocess.Popen[str], within: float = 30.0) -> None:
+    """Waits until something listens on 127.0.0.1:port (fails early if the process died)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[0]
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port} after {within} s")
+
+
+def control(port: int, token: str, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
+    """One control-API call to a fake server on this port (GET without body, POST with one)."""
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/__control/{token}/{path}", data=data, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def test_fake_telegram_takes_a_send_latency(tmp_path):
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VECINOS_")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot", "fake-telegram", "--port", str(port), "--latency", "30-250"],
+        cwd=tmp_path,
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_port(port, server)
+        assert control(port, "1:x", "state")["send_latency_ms"] == [30.0, 250.0]
+    finally:
+        server.terminate()
+        server.communicate(timeout=20)
+    bad = vecinos("fake-telegram", "--latency", "fast", cwd=tmp_path)
+    assert bad.returncode == 2 and "MIN-MAX" in bad.stderr
