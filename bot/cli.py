@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MIN-MAX",
         help="answer send*/edit* calls after a random delay in this range of milliseconds, e.g. 30-250",
     )
+    fake.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep update ids growing across restarts in DIR/fake-telegram.json (e.g. var)",
+    )
 
     chat = sub.add_parser("chat", help="chat with the sandbox bot in this terminal")
     chat.add_argument(
@@ -111,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fake-telegram":
             from bot.fakeapi.server import run_fake_server
 
-            run_fake_server(args.host, args.port, send_latency_ms=args.latency)
+            run_fake_server(args.host, args.port, send_latency_ms=args.latency, state_dir=args.state_dir)
             return 0
         overrides: dict[str, object] = {}
         if args.command == "run":

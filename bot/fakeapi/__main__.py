@@ -13,8 +13,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
     parser.add_argument("--latency", type=parse_latency, default=(0.0, 0.0), metavar="MIN-MAX", help="ms, e.g. 30-250")
+    parser.add_argument("--state-dir", default=None, metavar="DIR", help="keep update ids growing across restarts")
     args = parser.parse_args(argv)
-    run_fake_server(args.host, args.port, send_latency_ms=args.latency)
+    run_fake_server(args.host, args.port, send_latency_ms=args.latency, state_dir=args.state_dir)
 
 
 if __name__ == "__main__":

@@ -11,19 +11,23 @@ import base64
 import bisect
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import math
 import mimetypes
+import os
 import random
 import re
 import signal
 import struct
+import sys
 import time
 import zlib
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -42,6 +46,10 @@ MAX_CALLBACK_DATA_BYTES = 64
 REQUEST_LOG_SIZE = 10000
 UPDATE_HISTORY_SIZE = 10000
 DEFAULT_CALLBACK_TIMEOUT = 15.0
+STATE_FILE_NAME = "fake-telegram.json"
+# Update ids are reserved (and the reservation persisted) this many at a time, so persisting costs one small
+# file write per thousand updates, and a restart starts above every id ever handed out.
+UPDATE_ID_BLOCK = 1000
 
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are exactly "
@@ -329,6 +337,8 @@ class BotState:
         self.updates: deque[QueuedUpdate] = deque()
         self.replays_queued = 0
         self.next_update_id = 1
+        # Every update id handed out is below this; without a state dir nothing needs reserving.
+        self.update_ids_reserved = sys.maxsize
         self.update_history: dict[int, dict[str, Any]] = {}
         self.update_history_order: deque[int] = deque()
         self.allowed_updates: list[str] | None = None
@@ -563,9 +573,16 @@ class FakeTelegram:
         strict_html_ampersand: bool = True,
         webhook_timeout: float = 10.0,
         send_latency_ms: tuple[float, float] = (0.0, 0.0),
+        state_dir: Path | str | None = None,
     ) -> None:
-        """send_latency_ms: every new bot's (min, max) delay of send*/edit*/answerCallbackQuery calls."""
+        """send_latency_ms: every new bot's (min, max) delay of send*/edit*/answerCallbackQuery calls.
+
+        state_dir: keep what must survive a restart (the next update id of each bot) in
+        ``state_dir/fake-telegram.json``, so update ids only grow across restarts; None keeps nothing.
+        """
         self.bots: dict[str, BotState] = {}
+        self.state_path = None if state_dir is None else Path(state_dir) / STATE_FILE_NAME
+        self._persisted: dict[str, dict[str, int]] = self._load_state()
         self.callback_timeout = callback_timeout
         self.send_latency_ms = latency_range(send_latency_ms)
         self.deliver_webhooks = deliver_webhooks
@@ -608,7 +625,45 @@ class FakeTelegram:
             if not TOKEN_RE.match(token):
                 raise ApiError(401, "Unauthorized")
             bot = self.bots[token] = BotState(token, self.callback_timeout, self.send_latency_ms)
+            if self.state_path is not None:
+                # Ids below the last reservation may have been handed out before the restart: start above them.
+                bot.next_update_id = max(1, self._persisted.get(self._state_key(token), {}).get("next_update_id", 1))
+                bot.update_ids_reserved = bot.next_update_id
         return bot
+
+    # ------------------------------------------------------------------ state that survives restarts
+
+    @staticmethod
+    def _state_key(token: str) -> str:
+        # The bot id and a digest, so the file never holds a token.
+        return f"{token.split(':', 1)[0]}:{hashlib.sha256(token.encode()).hexdigest()[:16]}"
+
+    def _load_state(self) -> dict[str, dict[str, int]]:
+        if self.state_path is None or not self.state_path.exists():
+            return {}
+        try:
+            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+            bots = data["bots"]
+            return {str(key): {"next_update_id": int(value["next_update_id"])} for key, value in bots.items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"{self.state_path} is not a fake Telegram state file ({exc}); remove it") from None
+
+    def _save_state(self) -> None:
+        assert self.state_path is not None
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.state_path.with_name(f".{self.state_path.name}.{os.getpid()}.tmp")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump({"version": 1, "bots": self._persisted}, handle, indent=1, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # Atomic: a crash leaves the old file or the new one, never half of one.
+        os.replace(temporary, self.state_path)
+
+    def _reserve_update_ids(self, bot: BotState, update_id: int) -> None:
+        """Makes update_id (and the next block) safe to hand out: persisted before any of them is used."""
+        bot.update_ids_reserved = update_id + UPDATE_ID_BLOCK
+        self._persisted[self._state_key(bot.token)] = {"next_update_id": bot.update_ids_reserved}
+        self._save_state()
 
     async def aclose(self) -> None:
         """Stops webhook senders and closes the HTTP client used for webhooks."""
@@ -1544,6 +1599,8 @@ class FakeTelegram:
 
     def _next_update_id(self, bot: BotState) -> int:
         update_id = bot.next_update_id
+        if update_id >= bot.update_ids_reserved:
+            self._reserve_update_ids(bot, update_id)
         bot.next_update_id += 1
         return update_id
 
@@ -1732,6 +1789,8 @@ class FakeTelegram:
                         raise ControlError(f"update {update_id} is not in the history", 404)
                     update = original
             else:
+                if update_id >= bot.update_ids_reserved:
+                    self._reserve_update_ids(bot, update_id)
                 bot.next_update_id = update_id + 1
         kind = _update_kind(update)
         body = update[kind]
@@ -1979,6 +2038,7 @@ class FakeTelegram:
             "pending_updates": len(bot.updates),
             "confirmed_offset": bot.confirmed_offset,
             "next_update_id": bot.next_update_id,
+            "state_file": None if self.state_path is None else str(self.state_path),
             "allowed_updates": bot.allowed_updates,
             "webhook": self._get_webhook_info(bot, {}, {}),
             "commands": commands,
@@ -2277,12 +2337,16 @@ async def start_fake_server(
     *,
     fake: FakeTelegram | None = None,
     send_latency_ms: tuple[float, float] = (0.0, 0.0),
+    state_dir: Path | str | None = None,
 ) -> tuple[FakeTelegram, web.AppRunner, str]:
-    """Starts the fake server in the running loop; returns (state, runner, base URL). Stop with runner.cleanup()."""
+    """Starts the fake server in the running loop; returns (state, runner, base URL). Stop with runner.cleanup().
+
+    state_dir: where update ids are persisted so they keep growing across restarts (see FakeTelegram).
+    """
     if fake is None:
-        fake = FakeTelegram(send_latency_ms=send_latency_ms)
-    elif send_latency_ms != (0.0, 0.0):
-        raise ValueError("pass send_latency_ms to the FakeTelegram you give, not to start_fake_server")
+        fake = FakeTelegram(send_latency_ms=send_latency_ms, state_dir=state_dir)
+    elif send_latency_ms != (0.0, 0.0) or state_dir is not None:
+        raise ValueError("pass send_latency_ms and state_dir to the FakeTelegram you give, not to start_fake_server")
     # handler_cancellation: a client that gives up on a long poll must not leave a zombie poller behind.
     runner = web.AppRunner(create_app(fake), access_log=None, handler_cancellation=True)
     await runner.setup()
@@ -2297,12 +2361,18 @@ async def start_fake_server(
     return fake, runner, f"http://{url_host}:{real_port}"
 
 
-def run_fake_server(host: str, port: int, *, send_latency_ms: tuple[float, float] = (0.0, 0.0)) -> None:
+def run_fake_server(
+    host: str,
+    port: int,
+    *,
+    send_latency_ms: tuple[float, float] = (0.0, 0.0),
+    state_dir: Path | str | None = None,
+) -> None:
     """Runs the fake server until interrupted (SIGINT/SIGTERM); logs the base URL once."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     async def serve() -> None:
-        _, runner, url = await start_fake_server(host, port, send_latency_ms=send_latency_ms)
+        _, runner, url = await start_fake_server(host, port, send_latency_ms=send_latency_ms, state_dir=state_dir)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -19,7 +19,8 @@ from storage.models import Circle
 log = logging.getLogger(__name__)
 
 SANDBOX_TOKEN = "123456:SANDBOX-local"
-STATE_FILE = Path("var/sandbox.json")
+VAR = Path("var")
+STATE_FILE = VAR / "sandbox.json"
 DEMO_CIRCLE = "emb-plaza-lavapies"
 # Demo staff so a newcomer can approve requests from a second terminal.
 DEMO_STAFF = (
@@ -44,7 +45,8 @@ async def run_sandbox(app: Vecinos, stop: asyncio.Event, *, port: int, open_chat
     """Fake Telegram + the bot + (optionally) a terminal chat as a resident."""
     from bot.fakeapi.server import start_fake_server
 
-    fake, runner, url = await start_fake_server("127.0.0.1", port)
+    # Update ids must keep growing across restarts: the bot's database remembers the ones it has handled.
+    fake, runner, url = await start_fake_server("127.0.0.1", port, state_dir=VAR)
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
     STATE_FILE.write_text(json.dumps({"api_url": url, "token": SANDBOX_TOKEN}))
     await app.open()

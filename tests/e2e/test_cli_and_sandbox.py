@@ -128,11 +128,12 @@ def control(port: int, token: str, path: str, body: dict[str, object] | None = N
         return json.loads(resp.read())
 
 
-def test_fake_telegram_takes_a_send_latency(tmp_path):
+def test_fake_telegram_takes_a_send_latency_and_a_state_dir(tmp_path):
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VECINOS_")}
+    args = ["fake-telegram", "--port", str(port), "--latency", "30-250", "--state-dir", "var"]
     server = subprocess.Popen(
-        [sys.executable, "-m", "bot", "fake-telegram", "--port", str(port), "--latency", "30-250"],
+        [sys.executable, "-m", "bot", *args],
         cwd=tmp_path,
         env=clean,
         stdout=subprocess.PIPE,
@@ -141,7 +142,11 @@ def test_fake_telegram_takes_a_send_latency(tmp_path):
     )
     try:
         wait_for_port(port, server)
-        assert control(port, "1:x", "state")["send_latency_ms"] == [30.0, 250.0]
+        state = control(port, "1:x", "state")
+        assert state["send_latency_ms"] == [30.0, 250.0]
+        assert state["state_file"] == str(Path("var") / "fake-telegram.json")
+        control(port, "1:x", "message", {"user_id": 5, "text": "hola"})
+        assert (tmp_path / "var" / "fake-telegram.json").exists()
     finally:
         server.terminate()
         server.communicate(timeout=20)
