@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
+import re
 import sys
 import threading
 import zlib
-from typing import Any, TextIO
+from collections.abc import Callable
+from typing import Any, BinaryIO, TextIO
 
 import aiohttp
 
@@ -26,6 +29,14 @@ HELP = "Type a message; a number taps a button of the latest keyboard; /loc LAT 
 POLL_TIMEOUT = 25.0
 CALLBACK_ANSWER_WAIT = 5.0
 REPLAYED_ON_START = 5
+READ_CHUNK = 65536
+# Halves of UTF-16 pairs: what a str holds for bytes that were not UTF-8 (surrogateescape); no client sends them.
+_LONE_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def clean_input(text: str) -> str:
+    """The text without lone surrogates, the remains of characters broken by a terminal or a long paste."""
+    return _LONE_SURROGATES.sub("", text)
 
 
 def persona(name: str) -> tuple[int, str, str | None]:
@@ -173,7 +184,7 @@ class TerminalChat:
 
     async def handle(self, line: str) -> bool:
         """Acts on one input line; returns False when the user wants to quit."""
-        text = line.rstrip("\r\n")
+        text = clean_input(line.rstrip("\r\n"))
         if not text.strip():
             return True
         command = text.strip()
@@ -256,6 +267,23 @@ class TerminalChat:
                 await task
 
 
+def _read_decoded_lines(buffer: BinaryIO, put: Callable[[str | None], None]) -> None:
+    """Reads bytes and decodes them as UTF-8 across reads: a character cut between two reads is joined, and
+    bytes that are not UTF-8 become U+FFFD (text-mode stdin would turn them into lone surrogates)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    read = getattr(buffer, "read1", None) or buffer.read
+    pending = ""
+    while chunk := read(READ_CHUNK):
+        pending += decoder.decode(chunk)
+        if "\n" in pending:
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                put(line + "\n")
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        put(pending)
+
+
 def _start_reader(stdin: TextIO, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
     """Reads stdin lines in a daemon thread, so a blocked read never keeps the process alive after /quit."""
 
@@ -265,8 +293,12 @@ def _start_reader(stdin: TextIO, loop: asyncio.AbstractEventLoop, queue: asyncio
 
     def read() -> None:
         try:
-            while line := stdin.readline():
-                put(line)
+            buffer = getattr(stdin, "buffer", None)
+            if buffer is not None:
+                _read_decoded_lines(buffer, put)
+            else:
+                while line := stdin.readline():
+                    put(clean_input(line))
         except (OSError, ValueError):
             pass  # stdin closed under us
         finally:

@@ -6,6 +6,7 @@ import asyncio
 import io
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from aiogram import Bot
@@ -152,3 +153,72 @@ async def test_terminal_chat_with_stringio_input_shows_replies_after_eof(api_url
     await run_terminal_chat(api_url, TOKEN, 1003, "John", "en", stdin=io.StringIO("hello\n"), stdout=out, eof_grace=0.5)
     await replier
     assert "Bot: eco: hello" in out.getvalue()
+
+
+class ChunkedBytes(io.RawIOBase):
+    """A byte stream that hands out its data in the given pieces, as a terminal or a pipe does."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = list(chunks)
+
+    def readable(self) -> bool:
+        """Always readable."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """The next piece (or what fits of it); 0 at the end."""
+        if not self.chunks:
+            return 0
+        chunk = self.chunks.pop(0)
+        size = min(len(chunk), len(buffer))
+        buffer[:size] = chunk[:size]
+        if size < len(chunk):
+            self.chunks.insert(0, chunk[size:])
+        return size
+
+
+def terminal_stdin(data: bytes, piece: int) -> io.TextIOWrapper:
+    """stdin as Python opens it in a C/POSIX locale: bytes that are not UTF-8 become lone surrogates."""
+    chunks = [data[i : i + piece] for i in range(0, len(data), piece)]
+    return io.TextIOWrapper(io.BufferedReader(ChunkedBytes(chunks)), encoding="utf-8", errors="surrogateescape")
+
+
+async def texts_received(bot: Bot, count: int) -> list[str]:
+    """The bot side: the texts of the next `count` messages."""
+    texts: list[str] = []
+    offset = None
+    while len(texts) < count:
+        updates = await bot.get_updates(offset=offset, timeout=3)
+        assert updates, f"only {texts!r} arrived"
+        texts += [u.message.text or "" for u in updates if u.message is not None]
+        offset = updates[-1].update_id + 1
+    return texts
+
+
+async def test_terminal_chat_reads_a_long_arabic_paste_and_broken_bytes(api_url: str, bot: Bot) -> None:
+    paste = ("مرحبا بالجيران " * 400)[:5000]
+    data = (
+        paste.encode()
+        + b"\n"
+        # A character cut in half (a terminal's line buffer was full), then bytes that are never UTF-8.
+        + "سلام".encode()
+        + b"\xd8\n"
+        + b"hola \xff\xfe mundo\n"
+    )
+    out = io.StringIO()
+    # 4095-byte reads split two-byte Arabic characters between reads.
+    stdin = terminal_stdin(data, 4095)
+    chat = asyncio.create_task(run_terminal_chat(api_url, TOKEN, 1002, "Amina", "ar", stdin, out, eof_grace=0.1))
+    texts = await texts_received(bot, 3)
+    await asyncio.wait_for(chat, 10)
+    assert len(texts[0]) == 5000 and texts[0] == paste
+    assert texts[1:] == ["سلام\ufffd", "hola \ufffd\ufffd mundo"]
+    assert "could not deliver" not in out.getvalue() and "lost contact" not in out.getvalue()
+
+
+async def test_terminal_chat_strips_lone_surrogates_from_text_input(api_url: str, bot: Bot) -> None:
+    out = io.StringIO()
+    stdin = io.StringIO("مرحبا\udcd8\n\ud800hola\n")
+    await run_terminal_chat(api_url, TOKEN, 1002, "Amina", "ar", stdin, out, eof_grace=0.1)
+    assert await texts_received(bot, 2) == ["مرحبا", "hola"]
+    assert "could not deliver" not in out.getvalue()
