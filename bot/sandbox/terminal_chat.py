@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import functools
+import json
 import re
 import sys
 import threading
@@ -79,7 +81,8 @@ class TerminalChat:
         self.language_code = language_code
         self.stdout = stdout
         self.seq = 0
-        self.shown: dict[int, tuple[int, bool]] = {}
+        # What each message looked like when last printed: (content, buttons, deleted).
+        self.shown: dict[int, tuple[str, str, bool]] = {}
         self.keyboards: dict[int, dict[str, Any]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -117,21 +120,35 @@ class TerminalChat:
         message_id = max(self.keyboards)
         return message_id, [b for row in _buttons(self.keyboards[message_id]) for b in row]
 
-    def show(self, msg: dict[str, Any]) -> None:
-        """Prints a new, edited or deleted bot message (once per change)."""
-        message_id = msg["message_id"]
+    @staticmethod
+    def _looks(msg: dict[str, Any]) -> tuple[str, str, bool]:
+        """What the user sees of a message: its content, its buttons, whether it is gone."""
+        content = [msg.get(key) for key in ("kind", "plain_text", "file_id", "file_name", "latitude", "longitude")]
+        buttons = [[b.get("text") for b in row] for row in _buttons(msg.get("reply_markup"))]
+        dump = functools.partial(json.dumps, ensure_ascii=False)
+        return dump(content), dump(buttons), bool(msg.get("deleted"))
+
+    def remember(self, msg: dict[str, Any]) -> None:
+        """Records a message as seen without printing it (its keyboard stays tappable)."""
         self.seq = max(self.seq, int(msg.get("seq", 0)))
-        previous = self.shown.get(message_id)
-        edits, deleted = int(msg.get("edits", 0)), bool(msg.get("deleted"))
-        self.shown[message_id] = (edits, deleted)
+        self.shown[msg["message_id"]] = self._looks(msg)
         self.track_keyboard(msg)
+
+    def show(self, msg: dict[str, Any]) -> None:
+        """Prints a new, edited or deleted bot message, once per change the user can see."""
+        message_id = msg["message_id"]
+        previous = self.shown.get(message_id)
+        self.remember(msg)
+        content, buttons, deleted = self.shown[message_id]
         if deleted:
-            if previous is not None and not previous[1]:
+            if previous is not None and not previous[2]:
                 self.say(f"Bot (deleted message #{message_id})")
             return
-        if previous is not None and previous[0] >= edits:
+        if previous is not None and previous[0] == content and (previous[1] == buttons or buttons == "[]"):
+            # Nothing new to read: the same change fetched again, or an edit that only took the buttons away
+            # (bots often edit the text and drop the keyboard in two calls; printing both showed it twice).
             return
-        label = "Bot (edited):" if previous is not None or edits else "Bot:"
+        label = "Bot (edited):" if previous is not None or msg.get("edits") else "Bot:"
         self.say(f"{label} {self._describe(msg)}")
         number = 0
         for row in _buttons(msg.get("reply_markup")):
@@ -337,9 +354,7 @@ async def run_terminal_chat(
             if index >= len(existing) - REPLAYED_ON_START:
                 chat.show(msg)
                 continue
-            chat.seq = max(chat.seq, int(msg.get("seq", 0)))
-            chat.shown[msg["message_id"]] = (int(msg.get("edits", 0)), bool(msg.get("deleted")))
-            chat.track_keyboard(msg)
+            chat.remember(msg)
 
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         _start_reader(stdin, asyncio.get_running_loop(), queue)

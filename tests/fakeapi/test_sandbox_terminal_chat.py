@@ -222,3 +222,37 @@ async def test_terminal_chat_strips_lone_surrogates_from_text_input(api_url: str
     await run_terminal_chat(api_url, TOKEN, 1002, "Amina", "ar", stdin, out, eof_grace=0.1)
     assert await texts_received(bot, 2) == ["مرحبا", "hola"]
     assert "could not deliver" not in out.getvalue()
+
+
+async def test_terminal_chat_prints_an_edited_message_once(api_url: str, bot: Bot, pipe: Pipe) -> None:
+    out = io.StringIO()
+    chat = asyncio.create_task(run_terminal_chat(api_url, TOKEN, 1001, "Lucía", "es", pipe.reader, out))
+    await wait_until(lambda: "Chatting with" in out.getvalue())
+    pipe.type("/forget")
+    forget = await next_update(bot, None)
+    buttons = [[InlineKeyboardButton(text="Sí, borrar", callback_data="forget:yes")]]
+    ask = await bot.send_message(1001, "¿Lo borramos todo?", reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons))
+    await wait_until(lambda: "[1] Sí, borrar" in out.getvalue())
+    pipe.type("1")
+    tap = await next_update(bot, forget.update_id + 1)
+    assert tap.callback_query is not None
+    await bot.answer_callback_query(tap.callback_query.id)
+    # The bot edits the text, then drops the keyboard, then repeats the edit with markup that looks the same.
+    await bot.edit_message_text(
+        "Tus datos han sido borrados.", chat_id=1001, message_id=ask.message_id, reply_markup=ask.reply_markup
+    )
+    await bot.edit_message_reply_markup(chat_id=1001, message_id=ask.message_id, reply_markup=None)
+    await bot.edit_message_text(
+        "<b>Tus datos</b> han sido borrados.", chat_id=1001, message_id=ask.message_id, parse_mode="HTML"
+    )
+    await bot.send_message(1001, "fin")
+    await wait_until(lambda: "Bot: fin" in out.getvalue())
+    assert out.getvalue().count("han sido borrados") == 1
+    # A real change is still shown, and so are new buttons on the same text.
+    await bot.edit_message_text("Borrado.", chat_id=1001, message_id=ask.message_id)
+    await wait_until(lambda: "Bot (edited): Borrado." in out.getvalue())
+    await bot.edit_message_reply_markup(chat_id=1001, message_id=ask.message_id, reply_markup=ask.reply_markup)
+    await wait_until(lambda: out.getvalue().count("Bot (edited): Borrado.") == 2)
+    assert out.getvalue().endswith("Bot (edited): Borrado.\n  [1] Sí, borrar\n")
+    pipe.type("/quit")
+    await asyncio.wait_for(chat, 3)
