@@ -12,6 +12,7 @@ import sys
 import threading
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 import aiohttp
@@ -32,6 +33,7 @@ POLL_TIMEOUT = 25.0
 CALLBACK_ANSWER_WAIT = 5.0
 REPLAYED_ON_START = 5
 READ_CHUNK = 65536
+DOWNLOADS = Path("var/downloads")
 # Halves of UTF-16 pairs: what a str holds for bytes that were not UTF-8 (surrogateescape); no client sends them.
 _LONE_SURROGATES = re.compile("[\ud800-\udfff]")
 
@@ -74,8 +76,11 @@ class TerminalChat:
         first_name: str,
         language_code: str | None,
         stdout: TextIO,
+        downloads: Path = DOWNLOADS,
     ) -> None:
         self.client = client
+        self.downloads = downloads
+        self.saved: dict[str, str] = {}
         self.user_id = user_id
         self.first_name = first_name
         self.language_code = language_code
@@ -172,16 +177,32 @@ class TerminalChat:
             details = msg.get("file_name") or "file"
             if size is not None:
                 details += f", {size} bytes"
+            if msg.get("saved_to"):
+                details += f", saved to {msg['saved_to']}"
             return f"[document {details}] {body}".rstrip()
         if kind == "location":
             return f"[location {msg.get('latitude')}, {msg.get('longitude')}]"
         return body
 
+    async def present(self, msg: dict[str, Any]) -> None:
+        """Shows a message, first saving a document's bytes so the user can open the file."""
+        file_id = msg.get("file_id")
+        if msg.get("kind") == "document" and file_id and not msg.get("deleted"):
+            if file_id not in self.saved:
+                try:
+                    data = await self.client.file_bytes(str(file_id))
+                    self.saved[file_id] = str(save_download(self.downloads, str(msg.get("file_name") or ""), data))
+                except (aiohttp.ClientError, FakeTelegramError, TimeoutError, OSError) as exc:
+                    self.say(f"(could not save the document: {exc})")
+                    self.saved[file_id] = ""
+            msg = {**msg, "saved_to": self.saved[file_id]}
+        self.show(msg)
+
     async def catch_up(self, wait: int, poll_seconds: float) -> int:
         """Fetches and prints every change since the last one shown; returns how many there were."""
         messages = await self.client.messages(self.user_id, wait=wait, timeout=poll_seconds, changed_after=self.seq)
         for msg in sorted(messages, key=lambda m: int(m.get("seq", 0))):
-            self.show(msg)
+            await self.present(msg)
         return len(messages)
 
     async def poll_forever(self) -> None:
@@ -284,6 +305,25 @@ class TerminalChat:
                 await task
 
 
+def save_download(folder: Path, file_name: str, data: bytes) -> Path:
+    """Saves a received file under folder with a name of its own (name-2.ext, ... when taken by other bytes);
+    the same bytes under the same name are saved only once, so replays on start add no copies."""
+    folder.mkdir(parents=True, exist_ok=True)
+    # Only the last path component, so a file name can never write outside the folder.
+    name = Path(re.sub(r"[\x00-\x1f]", "", file_name).replace("\\", "/")).name.lstrip(".") or "file"
+    stem, dot, suffix = name.rpartition(".") if "." in name else (name, "", "")
+    for number in range(1, 10000):
+        candidate = folder / (name if number == 1 else f"{stem}-{number}{dot}{suffix}")
+        try:
+            with open(candidate, "xb") as handle:
+                handle.write(data)
+            return candidate
+        except FileExistsError:
+            if candidate.read_bytes() == data:
+                return candidate
+    raise OSError(f"too many files named {name} in {folder}")
+
+
 def _read_decoded_lines(buffer: BinaryIO, put: Callable[[str | None], None]) -> None:
     """Reads bytes and decodes them as UTF-8 across reads: a character cut between two reads is joined, and
     bytes that are not UTF-8 become U+FFFD (text-mode stdin would turn them into lone surrogates)."""
@@ -334,13 +374,15 @@ async def run_terminal_chat(
     stdout: TextIO = sys.stdout,
     *,
     eof_grace: float = 1.0,
+    downloads: Path = DOWNLOADS,
 ) -> None:
     """Chats with the bot as one user until /quit or end of input, printing everything the bot sends them.
 
     eof_grace: after end of input (piped stdin), how long to keep waiting for the bot's last replies.
+    downloads: where documents the bot sends are saved (relative to the working folder by default).
     """
     async with FakeTelegramClient(api_url, token) as client:
-        chat = TerminalChat(client, user_id, first_name, language_code, stdout)
+        chat = TerminalChat(client, user_id, first_name, language_code, stdout, downloads)
         # Make the chat exist as if the user had pressed Start earlier, so notices from others reach them.
         await client.register_user(user_id, open_chat=True, **chat.user_fields())
         state = await client.state()
@@ -352,7 +394,7 @@ async def run_terminal_chat(
         # keep their keyboards tappable.
         for index, msg in enumerate(existing):
             if index >= len(existing) - REPLAYED_ON_START:
-                chat.show(msg)
+                await chat.present(msg)
                 continue
             chat.remember(msg)
 

@@ -6,11 +6,12 @@ import asyncio
 import io
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiogram import Bot
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.fakeapi.client import FakeTelegramClient
 from bot.fakeapi.testing import wait_until
@@ -256,3 +257,36 @@ async def test_terminal_chat_prints_an_edited_message_once(api_url: str, bot: Bo
     assert out.getvalue().endswith("Bot (edited): Borrado.\n  [1] Sí, borrar\n")
     pipe.type("/quit")
     await asyncio.wait_for(chat, 3)
+
+
+async def test_terminal_chat_saves_documents_under_var_downloads(
+    api_url: str, bot: Bot, pipe: Pipe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    chat = asyncio.create_task(run_terminal_chat(api_url, TOKEN, 1001, "Lucía", "es", pipe.reader, out))
+    await wait_until(lambda: "Chatting with" in out.getvalue())
+    mydata = b'{"name": "Luc\xc3\xada", "circle": "emb-plaza-lavapies"}'
+    await bot.send_document(1001, BufferedInputFile(mydata, "vecinos-mydata.json"), caption="Tus datos")
+    line = f"Bot: [document vecinos-mydata.json, {len(mydata)} bytes, saved to var/downloads/vecinos-mydata.json]"
+    await wait_until(lambda: f"{line} Tus datos\n" in out.getvalue())
+    assert (tmp_path / "var" / "downloads" / "vecinos-mydata.json").read_bytes() == mydata
+    # Another file of the same name gets a name of its own; a name can not leave the folder.
+    await bot.send_document(1001, BufferedInputFile(b"{}", "vecinos-mydata.json"))
+    await wait_until(lambda: "saved to var/downloads/vecinos-mydata-2.json]" in out.getvalue())
+    await bot.send_document(1001, BufferedInputFile(b"x", "../../escape.txt"))
+    await wait_until(lambda: "saved to var/downloads/escape.txt]" in out.getvalue())
+    assert (tmp_path / "var" / "downloads" / "vecinos-mydata-2.json").read_bytes() == b"{}"
+    assert not (tmp_path / "escape.txt").exists()
+    pipe.type("/quit")
+    await asyncio.wait_for(chat, 3)
+
+    # Reopening the chat replays the newest messages without saving the same files again.
+    again = io.StringIO()
+    await run_terminal_chat(api_url, TOKEN, 1001, "Lucía", "es", io.StringIO(""), again, eof_grace=0)
+    assert f"{line} Tus datos\n" in again.getvalue()
+    assert sorted(p.name for p in (tmp_path / "var" / "downloads").iterdir()) == [
+        "escape.txt",
+        "vecinos-mydata-2.json",
+        "vecinos-mydata.json",
+    ]
