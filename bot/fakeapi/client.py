@@ -136,6 +136,21 @@ class FakeTelegramClient:
         result = await self._request("GET", f"chats/{chat_id}/messages", params=params, request_timeout=timeout + 10)
         return list(result["messages"])
 
+    async def poll_messages(
+        self,
+        chat_id: int,
+        changed_after: int = 0,
+        wait: int = 0,
+        timeout: float = 5.0,
+        instance_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Like messages(), plus the server's instance_id; a different instance_id answers at once (restart)."""
+        params: dict[str, Any] = {"wait": wait, "timeout": timeout, "changed_after": changed_after}
+        if instance_id is not None:
+            params["instance_id"] = instance_id
+        result = await self._request("GET", f"chats/{chat_id}/messages", params=params, request_timeout=timeout + 10)
+        return {"messages": list(result["messages"]), "instance_id": result.get("instance_id")}
+
     async def callback_answers(self, chat_id: int) -> list[dict[str, Any]]:
         """answerCallbackQuery calls for queries from this chat."""
         return list(await self._request("GET", f"chats/{chat_id}/callback_answers"))

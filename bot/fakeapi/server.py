@@ -23,6 +23,7 @@ import signal
 import struct
 import sys
 import time
+import uuid
 import zlib
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
@@ -581,6 +582,8 @@ class FakeTelegram:
         ``state_dir/fake-telegram.json``, so update ids only grow across restarts; None keeps nothing.
         """
         self.bots: dict[str, BotState] = {}
+        # Differs on every start, so a client can tell a restarted server (chat seq numbers begin anew) apart.
+        self.instance_id = uuid.uuid4().hex
         self.state_path = None if state_dir is None else Path(state_dir) / STATE_FILE_NAME
         self._persisted: dict[str, dict[str, int]] = self._load_state()
         self.callback_timeout = callback_timeout
@@ -2034,6 +2037,7 @@ class FakeTelegram:
             scope_key = scope_obj["type"] if list(scope_obj) == ["type"] else scope
             commands.setdefault(scope_key, {})[language] = [dict(item) for item in items]
         return {
+            "instance_id": self.instance_id,
             "bot": {"id": bot.bot_id, "username": bot.user["username"]},
             "pending_updates": len(bot.updates),
             "confirmed_offset": bot.confirmed_offset,
@@ -2262,15 +2266,17 @@ async def _c_reset(fake: FakeTelegram, token: str, body: dict[str, Any], request
 
 async def _c_messages(fake: FakeTelegram, token: str, body: dict[str, Any], request: web.Request) -> Any:
     query = request.query
+    # A client that last talked to another instance holds seq numbers that mean nothing here: answer at once.
+    stale = query.get("instance_id", fake.instance_id) != fake.instance_id
     messages = await fake.wait_bot_messages(
         token,
         int(request.match_info["chat_id"]),
         since=int(query.get("since", 0)),
-        wait=int(query.get("wait", 0)),
-        timeout=float(query.get("timeout", 5.0)),
+        wait=0 if stale else int(query.get("wait", 0)),
+        timeout=0 if stale else float(query.get("timeout", 5.0)),
         changed_after=int(query.get("changed_after", 0)),
     )
-    return {"messages": messages}
+    return {"messages": messages, "instance_id": fake.instance_id}
 
 
 async def _c_callback_answers(fake: FakeTelegram, token: str, body: dict[str, Any], request: web.Request) -> Any:
@@ -2324,9 +2330,15 @@ def create_app(fake: FakeTelegram | None = None) -> web.Application:
     router.add_get(f"{prefix}/state", _control(_c_state))
     router.add_get(f"{prefix}/requests", _control(_c_requests))
 
+    async def on_shutdown(app: web.Application) -> None:
+        # Long polls (getUpdates, control-API messages) answer now rather than hold the shutdown for 25 s.
+        for bot in fake.bots.values():
+            fake._close_bot(bot)
+
     async def on_cleanup(app: web.Application) -> None:
         await fake.aclose()
 
+    app.on_shutdown.append(on_shutdown)
     app.on_cleanup.append(on_cleanup)
     return app
 

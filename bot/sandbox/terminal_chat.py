@@ -30,6 +30,7 @@ PERSONAS: dict[str, tuple[int, str, str | None]] = {
 
 HELP = "Type a message; a number taps a button of the latest keyboard; /loc LAT LON; /photo [caption]; /quit."
 POLL_TIMEOUT = 25.0
+RETRY_SECONDS = 1.0
 CALLBACK_ANSWER_WAIT = 5.0
 REPLAYED_ON_START = 5
 READ_CHUNK = 65536
@@ -81,6 +82,7 @@ class TerminalChat:
         self.client = client
         self.downloads = downloads
         self.saved: dict[str, str] = {}
+        self.instance_id: str | None = None
         self.user_id = user_id
         self.first_name = first_name
         self.language_code = language_code
@@ -200,23 +202,64 @@ class TerminalChat:
 
     async def catch_up(self, wait: int, poll_seconds: float) -> int:
         """Fetches and prints every change since the last one shown; returns how many there were."""
-        messages = await self.client.messages(self.user_id, wait=wait, timeout=poll_seconds, changed_after=self.seq)
+        result = await self.client.poll_messages(
+            self.user_id, changed_after=self.seq, wait=wait, timeout=poll_seconds, instance_id=self.instance_id
+        )
+        if self.instance_id is not None and result["instance_id"] not in (None, self.instance_id):
+            # The server restarted between two polls (no error was seen): open the chat there and show it all.
+            await self.open()
+            self._forget_view()
+            self.say("(reconnected to the sandbox)")
+            result = await self.client.poll_messages(self.user_id, instance_id=self.instance_id, timeout=0)
+        messages = result["messages"]
         for msg in sorted(messages, key=lambda m: int(m.get("seq", 0))):
             await self.present(msg)
         return len(messages)
+
+    async def open(self) -> dict[str, Any]:
+        """Registers the user as having an open chat with the bot; returns the server's state."""
+        # As if the user had pressed Start earlier, so notices from others reach them.
+        await self.client.register_user(self.user_id, open_chat=True, **self.user_fields())
+        state = await self.client.state()
+        self.instance_id = state.get("instance_id")
+        return state
+
+    async def reconnect(self) -> None:
+        """After lost contact: opens the chat again and, if the server restarted, starts the view afresh."""
+        previous = self.instance_id
+        seq = self.seq
+        await self.open()
+        if previous is not None and self.instance_id is not None:
+            restarted = previous != self.instance_id
+        else:
+            # A server without instance ids: a restart shows as seq numbers that went backwards.
+            latest = await self.client.messages(self.user_id, timeout=0)
+            restarted = max((int(m.get("seq", 0)) for m in latest), default=0) < seq
+        if restarted:
+            self._forget_view()
+        self.say("(reconnected to the sandbox)")
+
+    def _forget_view(self) -> None:
+        # A new server numbers messages and changes from 1 again: what was shown says nothing about them.
+        self.seq = 0
+        self.shown.clear()
+        self.keyboards.clear()
+        self.saved.clear()
 
     async def poll_forever(self) -> None:
         """Background loop: long-polls the chat so messages from any source appear without typing."""
         failed = False
         while True:
             try:
+                if failed:
+                    await self.reconnect()
+                    failed = False
                 await self.catch_up(wait=1, poll_seconds=POLL_TIMEOUT)
-                failed = False
             except (aiohttp.ClientError, FakeTelegramError, TimeoutError) as exc:
                 if not failed:
-                    self.say(f"(lost contact with the fake Telegram server: {exc}; retrying)")
+                    self.say(f"(lost contact with the fake Telegram server: {exc or type(exc).__name__}; retrying)")
                 failed = True
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(RETRY_SECONDS)
 
     # ------------------------------------------------------------------ input
 
@@ -383,9 +426,7 @@ async def run_terminal_chat(
     """
     async with FakeTelegramClient(api_url, token) as client:
         chat = TerminalChat(client, user_id, first_name, language_code, stdout, downloads)
-        # Make the chat exist as if the user had pressed Start earlier, so notices from others reach them.
-        await client.register_user(user_id, open_chat=True, **chat.user_fields())
-        state = await client.state()
+        state = await chat.open()
         existing = await client.messages(user_id, timeout=0)
         username = state.get("bot", {}).get("username", "bot")
         language = f", {language_code}" if language_code else ""

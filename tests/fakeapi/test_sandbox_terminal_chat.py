@@ -14,7 +14,8 @@ from aiogram import Bot
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.fakeapi.client import FakeTelegramClient
-from bot.fakeapi.testing import wait_until
+from bot.fakeapi.server import start_fake_server
+from bot.fakeapi.testing import aiogram_bot, wait_until
 from bot.sandbox.terminal_chat import persona, run_terminal_chat
 
 TOKEN = "123456:TEST-fakeapi"
@@ -290,3 +291,48 @@ async def test_terminal_chat_saves_documents_under_var_downloads(
         "vecinos-mydata-2.json",
         "vecinos-mydata.json",
     ]
+
+
+async def test_terminal_chat_survives_a_server_restart(pipe: Pipe) -> None:
+    _fake, runner, api_url = await start_fake_server()
+    port = int(api_url.rsplit(":", 1)[1])
+    out = io.StringIO()
+    chat = asyncio.create_task(run_terminal_chat(api_url, TOKEN, 3001, "Gestor Pablo", "es", pipe.reader, out))
+    bot = aiogram_bot(api_url, TOKEN)
+    try:
+        await wait_until(lambda: "Chatting with" in out.getvalue())
+        await bot.send_message(3001, "antes del reinicio")
+        await wait_until(lambda: "Bot: antes del reinicio" in out.getvalue())
+        await bot.session.close()
+        await runner.cleanup()
+        await wait_until(lambda: "(lost contact" in out.getvalue(), within=30)
+
+        # A new server on the same port knows nothing: no open chat, message ids and seq numbers from 1.
+        fake, runner, _ = await start_fake_server("127.0.0.1", port)
+        await wait_until(lambda: "(reconnected to the sandbox)" in out.getvalue(), within=30)
+        assert 3001 in fake.state(TOKEN)["known_chats"]
+        bot = aiogram_bot(api_url, TOKEN)
+        sent = await bot.send_message(3001, "después del reinicio")
+        assert sent.message_id == 1
+        await wait_until(lambda: "Bot: después del reinicio" in out.getvalue(), within=30)
+        assert out.getvalue().count("(reconnected to the sandbox)") == 1
+        pipe.type("/pending")
+        update = await next_update(bot, None)
+        assert update.message is not None and update.message.text == "/pending"
+        pipe.type("/quit")
+        await asyncio.wait_for(chat, 5)
+    finally:
+        chat.cancel()
+        await bot.session.close()
+        await runner.cleanup()
+
+
+async def test_a_poll_from_another_server_instance_is_answered_at_once(tg: FakeTelegramClient, bot: Bot) -> None:
+    await tg.send_message(1001, "hola")
+    await bot.send_message(1001, "uno")
+    instance = (await tg.state())["instance_id"]
+    same = await tg.poll_messages(1001, changed_after=1, instance_id=instance, timeout=0)
+    assert same == {"messages": [], "instance_id": instance}
+    # seq 50 means nothing to this server: a long poll for it must not wait, or a chat would hang after a restart.
+    other = await asyncio.wait_for(tg.poll_messages(1001, changed_after=0, wait=5, timeout=60, instance_id="x"), 20)
+    assert other["instance_id"] == instance and [m["text"] for m in other["messages"]] == ["uno"]
