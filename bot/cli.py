@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.errors import CommandError, cannot_listen
+
+__all__ = ["CommandError", "build_parser", "main"]
 
 if TYPE_CHECKING:
     from bot.app import Vecinos
@@ -118,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fake-telegram":
             from bot.fakeapi.server import run_fake_server
 
-            run_fake_server(args.host, args.port, send_latency_ms=args.latency, state_dir=args.state_dir)
+            try:
+                run_fake_server(args.host, args.port, send_latency_ms=args.latency, state_dir=args.state_dir)
+            except OSError as exc:
+                raise cannot_listen(args.host, args.port, exc, "pick another one with --port N") from None
             return 0
         overrides: dict[str, object] = {}
         if args.command == "run":
@@ -136,10 +142,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-
-
-class CommandError(Exception):
-    """A command could not do what was asked; the message says why in one line."""
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

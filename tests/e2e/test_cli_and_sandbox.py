@@ -152,3 +152,48 @@ def test_fake_telegram_takes_a_send_latency_and_a_state_dir(tmp_path):
         server.communicate(timeout=20)
     bad = vecinos("fake-telegram", "--latency", "fast", cwd=tmp_path)
     assert bad.returncode == 2 and "MIN-MAX" in bad.stderr
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The single stderr line of a command that failed with exit code 2, without a traceback."""
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def test_chat_without_a_running_sandbox_is_one_line_and_exit_code_2(tmp_path):
+    missing = one_line(vecinos("chat", "--as", "manager", cwd=tmp_path, stdin=""))
+    assert missing.startswith("vecinos: no sandbox is running in this folder")
+    assert "start one with `make run` in this folder (or pass --api and --token)" in missing
+
+    # A sandbox that stopped leaves var/sandbox.json pointing at a port nobody listens on.
+    port = free_port()
+    (tmp_path / "var").mkdir(exist_ok=True)
+    (tmp_path / "var" / "sandbox.json").write_text(json.dumps({"api_url": f"http://127.0.0.1:{port}", "token": "1:x"}))
+    gone = one_line(vecinos("chat", "--as", "manager", cwd=tmp_path, stdin=""))
+    assert gone == (
+        f"vecinos: no sandbox is running at http://127.0.0.1:{port}: "
+        "start one with `make run` in this folder (or pass --api and --token)"
+    )
+
+
+def test_a_busy_port_is_one_line_and_exit_code_2(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        sandbox = one_line(vecinos("run", "--no-chat", "--sandbox-port", str(port), cwd=tmp_path, stdin=""))
+        assert f"port {port} on 127.0.0.1 is already in use" in sandbox and "--sandbox-port" in sandbox
+        # The sandbox that owns the port keeps its var/sandbox.json.
+        assert not (tmp_path / "var" / "sandbox.json").exists()
+        server = one_line(vecinos("fake-telegram", "--port", str(port), cwd=tmp_path))
+        assert f"port {port} on 127.0.0.1 is already in use" in server and "--port N" in server
+
+
+def test_command_error_lives_in_bot_errors():
+    from bot.cli import CommandError as FromCli
+    from bot.errors import CommandError
+
+    assert FromCli is CommandError
+    assert "from bot.cli" not in (ROOT / "bot" / "sandbox" / "local.py").read_text()
