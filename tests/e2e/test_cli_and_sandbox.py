@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,7 +118,7 @@ def wait_for_port(port: int, process: subprocess.Popen[str], within: float = 30.
     raise AssertionError(f"nothing listens on port {port} after {within} s")
 
 
-def control(port: int, token: str, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
+def control(port: int, token: str, path: str, body: dict[str, Any] | None = None) -> Any:
     """One control-API call to a fake server on this port (GET without body, POST with one)."""
     import urllib.request
 
@@ -124,7 +126,7 @@ def control(port: int, token: str, path: str, body: dict[str, object] | None = N
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/__control/{token}/{path}", data=data, headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=30) as resp:
+    with urllib.request.urlopen(request, timeout=60) as resp:
         return json.loads(resp.read())
 
 
@@ -197,3 +199,58 @@ def test_command_error_lives_in_bot_errors():
 
     assert FromCli is CommandError
     assert "from bot.cli" not in (ROOT / "bot" / "sandbox" / "local.py").read_text()
+
+
+def start_headless_sandbox(folder: Path, port: int) -> subprocess.Popen[str]:
+    """`vecinos run --no-chat` with no token in folder: fake Telegram, the bot, no terminal chat."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VECINOS_")}
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--no-chat", "--sandbox-port", str(port)],
+        cwd=folder,
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_for_port(port, sandbox, within=60)
+    return sandbox
+
+
+def stop(sandbox: subprocess.Popen[str]) -> str:
+    """Ctrl+C, as a person stops `make run`; returns everything it printed."""
+    sandbox.send_signal(signal.SIGINT)
+    output = sandbox.communicate(timeout=60)[0]
+    assert sandbox.returncode == 0, output
+    return output
+
+
+def resident_says(port: int, text: str) -> tuple[int, list[dict[str, Any]]]:
+    """John writes to the sandbox bot; returns the update id and the bot's first answer(s) after it."""
+    token = "123456:SANDBOX-local"
+    before = control(port, token, "chats/1003/messages?timeout=0")["messages"]
+    seen = max((int(m["message_id"]) for m in before), default=0)
+    sent = control(port, token, "message", {"user_id": 1003, "text": text, "first_name": "John", "language_code": "en"})
+    answers = control(port, token, f"chats/1003/messages?since={seen}&wait=1&timeout=45")["messages"]
+    return int(sent["update_id"]), answers
+
+
+def test_a_returning_resident_is_answered_after_the_sandbox_restarts(tmp_path):
+    port = free_port()
+    first = start_headless_sandbox(tmp_path, port)
+    try:
+        update_before, answers = resident_says(port, "/start")
+        assert answers and "Vecinos" in str(answers[0]["text"])
+    finally:
+        output = stop(first)
+    assert "Traceback" not in output, output
+
+    second = start_headless_sandbox(tmp_path, port)
+    try:
+        # The bot's database (var/vecinos.db) remembers the update ids of the first run; new ones must be above.
+        update_after, answers = resident_says(port, "/start")
+        assert update_after > update_before
+        assert answers, "the returning resident got no answer: the bot took the update for one it had handled"
+    finally:
+        output = stop(second)
+    assert "Traceback" not in output, output
+    assert (tmp_path / "var" / "fake-telegram.json").exists() and (tmp_path / "var" / "vecinos.db").exists()
