@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.errors import CommandError, cannot_listen
+
+__all__ = ["CommandError", "build_parser", "main"]
 
 if TYPE_CHECKING:
     from bot.app import Vecinos
@@ -42,6 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
     fake = sub.add_parser("fake-telegram", help="run the fake Telegram Bot API server")
     fake.add_argument("--host", default="127.0.0.1")
     fake.add_argument("--port", type=int, default=8081)
+    fake.add_argument(
+        "--latency",
+        type=_latency,
+        default=(0.0, 0.0),
+        metavar="MIN-MAX",
+        help="answer send*/edit* calls after a random delay in this range of milliseconds, e.g. 30-250",
+    )
+    fake.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep update ids growing across restarts in DIR/fake-telegram.json (e.g. var)",
+    )
 
     chat = sub.add_parser("chat", help="chat with the sandbox bot in this terminal")
     chat.add_argument(
@@ -95,6 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _latency(text: str) -> tuple[float, float]:
+    from bot.fakeapi.server import parse_latency
+
+    try:
+        return parse_latency(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `vecinos` console script."""
     args = build_parser().parse_args(argv)
@@ -109,7 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fake-telegram":
             from bot.fakeapi.server import run_fake_server
 
-            run_fake_server(args.host, args.port)
+            try:
+                run_fake_server(args.host, args.port, send_latency_ms=args.latency, state_dir=args.state_dir)
+            except OSError as exc:
+                raise cannot_listen(args.host, args.port, exc, "pick another one with --port N") from None
             return 0
         overrides: dict[str, object] = {}
         if args.command == "run":
@@ -127,10 +156,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-
-
-class CommandError(Exception):
-    """A command could not do what was asked; the message says why in one line."""
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

@@ -136,6 +136,21 @@ class FakeTelegramClient:
         result = await self._request("GET", f"chats/{chat_id}/messages", params=params, request_timeout=timeout + 10)
         return list(result["messages"])
 
+    async def poll_messages(
+        self,
+        chat_id: int,
+        changed_after: int = 0,
+        wait: int = 0,
+        timeout: float = 5.0,
+        instance_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Like messages(), plus the server's instance_id; a different instance_id answers at once (restart)."""
+        params: dict[str, Any] = {"wait": wait, "timeout": timeout, "changed_after": changed_after}
+        if instance_id is not None:
+            params["instance_id"] = instance_id
+        result = await self._request("GET", f"chats/{chat_id}/messages", params=params, request_timeout=timeout + 10)
+        return {"messages": list(result["messages"]), "instance_id": result.get("instance_id")}
+
     async def callback_answers(self, chat_id: int) -> list[dict[str, Any]]:
         """answerCallbackQuery calls for queries from this chat."""
         return list(await self._request("GET", f"chats/{chat_id}/callback_answers"))
@@ -164,9 +179,16 @@ class FakeTelegramClient:
         body["retry_after"] = retry_after
         await self._post("fail", body)
 
-    async def configure(self, callback_timeout: float | None = None) -> dict[str, Any]:
-        """Changes per-bot settings such as how long callback queries stay answerable."""
-        return await self._post("config", {"callback_timeout": callback_timeout})
+    async def configure(
+        self, callback_timeout: float | None = None, send_latency_ms: tuple[float, float] | None = None
+    ) -> dict[str, Any]:
+        """Changes per-bot settings: how long callback queries stay answerable, send latency (min, max) in ms."""
+        latency = None if send_latency_ms is None else list(send_latency_ms)
+        return await self._post("config", {"callback_timeout": callback_timeout, "send_latency_ms": latency})
+
+    async def flood(self, seconds: float) -> dict[str, Any]:
+        """Flood control: every send*/edit* answers 429 retry_after for `seconds` from now (0 ends it)."""
+        return await self._post("flood", {"seconds": seconds})
 
     async def state(self) -> dict[str, Any]:
         """Summary: pending_updates, confirmed_offset, webhook, commands, sent_count, requests, ..."""

@@ -11,18 +11,24 @@ import base64
 import bisect
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import math
 import mimetypes
+import os
+import random
 import re
 import signal
 import struct
+import sys
 import time
+import uuid
 import zlib
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -41,6 +47,10 @@ MAX_CALLBACK_DATA_BYTES = 64
 REQUEST_LOG_SIZE = 10000
 UPDATE_HISTORY_SIZE = 10000
 DEFAULT_CALLBACK_TIMEOUT = 15.0
+STATE_FILE_NAME = "fake-telegram.json"
+# Update ids are reserved (and the reservation persisted) this many at a time, so persisting costs one small
+# file write per thousand updates, and a restart starts above every id ever handed out.
+UPDATE_ID_BLOCK = 1000
 
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are exactly "
@@ -88,6 +98,9 @@ _TEXT_FIELDS = frozenset(
     }
 )
 _INT_RE = re.compile(r"^-?\d+$")
+# Python strings can hold what UTF-8 can not: halves of UTF-16 pairs (surrogateescape, or "\udcd8" in JSON).
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+NOT_UTF8 = "Bad Request: strings must be encoded in UTF-8"
 _FLOAT_RE = re.compile(r"^-?\d+\.\d*(?:[eE][-+]?\d+)?$")
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 _INLINE_BUTTON_ACTIONS = (
@@ -182,7 +195,43 @@ def _now() -> int:
 
 
 def _dumps(payload: Any) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    """JSON bytes of payload; never raises, so a bad value can not turn an answer into a 500."""
+    try:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError):  # UnicodeEncodeError (a lone surrogate) is a ValueError
+        pass
+    log.warning("fake Telegram: a response needed repairs to be encoded (lone surrogates or non-JSON values)")
+    try:
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+    except (TypeError, ValueError):  # circular structures: a bug in the fake, reported as such
+        text = json.dumps({"ok": False, "error_code": 500, "description": "Internal Server Error: unencodable"})
+    return _SURROGATE_RE.sub("\ufffd", text).encode()
+
+
+def _find_surrogate(value: Any, path: str = "") -> tuple[str, str] | None:
+    """(field path, offending character) of the first string holding a lone surrogate, or None."""
+    if isinstance(value, str):
+        found = _SURROGATE_RE.search(value)
+        return (path or "value", found.group()) if found else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            hit = _find_surrogate(key, path) or _find_surrogate(item, f"{path}.{key}" if path else str(key))
+            if hit is not None:
+                return hit
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            hit = _find_surrogate(item, f"{path}[{index}]")
+            if hit is not None:
+                return hit
+    return None
+
+
+def _surrogate_error(hit: tuple[str, str]) -> ControlError:
+    field_path, char = hit
+    return ControlError(
+        f"field {field_path!r} is not valid Unicode: it holds a lone surrogate (U+{ord(char):04X}), "
+        "e.g. a broken multi-byte character of a long paste; send UTF-8 text"
+    )
 
 
 def _norm_json(value: Any) -> str:
@@ -246,6 +295,8 @@ class StoredMessage:
     deleted: bool = False
     seq: int = 0
     history: list[str] = field(default_factory=list)
+    accepted_at: float = 0.0
+    edited_at: float | None = None
 
 
 @dataclass
@@ -275,7 +326,7 @@ class ChatState:
 class BotState:
     """Everything the fake server knows about one bot token."""
 
-    def __init__(self, token: str, callback_timeout: float) -> None:
+    def __init__(self, token: str, callback_timeout: float, send_latency_ms: tuple[float, float] = (0.0, 0.0)) -> None:
         self.token = token
         self.bot_id = int(token.split(":", 1)[0])
         self.user: dict[str, Any] = {
@@ -287,6 +338,8 @@ class BotState:
         self.updates: deque[QueuedUpdate] = deque()
         self.replays_queued = 0
         self.next_update_id = 1
+        # Every update id handed out is below this; without a state dir nothing needs reserving.
+        self.update_ids_reserved = sys.maxsize
         self.update_history: dict[int, dict[str, Any]] = {}
         self.update_history_order: deque[int] = deque()
         self.allowed_updates: list[str] | None = None
@@ -310,6 +363,10 @@ class BotState:
         self.rate_window: deque[float] = deque()
         self.rate_chat_windows: dict[str, deque[float]] = {}
         self.failures: dict[str, deque[tuple[int, str, int | None]]] = {}
+        self.send_latency_ms = send_latency_ms
+        # Wall-clock (time.time()) flood windows, so tests can compare them with messages' accepted_at.
+        self.flood_until = 0.0
+        self.flood_windows: list[list[float]] = []
         self.requests_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self.request_counts: Counter[str] = Counter()
         self.sent_count = 0
@@ -399,7 +456,12 @@ def _params_from_bytes(content_type: str, body: bytes) -> dict[str, Any]:
             raise _bad("JSON object expected")
         return data
     # Anything else (urlencoded, or a missing/odd Content-Type) is read as a query string, as Telegram does.
-    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    # Bytes that are not UTF-8 become lone surrogates here, so the method answers Telegram's 400 for them.
+    return _parse_query(body.decode("utf-8", "surrogateescape"))
+
+
+def _parse_query(query: str) -> dict[str, str]:
+    return dict(parse_qsl(query, keep_blank_values=True, errors="surrogateescape"))
 
 
 async def _params_from_multipart(
@@ -416,7 +478,11 @@ async def _params_from_multipart(
             ctype = part.headers.get(aiohttp.hdrs.CONTENT_TYPE)
             uploads[part.name] = Upload(part.filename, bytes(data), ctype)
         else:
-            params[part.name] = await part.text()
+            data = await part.read(decode=True)
+            try:
+                params[part.name] = bytes(data).decode(part.get_charset(default="utf-8"), "surrogateescape")
+            except LookupError:
+                raise _bad(f"unknown charset of {part.name}") from None
 
 
 def _int(params: dict[str, Any], key: str, default: int | None = None) -> int | None:
@@ -459,6 +525,37 @@ def _update_kind(update: dict[str, Any]) -> str:
     return kinds[0]
 
 
+def latency_range(value: Any) -> tuple[float, float]:
+    """A validated (min, max) send latency in milliseconds; ControlError for anything else."""
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ControlError("send_latency_ms must be [min, max] in milliseconds, e.g. [30, 250] ([0, 0] is off)")
+    low, high = value
+    numbers = all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in (low, high))
+    if not numbers or not 0 <= low <= high <= 60000:
+        raise ControlError("send_latency_ms must be two numbers with 0 <= min <= max <= 60000")
+    return float(low), float(high)
+
+
+def parse_latency(text: str) -> tuple[float, float]:
+    """`30-250` (or `100`) as a (min, max) latency in ms; ValueError with a readable message otherwise."""
+    low, sep, high = text.strip().partition("-")
+    try:
+        value = (float(low), float(high if sep else low))
+        return latency_range(value)
+    except (ValueError, ControlError):
+        raise ValueError(f"latency must be MIN-MAX milliseconds, e.g. 30-250 (got {text!r})") from None
+
+
+def _sends(method: str) -> bool:
+    """send*/edit* methods: the ones Telegram's flood control refuses (method is lower-case)."""
+    return method.startswith(("send", "edit"))
+
+
+def _delayed(method: str) -> bool:
+    """Methods whose answer waits for the configured send latency (method is lower-case)."""
+    return _sends(method) or method == "answercallbackquery"
+
+
 def _inline_markup(markup: dict[str, Any] | None) -> dict[str, Any] | None:
     """The markup Telegram would show in Message.reply_markup (only non-empty inline keyboards)."""
     if markup and markup.get("inline_keyboard"):
@@ -476,9 +573,21 @@ class FakeTelegram:
         deliver_webhooks: bool = True,
         strict_html_ampersand: bool = True,
         webhook_timeout: float = 10.0,
+        send_latency_ms: tuple[float, float] = (0.0, 0.0),
+        state_dir: Path | str | None = None,
     ) -> None:
+        """send_latency_ms: every new bot's (min, max) delay of send*/edit*/answerCallbackQuery calls.
+
+        state_dir: keep what must survive a restart (the next update id of each bot) in
+        ``state_dir/fake-telegram.json``, so update ids only grow across restarts; None keeps nothing.
+        """
         self.bots: dict[str, BotState] = {}
+        # Differs on every start, so a client can tell a restarted server (chat seq numbers begin anew) apart.
+        self.instance_id = uuid.uuid4().hex
+        self.state_path = None if state_dir is None else Path(state_dir) / STATE_FILE_NAME
+        self._persisted: dict[str, dict[str, int]] = self._load_state()
         self.callback_timeout = callback_timeout
+        self.send_latency_ms = latency_range(send_latency_ms)
         self.deliver_webhooks = deliver_webhooks
         self.strict_html_ampersand = strict_html_ampersand
         self.webhook_timeout = webhook_timeout
@@ -518,8 +627,46 @@ class FakeTelegram:
         if bot is None:
             if not TOKEN_RE.match(token):
                 raise ApiError(401, "Unauthorized")
-            bot = self.bots[token] = BotState(token, self.callback_timeout)
+            bot = self.bots[token] = BotState(token, self.callback_timeout, self.send_latency_ms)
+            if self.state_path is not None:
+                # Ids below the last reservation may have been handed out before the restart: start above them.
+                bot.next_update_id = max(1, self._persisted.get(self._state_key(token), {}).get("next_update_id", 1))
+                bot.update_ids_reserved = bot.next_update_id
         return bot
+
+    # ------------------------------------------------------------------ state that survives restarts
+
+    @staticmethod
+    def _state_key(token: str) -> str:
+        # The bot id and a digest, so the file never holds a token.
+        return f"{token.split(':', 1)[0]}:{hashlib.sha256(token.encode()).hexdigest()[:16]}"
+
+    def _load_state(self) -> dict[str, dict[str, int]]:
+        if self.state_path is None or not self.state_path.exists():
+            return {}
+        try:
+            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+            bots = data["bots"]
+            return {str(key): {"next_update_id": int(value["next_update_id"])} for key, value in bots.items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"{self.state_path} is not a fake Telegram state file ({exc}); remove it") from None
+
+    def _save_state(self) -> None:
+        assert self.state_path is not None
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.state_path.with_name(f".{self.state_path.name}.{os.getpid()}.tmp")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump({"version": 1, "bots": self._persisted}, handle, indent=1, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # Atomic: a crash leaves the old file or the new one, never half of one.
+        os.replace(temporary, self.state_path)
+
+    def _reserve_update_ids(self, bot: BotState, update_id: int) -> None:
+        """Makes update_id (and the next block) safe to hand out: persisted before any of them is used."""
+        bot.update_ids_reserved = update_id + UPDATE_ID_BLOCK
+        self._persisted[self._state_key(bot.token)] = {"next_update_id": bot.update_ids_reserved}
+        self._save_state()
 
     async def aclose(self) -> None:
         """Stops webhook senders and closes the HTTP client used for webhooks."""
@@ -570,8 +717,16 @@ class FakeTelegram:
             )
             if entry is None:
                 raise ApiError(404, "Not Found: method not found")
-            self._consume_failure(bot, name.lower())
-            self._check_rate(bot, name.lower(), params)
+            if _find_surrogate(params) or any(_find_surrogate(u.filename) for u in uploads.values()):
+                raise ApiError(400, NOT_UTF8)
+            lowered = name.lower()
+            low, high = bot.send_latency_ms
+            if high > 0 and _delayed(lowered):
+                # A sleep, not a lock: other requests keep being served meanwhile, as by Telegram.
+                await asyncio.sleep(random.uniform(low, high) / 1000)
+            self._check_flood(bot, lowered)
+            self._consume_failure(bot, lowered)
+            self._check_rate(bot, lowered, params)
             result = entry[1](bot, params, uploads)
             if isinstance(result, Awaitable):
                 result = await result
@@ -582,6 +737,15 @@ class FakeTelegram:
             log.exception("fake Telegram failed on %s", method)
             return 500, ApiError(500, f"Internal Server Error: {exc!r}").payload()
         return 200, {"ok": True, "result": result}
+
+    @staticmethod
+    def _check_flood(bot: BotState, method: str) -> None:
+        if not bot.flood_until or not _sends(method):
+            return
+        # Checked right before the method runs, so nothing is accepted inside a flood window.
+        remaining = bot.flood_until - time.time()
+        if remaining > 0:
+            raise _too_many(max(1, math.ceil(remaining)))
 
     def _consume_failure(self, bot: BotState, method: str) -> None:
         queue = bot.failures.get(method)
@@ -703,7 +867,7 @@ class FakeTelegram:
         reply = _json_field(params, "reply_parameters")
         allow_missing = _bool(params, "allow_sending_without_reply")
         if isinstance(reply, dict):
-            message_id = reply.get("message_id")
+            message_id = _int(reply, "message_id")
             allow_missing = allow_missing or bool(reply.get("allow_sending_without_reply"))
         else:
             message_id = _int(params, "reply_to_message_id")
@@ -761,6 +925,7 @@ class FakeTelegram:
             parse_mode=parse_mode if isinstance(parse_mode, str) and parse_mode else None,
             reply_markup=markup,
             file_id=file_id,
+            accepted_at=time.time(),
         )
         chat.messages[message_id] = msg
         chat.bot_message_ids.append(message_id)
@@ -898,6 +1063,7 @@ class FakeTelegram:
         msg.api = api
         msg.reply_markup = markup
         msg.edits += 1
+        msg.edited_at = time.time()
         chat.touch(msg)
         return api
 
@@ -1181,7 +1347,10 @@ class FakeTelegram:
         params: dict[str, Any] = {}
         uploads: dict[str, Upload] = {}
         if ctype == "multipart/form-data":
-            await _params_from_multipart(aiohttp.MultipartReader(resp.headers, resp.content), params, uploads)
+            try:
+                await _params_from_multipart(aiohttp.MultipartReader(resp.headers, resp.content), params, uploads)
+            except ApiError:
+                return None
         else:
             body = await resp.read()
             try:
@@ -1339,7 +1508,8 @@ class FakeTelegram:
 
     def _send_chat_action(self, bot: BotState, params: dict[str, Any], uploads: dict[str, Upload]) -> bool:
         self._target_chat(bot, params)
-        if params.get("action") not in _CHAT_ACTIONS:
+        action = params.get("action")
+        if not isinstance(action, str) or action not in _CHAT_ACTIONS:
             raise _bad("wrong parameter action in request")
         return True
 
@@ -1432,6 +1602,8 @@ class FakeTelegram:
 
     def _next_update_id(self, bot: BotState) -> int:
         update_id = bot.next_update_id
+        if update_id >= bot.update_ids_reserved:
+            self._reserve_update_ids(bot, update_id)
         bot.next_update_id += 1
         return update_id
 
@@ -1496,6 +1668,9 @@ class FakeTelegram:
         **kwargs: Any,
     ) -> dict[str, Any]:
         """Queues a text message (or an edited_message) from a user; returns update_id and message_id."""
+        hit = _find_surrogate(text, "text")
+        if hit is not None:
+            raise _surrogate_error(hit)
         content: dict[str, Any] = {"text": text}
         if entities is not None:
             content["entities"] = entities
@@ -1597,6 +1772,9 @@ class FakeTelegram:
 
     def inject_update(self, token: str, update: dict[str, Any]) -> dict[str, Any]:
         """Queues a raw update; a known update_id is re-queued (duplicate delivery), a bare one is replayed."""
+        hit = _find_surrogate(update)
+        if hit is not None:
+            raise _surrogate_error(hit)
         bot = self.get_bot(token)
         update = dict(update)
         update_id = update.get("update_id")
@@ -1614,6 +1792,8 @@ class FakeTelegram:
                         raise ControlError(f"update {update_id} is not in the history", 404)
                     update = original
             else:
+                if update_id >= bot.update_ids_reserved:
+                    self._reserve_update_ids(bot, update_id)
                 bot.next_update_id = update_id + 1
         kind = _update_kind(update)
         body = update[kind]
@@ -1712,6 +1892,29 @@ class FakeTelegram:
         bot.rate_window.clear()
         bot.rate_chat_windows.clear()
 
+    def set_send_latency(self, token: str, send_latency_ms: Any) -> tuple[float, float]:
+        """Sets one bot's (min, max) delay in ms of send*/edit*/answerCallbackQuery; (0, 0) turns it off."""
+        bot = self.get_bot(token)
+        bot.send_latency_ms = latency_range(send_latency_ms)
+        return bot.send_latency_ms
+
+    def flood(self, token: str, seconds: float) -> dict[str, Any]:
+        """Every send*/edit* of this bot answers 429 retry_after for `seconds` from now (0 ends a flood)."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 86400:
+            raise ControlError("seconds must be a number between 0 and 86400")
+        bot = self.get_bot(token)
+        now = time.time()
+        active = bot.flood_until > now
+        if seconds == 0:
+            if active:
+                bot.flood_until = bot.flood_windows[-1][1] = now
+        elif active:
+            bot.flood_until = bot.flood_windows[-1][1] = max(bot.flood_until, now + seconds)
+        else:
+            bot.flood_until = now + seconds
+            bot.flood_windows.append([now, bot.flood_until])
+        return {"ok": True, "flood_until": bot.flood_until, "flood_windows": [list(w) for w in bot.flood_windows]}
+
     def add_failure(
         self,
         token: str,
@@ -1750,6 +1953,8 @@ class FakeTelegram:
             "deleted": msg.deleted,
             "seq": msg.seq,
             "history": list(msg.history),
+            "accepted_at": msg.accepted_at,
+            "edited_at": msg.edited_at,
         }
         if msg.kind in ("photo", "document"):
             view["caption"] = msg.raw_text
@@ -1832,10 +2037,12 @@ class FakeTelegram:
             scope_key = scope_obj["type"] if list(scope_obj) == ["type"] else scope
             commands.setdefault(scope_key, {})[language] = [dict(item) for item in items]
         return {
+            "instance_id": self.instance_id,
             "bot": {"id": bot.bot_id, "username": bot.user["username"]},
             "pending_updates": len(bot.updates),
             "confirmed_offset": bot.confirmed_offset,
             "next_update_id": bot.next_update_id,
+            "state_file": None if self.state_path is None else str(self.state_path),
             "allowed_updates": bot.allowed_updates,
             "webhook": self._get_webhook_info(bot, {}, {}),
             "commands": commands,
@@ -1846,6 +2053,9 @@ class FakeTelegram:
             "rate_limit": {"global_per_second": bot.rate_global, "per_chat_per_second": bot.rate_per_chat},
             "failures": {method: len(queue) for method, queue in bot.failures.items() if queue},
             "callback_timeout": bot.callback_timeout,
+            "send_latency_ms": list(bot.send_latency_ms),
+            "flood_until": bot.flood_until if bot.flood_until > time.time() else None,
+            "flood_windows": [list(window) for window in bot.flood_windows],
         }
 
     def requests(self, token: str, method: str | None = None) -> list[dict[str, Any]]:
@@ -1867,12 +2077,20 @@ def _json_response(payload: Any, status: int = 200) -> web.Response:
 async def _read_api_request(request: web.Request) -> tuple[dict[str, Any], dict[str, Upload], str]:
     raw_ctype = request.headers.get(aiohttp.hdrs.CONTENT_TYPE, "")
     ctype = request.content_type if raw_ctype else ""
-    params: dict[str, Any] = dict(request.query) if request.query_string else {}
+    # The raw query, not request.query: yarl would hide bytes that are not UTF-8 behind U+FFFD.
+    query = request.raw_path.partition("?")[2]
+    params: dict[str, Any] = _parse_query(query) if query else {}
     uploads: dict[str, Upload] = {}
-    if ctype == "multipart/form-data":
-        await _params_from_multipart(await request.multipart(), params, uploads)
-    elif request.body_exists:
-        params.update(_params_from_bytes(ctype, await request.read()))
+    try:
+        if ctype == "multipart/form-data":
+            await _params_from_multipart(await request.multipart(), params, uploads)
+        elif request.body_exists:
+            params.update(_params_from_bytes(ctype, await request.read()))
+    except ApiError:
+        raise
+    except Exception as exc:
+        # Whatever breaks while reading the body is the client's mistake: Telegram answers 400, never 500.
+        raise _bad(f"can't parse request: {exc}") from None
     return decode_params(params), uploads, ctype
 
 
@@ -1918,11 +2136,16 @@ def _control(handler: ControlHandler) -> Callable[[web.Request], Awaitable[web.S
             raw = await request.read()
             if raw.strip():
                 try:
-                    body = json.loads(raw)
+                    body = json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    return _json_response({"ok": False, "error": "body must be UTF-8 encoded JSON"}, 400)
                 except ValueError:
                     return _json_response({"ok": False, "error": "body must be JSON"}, 400)
                 if not isinstance(body, dict):
                     return _json_response({"ok": False, "error": "body must be a JSON object"}, 400)
+                hit = _find_surrogate(body)
+                if hit is not None:
+                    return _json_response({"ok": False, "error": str(_surrogate_error(hit))}, 400)
         try:
             result = await handler(fake, token, body, request)
         except ControlError as exc:
@@ -2027,7 +2250,13 @@ async def _c_config(fake: FakeTelegram, token: str, body: dict[str, Any], reques
     bot = fake.get_bot(token)
     if body.get("callback_timeout") is not None:
         bot.callback_timeout = float(body["callback_timeout"])
-    return {"ok": True, "callback_timeout": bot.callback_timeout}
+    if body.get("send_latency_ms") is not None:
+        fake.set_send_latency(token, body["send_latency_ms"])
+    return {"ok": True, "callback_timeout": bot.callback_timeout, "send_latency_ms": list(bot.send_latency_ms)}
+
+
+async def _c_flood(fake: FakeTelegram, token: str, body: dict[str, Any], request: web.Request) -> Any:
+    return fake.flood(token, body["seconds"])
 
 
 async def _c_reset(fake: FakeTelegram, token: str, body: dict[str, Any], request: web.Request) -> Any:
@@ -2037,15 +2266,17 @@ async def _c_reset(fake: FakeTelegram, token: str, body: dict[str, Any], request
 
 async def _c_messages(fake: FakeTelegram, token: str, body: dict[str, Any], request: web.Request) -> Any:
     query = request.query
+    # A client that last talked to another instance holds seq numbers that mean nothing here: answer at once.
+    stale = query.get("instance_id", fake.instance_id) != fake.instance_id
     messages = await fake.wait_bot_messages(
         token,
         int(request.match_info["chat_id"]),
         since=int(query.get("since", 0)),
-        wait=int(query.get("wait", 0)),
-        timeout=float(query.get("timeout", 5.0)),
+        wait=0 if stale else int(query.get("wait", 0)),
+        timeout=0 if stale else float(query.get("timeout", 5.0)),
         changed_after=int(query.get("changed_after", 0)),
     )
-    return {"messages": messages}
+    return {"messages": messages, "instance_id": fake.instance_id}
 
 
 async def _c_callback_answers(fake: FakeTelegram, token: str, body: dict[str, Any], request: web.Request) -> Any:
@@ -2089,6 +2320,7 @@ def create_app(fake: FakeTelegram | None = None) -> web.Application:
         "rate_limit": _c_rate_limit,
         "fail": _c_fail,
         "config": _c_config,
+        "flood": _c_flood,
         "reset": _c_reset,
     }.items():
         router.add_post(f"{prefix}/{name}", _control(handler))
@@ -2098,18 +2330,35 @@ def create_app(fake: FakeTelegram | None = None) -> web.Application:
     router.add_get(f"{prefix}/state", _control(_c_state))
     router.add_get(f"{prefix}/requests", _control(_c_requests))
 
+    async def on_shutdown(app: web.Application) -> None:
+        # Long polls (getUpdates, control-API messages) answer now rather than hold the shutdown for 25 s.
+        for bot in fake.bots.values():
+            fake._close_bot(bot)
+
     async def on_cleanup(app: web.Application) -> None:
         await fake.aclose()
 
+    app.on_shutdown.append(on_shutdown)
     app.on_cleanup.append(on_cleanup)
     return app
 
 
 async def start_fake_server(
-    host: str = "127.0.0.1", port: int = 0, *, fake: FakeTelegram | None = None
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    fake: FakeTelegram | None = None,
+    send_latency_ms: tuple[float, float] = (0.0, 0.0),
+    state_dir: Path | str | None = None,
 ) -> tuple[FakeTelegram, web.AppRunner, str]:
-    """Starts the fake server in the running loop; returns (state, runner, base URL). Stop with runner.cleanup()."""
-    fake = fake or FakeTelegram()
+    """Starts the fake server in the running loop; returns (state, runner, base URL). Stop with runner.cleanup().
+
+    state_dir: where update ids are persisted so they keep growing across restarts (see FakeTelegram).
+    """
+    if fake is None:
+        fake = FakeTelegram(send_latency_ms=send_latency_ms, state_dir=state_dir)
+    elif send_latency_ms != (0.0, 0.0) or state_dir is not None:
+        raise ValueError("pass send_latency_ms and state_dir to the FakeTelegram you give, not to start_fake_server")
     # handler_cancellation: a client that gives up on a long poll must not leave a zombie poller behind.
     runner = web.AppRunner(create_app(fake), access_log=None, handler_cancellation=True)
     await runner.setup()
@@ -2124,12 +2373,18 @@ async def start_fake_server(
     return fake, runner, f"http://{url_host}:{real_port}"
 
 
-def run_fake_server(host: str, port: int) -> None:
+def run_fake_server(
+    host: str,
+    port: int,
+    *,
+    send_latency_ms: tuple[float, float] = (0.0, 0.0),
+    state_dir: Path | str | None = None,
+) -> None:
     """Runs the fake server until interrupted (SIGINT/SIGTERM); logs the base URL once."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     async def serve() -> None:
-        _, runner, url = await start_fake_server(host, port)
+        _, runner, url = await start_fake_server(host, port, send_latency_ms=send_latency_ms, state_dir=state_dir)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -10,14 +10,19 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
+
 from bot.app import Vecinos, install_signal_handlers
 from bot.config import Settings
 from bot.domain.permissions import Grant, Role, ScopeKind
+from bot.errors import CommandError, cannot_listen
+from bot.fakeapi.client import FakeTelegramError
 
 log = logging.getLogger(__name__)
 
 SANDBOX_TOKEN = "123456:SANDBOX-local"
-STATE_FILE = Path("var/sandbox.json")
+VAR = Path("var")
+STATE_FILE = VAR / "sandbox.json"
 DEMO_CIRCLE = "emb-plaza-lavapies"
 # Demo staff so a newcomer can approve requests from a second terminal.
 DEMO_STAFF = (
@@ -42,7 +47,12 @@ async def run_sandbox(app: Vecinos, stop: asyncio.Event, *, port: int, open_chat
     """Fake Telegram + the bot + (optionally) a terminal chat as a resident."""
     from bot.fakeapi.server import start_fake_server
 
-    fake, runner, url = await start_fake_server("127.0.0.1", port)
+    try:
+        # Update ids must keep growing across restarts: the bot's database remembers the ones it has handled.
+        fake, runner, url = await start_fake_server("127.0.0.1", port, state_dir=VAR)
+    except OSError as exc:
+        # Before anything is written: a second `make run` must not take over the running sandbox's var/sandbox.json.
+        raise cannot_listen("127.0.0.1", port, exc, "use another port with --sandbox-port N") from None
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
     STATE_FILE.write_text(json.dumps({"api_url": url, "token": SANDBOX_TOKEN}))
     await app.open()
@@ -112,12 +122,21 @@ async def chat_as(name: str, api_url: str | None, token: str | None) -> None:
     """`vecinos chat --as NAME`: talk to the sandbox bot in this terminal."""
     from bot.sandbox.terminal_chat import persona, run_terminal_chat
 
+    how = "start one with `make run` in this folder (or pass --api and --token)"
     if api_url is None or token is None:
         if not STATE_FILE.exists():
-            from bot.cli import CommandError
-
-            raise CommandError("no sandbox is running here: start one with `make run` (or pass --api and --token)")
-        state = json.loads(STATE_FILE.read_text())
-        api_url, token = api_url or state["api_url"], token or state["token"]
+            raise CommandError(f"no sandbox is running in this folder (there is no {STATE_FILE}): {how}")
+        try:
+            state = json.loads(STATE_FILE.read_text(encoding="utf-8"))
+            api_url, token = api_url or str(state["api_url"]), token or str(state["token"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CommandError(f"{STATE_FILE} is unreadable ({exc}): {how}") from None
     user_id, first_name, language = persona(name)
-    await run_terminal_chat(api_url, token, user_id, first_name, language)
+    try:
+        await run_terminal_chat(api_url, token, user_id, first_name, language)
+    except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+        # Errors during the chat are shown in it; only the first contact ends up here.
+        log.debug("no contact with %s: %r", api_url, exc)
+        raise CommandError(f"no sandbox is running at {api_url}: {how}") from None
+    except (aiohttp.ClientError, FakeTelegramError) as exc:
+        raise CommandError(f"the fake Telegram server at {api_url} did not answer as expected ({exc}): {how}") from None

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
+import functools
+import json
+import re
 import sys
 import threading
 import zlib
-from typing import Any, TextIO
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
 
 import aiohttp
 
@@ -24,8 +30,18 @@ PERSONAS: dict[str, tuple[int, str, str | None]] = {
 
 HELP = "Type a message; a number taps a button of the latest keyboard; /loc LAT LON; /photo [caption]; /quit."
 POLL_TIMEOUT = 25.0
+RETRY_SECONDS = 1.0
 CALLBACK_ANSWER_WAIT = 5.0
 REPLAYED_ON_START = 5
+READ_CHUNK = 65536
+DOWNLOADS = Path("var/downloads")
+# Halves of UTF-16 pairs: what a str holds for bytes that were not UTF-8 (surrogateescape); no client sends them.
+_LONE_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def clean_input(text: str) -> str:
+    """The text without lone surrogates, the remains of characters broken by a terminal or a long paste."""
+    return _LONE_SURROGATES.sub("", text)
 
 
 def persona(name: str) -> tuple[int, str, str | None]:
@@ -61,14 +77,19 @@ class TerminalChat:
         first_name: str,
         language_code: str | None,
         stdout: TextIO,
+        downloads: Path = DOWNLOADS,
     ) -> None:
         self.client = client
+        self.downloads = downloads
+        self.saved: dict[str, str] = {}
+        self.instance_id: str | None = None
         self.user_id = user_id
         self.first_name = first_name
         self.language_code = language_code
         self.stdout = stdout
         self.seq = 0
-        self.shown: dict[int, tuple[int, bool]] = {}
+        # What each message looked like when last printed: (content, buttons, deleted).
+        self.shown: dict[int, tuple[str, str, bool]] = {}
         self.keyboards: dict[int, dict[str, Any]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -106,21 +127,35 @@ class TerminalChat:
         message_id = max(self.keyboards)
         return message_id, [b for row in _buttons(self.keyboards[message_id]) for b in row]
 
-    def show(self, msg: dict[str, Any]) -> None:
-        """Prints a new, edited or deleted bot message (once per change)."""
-        message_id = msg["message_id"]
+    @staticmethod
+    def _looks(msg: dict[str, Any]) -> tuple[str, str, bool]:
+        """What the user sees of a message: its content, its buttons, whether it is gone."""
+        content = [msg.get(key) for key in ("kind", "plain_text", "file_id", "file_name", "latitude", "longitude")]
+        buttons = [[b.get("text") for b in row] for row in _buttons(msg.get("reply_markup"))]
+        dump = functools.partial(json.dumps, ensure_ascii=False)
+        return dump(content), dump(buttons), bool(msg.get("deleted"))
+
+    def remember(self, msg: dict[str, Any]) -> None:
+        """Records a message as seen without printing it (its keyboard stays tappable)."""
         self.seq = max(self.seq, int(msg.get("seq", 0)))
-        previous = self.shown.get(message_id)
-        edits, deleted = int(msg.get("edits", 0)), bool(msg.get("deleted"))
-        self.shown[message_id] = (edits, deleted)
+        self.shown[msg["message_id"]] = self._looks(msg)
         self.track_keyboard(msg)
+
+    def show(self, msg: dict[str, Any]) -> None:
+        """Prints a new, edited or deleted bot message, once per change the user can see."""
+        message_id = msg["message_id"]
+        previous = self.shown.get(message_id)
+        self.remember(msg)
+        content, buttons, deleted = self.shown[message_id]
         if deleted:
-            if previous is not None and not previous[1]:
+            if previous is not None and not previous[2]:
                 self.say(f"Bot (deleted message #{message_id})")
             return
-        if previous is not None and previous[0] >= edits:
+        if previous is not None and previous[0] == content and (previous[1] == buttons or buttons == "[]"):
+            # Nothing new to read: the same change fetched again, or an edit that only took the buttons away
+            # (bots often edit the text and drop the keyboard in two calls; printing both showed it twice).
             return
-        label = "Bot (edited):" if previous is not None or edits else "Bot:"
+        label = "Bot (edited):" if previous is not None or msg.get("edits") else "Bot:"
         self.say(f"{label} {self._describe(msg)}")
         number = 0
         for row in _buttons(msg.get("reply_markup")):
@@ -144,36 +179,93 @@ class TerminalChat:
             details = msg.get("file_name") or "file"
             if size is not None:
                 details += f", {size} bytes"
+            if msg.get("saved_to"):
+                details += f", saved to {msg['saved_to']}"
             return f"[document {details}] {body}".rstrip()
         if kind == "location":
             return f"[location {msg.get('latitude')}, {msg.get('longitude')}]"
         return body
 
+    async def present(self, msg: dict[str, Any]) -> None:
+        """Shows a message, first saving a document's bytes so the user can open the file."""
+        file_id = msg.get("file_id")
+        if msg.get("kind") == "document" and file_id and not msg.get("deleted"):
+            if file_id not in self.saved:
+                try:
+                    data = await self.client.file_bytes(str(file_id))
+                    self.saved[file_id] = str(save_download(self.downloads, str(msg.get("file_name") or ""), data))
+                except (aiohttp.ClientError, FakeTelegramError, TimeoutError, OSError) as exc:
+                    self.say(f"(could not save the document: {exc})")
+                    self.saved[file_id] = ""
+            msg = {**msg, "saved_to": self.saved[file_id]}
+        self.show(msg)
+
     async def catch_up(self, wait: int, poll_seconds: float) -> int:
         """Fetches and prints every change since the last one shown; returns how many there were."""
-        messages = await self.client.messages(self.user_id, wait=wait, timeout=poll_seconds, changed_after=self.seq)
+        result = await self.client.poll_messages(
+            self.user_id, changed_after=self.seq, wait=wait, timeout=poll_seconds, instance_id=self.instance_id
+        )
+        if self.instance_id is not None and result["instance_id"] not in (None, self.instance_id):
+            # The server restarted between two polls (no error was seen): open the chat there and show it all.
+            await self.open()
+            self._forget_view()
+            self.say("(reconnected to the sandbox)")
+            result = await self.client.poll_messages(self.user_id, instance_id=self.instance_id, timeout=0)
+        messages = result["messages"]
         for msg in sorted(messages, key=lambda m: int(m.get("seq", 0))):
-            self.show(msg)
+            await self.present(msg)
         return len(messages)
+
+    async def open(self) -> dict[str, Any]:
+        """Registers the user as having an open chat with the bot; returns the server's state."""
+        # As if the user had pressed Start earlier, so notices from others reach them.
+        await self.client.register_user(self.user_id, open_chat=True, **self.user_fields())
+        state = await self.client.state()
+        self.instance_id = state.get("instance_id")
+        return state
+
+    async def reconnect(self) -> None:
+        """After lost contact: opens the chat again and, if the server restarted, starts the view afresh."""
+        previous = self.instance_id
+        seq = self.seq
+        await self.open()
+        if previous is not None and self.instance_id is not None:
+            restarted = previous != self.instance_id
+        else:
+            # A server without instance ids: a restart shows as seq numbers that went backwards.
+            latest = await self.client.messages(self.user_id, timeout=0)
+            restarted = max((int(m.get("seq", 0)) for m in latest), default=0) < seq
+        if restarted:
+            self._forget_view()
+        self.say("(reconnected to the sandbox)")
+
+    def _forget_view(self) -> None:
+        # A new server numbers messages and changes from 1 again: what was shown says nothing about them.
+        self.seq = 0
+        self.shown.clear()
+        self.keyboards.clear()
+        self.saved.clear()
 
     async def poll_forever(self) -> None:
         """Background loop: long-polls the chat so messages from any source appear without typing."""
         failed = False
         while True:
             try:
+                if failed:
+                    await self.reconnect()
+                    failed = False
                 await self.catch_up(wait=1, poll_seconds=POLL_TIMEOUT)
-                failed = False
             except (aiohttp.ClientError, FakeTelegramError, TimeoutError) as exc:
                 if not failed:
-                    self.say(f"(lost contact with the fake Telegram server: {exc}; retrying)")
+                    self.say(f"(lost contact with the fake Telegram server: {exc or type(exc).__name__}; retrying)")
                 failed = True
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(RETRY_SECONDS)
 
     # ------------------------------------------------------------------ input
 
     async def handle(self, line: str) -> bool:
         """Acts on one input line; returns False when the user wants to quit."""
-        text = line.rstrip("\r\n")
+        text = clean_input(line.rstrip("\r\n"))
         if not text.strip():
             return True
         command = text.strip()
@@ -256,6 +348,42 @@ class TerminalChat:
                 await task
 
 
+def save_download(folder: Path, file_name: str, data: bytes) -> Path:
+    """Saves a received file under folder with a name of its own (name-2.ext, ... when taken by other bytes);
+    the same bytes under the same name are saved only once, so replays on start add no copies."""
+    folder.mkdir(parents=True, exist_ok=True)
+    # Only the last path component, so a file name can never write outside the folder.
+    name = Path(re.sub(r"[\x00-\x1f]", "", file_name).replace("\\", "/")).name.lstrip(".") or "file"
+    stem, dot, suffix = name.rpartition(".") if "." in name else (name, "", "")
+    for number in range(1, 10000):
+        candidate = folder / (name if number == 1 else f"{stem}-{number}{dot}{suffix}")
+        try:
+            with open(candidate, "xb") as handle:
+                handle.write(data)
+            return candidate
+        except FileExistsError:
+            if candidate.read_bytes() == data:
+                return candidate
+    raise OSError(f"too many files named {name} in {folder}")
+
+
+def _read_decoded_lines(buffer: BinaryIO, put: Callable[[str | None], None]) -> None:
+    """Reads bytes and decodes them as UTF-8 across reads: a character cut between two reads is joined, and
+    bytes that are not UTF-8 become U+FFFD (text-mode stdin would turn them into lone surrogates)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    read = getattr(buffer, "read1", None) or buffer.read
+    pending = ""
+    while chunk := read(READ_CHUNK):
+        pending += decoder.decode(chunk)
+        if "\n" in pending:
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                put(line + "\n")
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        put(pending)
+
+
 def _start_reader(stdin: TextIO, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
     """Reads stdin lines in a daemon thread, so a blocked read never keeps the process alive after /quit."""
 
@@ -265,8 +393,12 @@ def _start_reader(stdin: TextIO, loop: asyncio.AbstractEventLoop, queue: asyncio
 
     def read() -> None:
         try:
-            while line := stdin.readline():
-                put(line)
+            buffer = getattr(stdin, "buffer", None)
+            if buffer is not None:
+                _read_decoded_lines(buffer, put)
+            else:
+                while line := stdin.readline():
+                    put(clean_input(line))
         except (OSError, ValueError):
             pass  # stdin closed under us
         finally:
@@ -285,16 +417,16 @@ async def run_terminal_chat(
     stdout: TextIO = sys.stdout,
     *,
     eof_grace: float = 1.0,
+    downloads: Path = DOWNLOADS,
 ) -> None:
     """Chats with the bot as one user until /quit or end of input, printing everything the bot sends them.
 
     eof_grace: after end of input (piped stdin), how long to keep waiting for the bot's last replies.
+    downloads: where documents the bot sends are saved (relative to the working folder by default).
     """
     async with FakeTelegramClient(api_url, token) as client:
-        chat = TerminalChat(client, user_id, first_name, language_code, stdout)
-        # Make the chat exist as if the user had pressed Start earlier, so notices from others reach them.
-        await client.register_user(user_id, open_chat=True, **chat.user_fields())
-        state = await client.state()
+        chat = TerminalChat(client, user_id, first_name, language_code, stdout, downloads)
+        state = await chat.open()
         existing = await client.messages(user_id, timeout=0)
         username = state.get("bot", {}).get("username", "bot")
         language = f", {language_code}" if language_code else ""
@@ -303,11 +435,9 @@ async def run_terminal_chat(
         # keep their keyboards tappable.
         for index, msg in enumerate(existing):
             if index >= len(existing) - REPLAYED_ON_START:
-                chat.show(msg)
+                await chat.present(msg)
                 continue
-            chat.seq = max(chat.seq, int(msg.get("seq", 0)))
-            chat.shown[msg["message_id"]] = (int(msg.get("edits", 0)), bool(msg.get("deleted")))
-            chat.track_keyboard(msg)
+            chat.remember(msg)
 
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         _start_reader(stdin, asyncio.get_running_loop(), queue)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,3 +141,153 @@ def test_sandbox_runs_the_fake_server_the_bot_and_a_terminal_chat(tmp_path):
         sandbox.terminate()
         output = sandbox.communicate(timeout=20)[0]
     assert "Traceback" not in output, output
+
+
+def wait_for_port(port: int, process: subprocess.Popen[str], within: float = 30.0) -> None:
+    """Waits until something listens on 127.0.0.1:port (fails early if the process died)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[0]
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port} after {within} s")
+
+
+def control(port: int, token: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """One control-API call to a fake server on this port (GET without body, POST with one)."""
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/__control/{token}/{path}", data=data, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        return json.loads(resp.read())
+
+
+def test_fake_telegram_takes_a_send_latency_and_a_state_dir(tmp_path):
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VECINOS_")}
+    args = ["fake-telegram", "--port", str(port), "--latency", "30-250", "--state-dir", "var"]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path,
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_port(port, server)
+        state = control(port, "1:x", "state")
+        assert state["send_latency_ms"] == [30.0, 250.0]
+        assert state["state_file"] == str(Path("var") / "fake-telegram.json")
+        control(port, "1:x", "message", {"user_id": 5, "text": "hola"})
+        assert (tmp_path / "var" / "fake-telegram.json").exists()
+    finally:
+        server.terminate()
+        server.communicate(timeout=20)
+    bad = vecinos("fake-telegram", "--latency", "fast", cwd=tmp_path)
+    assert bad.returncode == 2 and "MIN-MAX" in bad.stderr
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The single stderr line of a command that failed with exit code 2, without a traceback."""
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def test_chat_without_a_running_sandbox_is_one_line_and_exit_code_2(tmp_path):
+    missing = one_line(vecinos("chat", "--as", "manager", cwd=tmp_path, stdin=""))
+    assert missing.startswith("vecinos: no sandbox is running in this folder")
+    assert "start one with `make run` in this folder (or pass --api and --token)" in missing
+
+    # A sandbox that stopped leaves var/sandbox.json pointing at a port nobody listens on.
+    port = free_port()
+    (tmp_path / "var").mkdir(exist_ok=True)
+    (tmp_path / "var" / "sandbox.json").write_text(json.dumps({"api_url": f"http://127.0.0.1:{port}", "token": "1:x"}))
+    gone = one_line(vecinos("chat", "--as", "manager", cwd=tmp_path, stdin=""))
+    assert gone == (
+        f"vecinos: no sandbox is running at http://127.0.0.1:{port}: "
+        "start one with `make run` in this folder (or pass --api and --token)"
+    )
+
+
+def test_a_busy_port_is_one_line_and_exit_code_2(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        sandbox = one_line(vecinos("run", "--no-chat", "--sandbox-port", str(port), cwd=tmp_path, stdin=""))
+        assert f"port {port} on 127.0.0.1 is already in use" in sandbox and "--sandbox-port" in sandbox
+        # The sandbox that owns the port keeps its var/sandbox.json.
+        assert not (tmp_path / "var" / "sandbox.json").exists()
+        server = one_line(vecinos("fake-telegram", "--port", str(port), cwd=tmp_path))
+        assert f"port {port} on 127.0.0.1 is already in use" in server and "--port N" in server
+
+
+def test_command_error_lives_in_bot_errors():
+    from bot.cli import CommandError as FromCli
+    from bot.errors import CommandError
+
+    assert FromCli is CommandError
+    assert "from bot.cli" not in (ROOT / "bot" / "sandbox" / "local.py").read_text()
+
+
+def start_headless_sandbox(folder: Path, port: int) -> subprocess.Popen[str]:
+    """`vecinos run --no-chat` with no token in folder: fake Telegram, the bot, no terminal chat."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VECINOS_")}
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--no-chat", "--sandbox-port", str(port)],
+        cwd=folder,
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_for_port(port, sandbox, within=60)
+    return sandbox
+
+
+def stop(sandbox: subprocess.Popen[str]) -> str:
+    """Ctrl+C, as a person stops `make run`; returns everything it printed."""
+    sandbox.send_signal(signal.SIGINT)
+    output = sandbox.communicate(timeout=60)[0]
+    assert sandbox.returncode == 0, output
+    return output
+
+
+def resident_says(port: int, text: str) -> tuple[int, list[dict[str, Any]]]:
+    """John writes to the sandbox bot; returns the update id and the bot's first answer(s) after it."""
+    token = "123456:SANDBOX-local"
+    before = control(port, token, "chats/1003/messages?timeout=0")["messages"]
+    seen = max((int(m["message_id"]) for m in before), default=0)
+    sent = control(port, token, "message", {"user_id": 1003, "text": text, "first_name": "John", "language_code": "en"})
+    answers = control(port, token, f"chats/1003/messages?since={seen}&wait=1&timeout=45")["messages"]
+    return int(sent["update_id"]), answers
+
+
+def test_a_returning_resident_is_answered_after_the_sandbox_restarts(tmp_path):
+    port = free_port()
+    first = start_headless_sandbox(tmp_path, port)
+    try:
+        update_before, answers = resident_says(port, "/start")
+        assert answers and "Vecinos" in str(answers[0]["text"])
+    finally:
+        output = stop(first)
+    assert "Traceback" not in output, output
+
+    second = start_headless_sandbox(tmp_path, port)
+    try:
+        # The bot's database (var/vecinos.db) remembers the update ids of the first run; new ones must be above.
+        update_after, answers = resident_says(port, "/start")
+        assert update_after > update_before
+        assert answers, "the returning resident got no answer: the bot took the update for one it had handled"
+    finally:
+        output = stop(second)
+    assert "Traceback" not in output, output
+    assert (tmp_path / "var" / "fake-telegram.json").exists() and (tmp_path / "var" / "vecinos.db").exists()

@@ -6,13 +6,16 @@ import asyncio
 import io
 import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from aiogram import Bot
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.fakeapi.client import FakeTelegramClient
-from bot.fakeapi.testing import wait_until
+from bot.fakeapi.server import start_fake_server
+from bot.fakeapi.testing import aiogram_bot, wait_until
 from bot.sandbox.terminal_chat import persona, run_terminal_chat
 
 TOKEN = "123456:TEST-fakeapi"
@@ -152,3 +155,184 @@ async def test_terminal_chat_with_stringio_input_shows_replies_after_eof(api_url
     await run_terminal_chat(api_url, TOKEN, 1003, "John", "en", stdin=io.StringIO("hello\n"), stdout=out, eof_grace=0.5)
     await replier
     assert "Bot: eco: hello" in out.getvalue()
+
+
+class ChunkedBytes(io.RawIOBase):
+    """A byte stream that hands out its data in the given pieces, as a terminal or a pipe does."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = list(chunks)
+
+    def readable(self) -> bool:
+        """Always readable."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """The next piece (or what fits of it); 0 at the end."""
+        if not self.chunks:
+            return 0
+        chunk = self.chunks.pop(0)
+        size = min(len(chunk), len(buffer))
+        buffer[:size] = chunk[:size]
+        if size < len(chunk):
+            self.chunks.insert(0, chunk[size:])
+        return size
+
+
+def terminal_stdin(data: bytes, piece: int) -> io.TextIOWrapper:
+    """stdin as Python opens it in a C/POSIX locale: bytes that are not UTF-8 become lone surrogates."""
+    chunks = [data[i : i + piece] for i in range(0, len(data), piece)]
+    return io.TextIOWrapper(io.BufferedReader(ChunkedBytes(chunks)), encoding="utf-8", errors="surrogateescape")
+
+
+async def texts_received(bot: Bot, count: int) -> list[str]:
+    """The bot side: the texts of the next `count` messages."""
+    texts: list[str] = []
+    offset = None
+    while len(texts) < count:
+        updates = await bot.get_updates(offset=offset, timeout=3)
+        assert updates, f"only {texts!r} arrived"
+        texts += [u.message.text or "" for u in updates if u.message is not None]
+        offset = updates[-1].update_id + 1
+    return texts
+
+
+async def test_terminal_chat_reads_a_long_arabic_paste_and_broken_bytes(api_url: str, bot: Bot) -> None:
+    paste = ("مرحبا بالجيران " * 400)[:5000]
+    data = (
+        paste.encode()
+        + b"\n"
+        # A character cut in half (a terminal's line buffer was full), then bytes that are never UTF-8.
+        + "سلام".encode()
+        + b"\xd8\n"
+        + b"hola \xff\xfe mundo\n"
+    )
+    out = io.StringIO()
+    # 4095-byte reads split two-byte Arabic characters between reads.
+    stdin = terminal_stdin(data, 4095)
+    chat = asyncio.create_task(run_terminal_chat(api_url, TOKEN, 1002, "Amina", "ar", stdin, out, eof_grace=0.1))
+    texts = await texts_received(bot, 3)
+    await asyncio.wait_for(chat, 10)
+    assert len(texts[0]) == 5000 and texts[0] == paste
+    assert texts[1:] == ["سلام\ufffd", "hola \ufffd\ufffd mundo"]
+    assert "could not deliver" not in out.getvalue() and "lost contact" not in out.getvalue()
+
+
+async def test_terminal_chat_strips_lone_surrogates_from_text_input(api_url: str, bot: Bot) -> None:
+    out = io.StringIO()
+    stdin = io.StringIO("مرحبا\udcd8\n\ud800hola\n")
+    await run_terminal_chat(api_url, TOKEN, 1002, "Amina", "ar", stdin, out, eof_grace=0.1)
+    assert await texts_received(bot, 2) == ["مرحبا", "hola"]
+    assert "could not deliver" not in out.getvalue()
+
+
+async def test_terminal_chat_prints_an_edited_message_once(api_url: str, bot: Bot, pipe: Pipe) -> None:
+    out = io.StringIO()
+    chat = asyncio.create_task(run_terminal_chat(api_url, TOKEN, 1001, "Lucía", "es", pipe.reader, out))
+    await wait_until(lambda: "Chatting with" in out.getvalue())
+    pipe.type("/forget")
+    forget = await next_update(bot, None)
+    buttons = [[InlineKeyboardButton(text="Sí, borrar", callback_data="forget:yes")]]
+    ask = await bot.send_message(1001, "¿Lo borramos todo?", reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons))
+    await wait_until(lambda: "[1] Sí, borrar" in out.getvalue())
+    pipe.type("1")
+    tap = await next_update(bot, forget.update_id + 1)
+    assert tap.callback_query is not None
+    await bot.answer_callback_query(tap.callback_query.id)
+    # The bot edits the text, then drops the keyboard, then repeats the edit with markup that looks the same.
+    await bot.edit_message_text(
+        "Tus datos han sido borrados.", chat_id=1001, message_id=ask.message_id, reply_markup=ask.reply_markup
+    )
+    await bot.edit_message_reply_markup(chat_id=1001, message_id=ask.message_id, reply_markup=None)
+    await bot.edit_message_text(
+        "<b>Tus datos</b> han sido borrados.", chat_id=1001, message_id=ask.message_id, parse_mode="HTML"
+    )
+    await bot.send_message(1001, "fin")
+    await wait_until(lambda: "Bot: fin" in out.getvalue())
+    assert out.getvalue().count("han sido borrados") == 1
+    # A real change is still shown, and so are new buttons on the same text.
+    await bot.edit_message_text("Borrado.", chat_id=1001, message_id=ask.message_id)
+    await wait_until(lambda: "Bot (edited): Borrado." in out.getvalue())
+    await bot.edit_message_reply_markup(chat_id=1001, message_id=ask.message_id, reply_markup=ask.reply_markup)
+    await wait_until(lambda: out.getvalue().count("Bot (edited): Borrado.") == 2)
+    assert out.getvalue().endswith("Bot (edited): Borrado.\n  [1] Sí, borrar\n")
+    pipe.type("/quit")
+    await asyncio.wait_for(chat, 3)
+
+
+async def test_terminal_chat_saves_documents_under_var_downloads(
+    api_url: str, bot: Bot, pipe: Pipe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    chat = asyncio.create_task(run_terminal_chat(api_url, TOKEN, 1001, "Lucía", "es", pipe.reader, out))
+    await wait_until(lambda: "Chatting with" in out.getvalue())
+    mydata = b'{"name": "Luc\xc3\xada", "circle": "emb-plaza-lavapies"}'
+    await bot.send_document(1001, BufferedInputFile(mydata, "vecinos-mydata.json"), caption="Tus datos")
+    line = f"Bot: [document vecinos-mydata.json, {len(mydata)} bytes, saved to var/downloads/vecinos-mydata.json]"
+    await wait_until(lambda: f"{line} Tus datos\n" in out.getvalue())
+    assert (tmp_path / "var" / "downloads" / "vecinos-mydata.json").read_bytes() == mydata
+    # Another file of the same name gets a name of its own; a name can not leave the folder.
+    await bot.send_document(1001, BufferedInputFile(b"{}", "vecinos-mydata.json"))
+    await wait_until(lambda: "saved to var/downloads/vecinos-mydata-2.json]" in out.getvalue())
+    await bot.send_document(1001, BufferedInputFile(b"x", "../../escape.txt"))
+    await wait_until(lambda: "saved to var/downloads/escape.txt]" in out.getvalue())
+    assert (tmp_path / "var" / "downloads" / "vecinos-mydata-2.json").read_bytes() == b"{}"
+    assert not (tmp_path / "escape.txt").exists()
+    pipe.type("/quit")
+    await asyncio.wait_for(chat, 3)
+
+    # Reopening the chat replays the newest messages without saving the same files again.
+    again = io.StringIO()
+    await run_terminal_chat(api_url, TOKEN, 1001, "Lucía", "es", io.StringIO(""), again, eof_grace=0)
+    assert f"{line} Tus datos\n" in again.getvalue()
+    assert sorted(p.name for p in (tmp_path / "var" / "downloads").iterdir()) == [
+        "escape.txt",
+        "vecinos-mydata-2.json",
+        "vecinos-mydata.json",
+    ]
+
+
+async def test_terminal_chat_survives_a_server_restart(pipe: Pipe) -> None:
+    _fake, runner, api_url = await start_fake_server()
+    port = int(api_url.rsplit(":", 1)[1])
+    out = io.StringIO()
+    chat = asyncio.create_task(run_terminal_chat(api_url, TOKEN, 3001, "Gestor Pablo", "es", pipe.reader, out))
+    bot = aiogram_bot(api_url, TOKEN)
+    try:
+        await wait_until(lambda: "Chatting with" in out.getvalue())
+        await bot.send_message(3001, "antes del reinicio")
+        await wait_until(lambda: "Bot: antes del reinicio" in out.getvalue())
+        await bot.session.close()
+        await runner.cleanup()
+        await wait_until(lambda: "(lost contact" in out.getvalue(), within=30)
+
+        # A new server on the same port knows nothing: no open chat, message ids and seq numbers from 1.
+        fake, runner, _ = await start_fake_server("127.0.0.1", port)
+        await wait_until(lambda: "(reconnected to the sandbox)" in out.getvalue(), within=30)
+        assert 3001 in fake.state(TOKEN)["known_chats"]
+        bot = aiogram_bot(api_url, TOKEN)
+        sent = await bot.send_message(3001, "después del reinicio")
+        assert sent.message_id == 1
+        await wait_until(lambda: "Bot: después del reinicio" in out.getvalue(), within=30)
+        assert out.getvalue().count("(reconnected to the sandbox)") == 1
+        pipe.type("/pending")
+        update = await next_update(bot, None)
+        assert update.message is not None and update.message.text == "/pending"
+        pipe.type("/quit")
+        await asyncio.wait_for(chat, 5)
+    finally:
+        chat.cancel()
+        await bot.session.close()
+        await runner.cleanup()
+
+
+async def test_a_poll_from_another_server_instance_is_answered_at_once(tg: FakeTelegramClient, bot: Bot) -> None:
+    await tg.send_message(1001, "hola")
+    await bot.send_message(1001, "uno")
+    instance = (await tg.state())["instance_id"]
+    same = await tg.poll_messages(1001, changed_after=1, instance_id=instance, timeout=0)
+    assert same == {"messages": [], "instance_id": instance}
+    # seq 50 means nothing to this server: a long poll for it must not wait, or a chat would hang after a restart.
+    other = await asyncio.wait_for(tg.poll_messages(1001, changed_after=0, wait=5, timeout=60, instance_id="x"), 20)
+    assert other["instance_id"] == instance and [m["text"] for m in other["messages"]] == ["uno"]
