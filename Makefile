@@ -6,14 +6,16 @@ STAMP := $(VENV)/.installed-stamp
 PO := $(wildcard locales/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test lint format locales extract migrate seed bench clean help
+.PHONY: run test lint format locales extract migrate seed bench clean distclean help
 
 help:
 	@echo "make run      - run the bot (no VECINOS_BOT_TOKEN: local sandbox with a terminal chat)"
 	@echo "make test     - run every test (set VECINOS_TEST_POSTGRES_URL for PostgreSQL)"
 	@echo "make lint     - ruff check and format check"
 	@echo "make extract  - extract messages and update catalogs"
-	@echo "make bench    - throughput benchmark against the fake Bot API server"
+	@echo "make bench    - benchmarks against the fake Bot API server (throughput, outbox pacing)"
+	@echo "make clean    - remove data and caches (var/, the database, compiled catalogs); keeps .venv"
+	@echo "make distclean - clean, and remove .venv too"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +56,10 @@ format: $(STAMP)
 
 bench: $(STAMP) locales
 	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/outbox.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache locales/*/LC_MESSAGES/*.mo
+	rm -rf var .pytest_cache .ruff_cache .hypothesis locales/*/LC_MESSAGES/*.mo
+
+distclean: clean
+	rm -rf $(VENV)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
 from dataclasses import dataclass, field, replace
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
+from bot.errors import TaskEnded
 from bot.i18n import Catalogs
 from bot.outbox import OutboxSender
 from handlers import Dispatcher
@@ -91,7 +93,14 @@ class Vecinos:
         engine = engine or self.settings.engine
         webhook = self.settings.webhook if webhook is None else webhook
         await self.open()
-        channel = build_channel(engine, token, api_url, self.dispatcher, self.catalogs)
+        channel = build_channel(
+            engine,
+            token,
+            api_url,
+            self.dispatcher,
+            self.catalogs,
+            connections=connections_for(self.settings.send_rate_per_second),
+        )
         sender = OutboxSender(
             self.db,
             channel,
@@ -194,10 +203,6 @@ class Vecinos:
                 scheduler.shutdown(wait=False)
 
 
-class TaskEnded(RuntimeError):
-    """A task that must run as long as the process (polling, the sender, the scheduler) ended."""
-
-
 async def _until_stopped_or_failed(stop: asyncio.Event, tasks: list[asyncio.Task]) -> None:
     """Wait for `stop`; if a long-running task ends first, for whatever reason, log why and raise, so the
     process exits non-zero and a supervisor restarts it (never a process that answers nobody)."""
@@ -223,17 +228,29 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(event.wait(), seconds)
 
 
+def connections_for(send_rate_per_second: float) -> int:
+    """HTTP connections to the Bot API that keep the outbox at its rate while Telegram takes up to ~250 ms per
+    answer (rate x 0.4 s), and never fewer than the frameworks' default of 100."""
+    return max(100, math.ceil(send_rate_per_second * 0.4))
+
+
 def build_channel(
-    engine: str, token: str, api_url: str, dispatcher: Dispatcher | None, catalogs: Catalogs
+    engine: str,
+    token: str,
+    api_url: str,
+    dispatcher: Dispatcher | None,
+    catalogs: Catalogs,
+    *,
+    connections: int = 100,
 ) -> ChannelRuntime:
     """The channel runtime for an engine: 'aiogram' or 'ptb' (imported only when chosen)."""
     if engine == "ptb":
         from bot.channels.ptb_channel import PtbChannel, make_ptb_bot
 
-        return PtbChannel(make_ptb_bot(token, api_url), dispatcher, catalogs)
+        return PtbChannel(make_ptb_bot(token, api_url, connections=connections), dispatcher, catalogs)
     from bot.channels.aiogram_channel import AiogramChannel, make_bot
 
-    return AiogramChannel(make_bot(token, api_url), dispatcher, catalogs)
+    return AiogramChannel(make_bot(token, api_url, connections=connections), dispatcher, catalogs)
 
 
 def _with_username(services: Services, username: str) -> Services:

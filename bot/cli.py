@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.errors import CommandError, cannot_listen
+from bot.errors import EXIT_TASK_ENDED, CommandError, TaskEnded, cannot_listen
 
 __all__ = ["CommandError", "build_parser", "main"]
 
@@ -128,9 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("aiogram").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Framework chatter (every HTTP request, at INFO) drowns what Vecinos says; their warnings still show.
+    for chatty in ("aiogram", "apscheduler", "alembic", "httpx", "httpcore", "telegram", "aiohttp.access"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         if args.command == "fake-telegram":
             from bot.fakeapi.server import run_fake_server
@@ -154,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as exc:
         print(f"vecinos: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except TaskEnded as exc:
+        # The log already holds the reason with its traceback; this is the one line for whoever started us.
+        print(f"vecinos: stopped because {exc}", file=sys.stderr)
+        return EXIT_TASK_ENDED
     except KeyboardInterrupt:
         return 130
 

@@ -16,3 +16,11 @@ def cannot_listen(host: str, port: int, exc: OSError, other_port: str) -> Comman
             f"port {port} on {host} is already in use (is a sandbox or fake server running?): stop it, or {other_port}"
         )
     return CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; {other_port}")
+
+
+class TaskEnded(RuntimeError):
+    """A task that must run as long as the process (polling, the outbox sender, the scheduler) ended: the process
+    stops with a non-zero exit, so a supervisor restarts it."""
+
+
+EXIT_TASK_ENDED = 1

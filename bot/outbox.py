@@ -48,6 +48,9 @@ class RateLimiter:
 
     def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = 1.0 / per_second
+        # A wake-up that comes late may catch up this much, so timer lateness does not lower the rate; over
+        # any second the count stays within the rate plus this small burst.
+        self.catch_up = max(2 * self.interval, 0.01)
         self._clock = clock
         self._next = 0.0
         self.paused_until = 0.0
@@ -61,13 +64,12 @@ class RateLimiter:
         """Sleep until the next message may start; after a pause, wait for the pause's end first."""
         while True:
             now = self._clock()
-            slot = max(now, self._next, self.paused_until)
+            slot = max(now - self.catch_up, self._next, self.paused_until)
             if slot > now:
                 await asyncio.sleep(slot - now)
             if not self.paused:
-                # Slots are spaced from the previous slot, not from when we woke, so timer lateness does
-                # not lower the rate.
-                self._next = max(slot, self._next) + self.interval
+                # Slots are spaced from the previous slot, not from when we woke.
+                self._next = slot + self.interval
                 return
 
     def pause(self, seconds: float) -> None:
@@ -140,6 +142,7 @@ class OutboxSender:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         max_in_flight: int | None = None,
         lease: timedelta = LEASE,
+        housekeeping_seconds: float = HOUSEKEEPING_SECONDS,
     ) -> None:
         self.db = db
         self.deliverer = deliverer
@@ -148,6 +151,7 @@ class OutboxSender:
         self.queue = ReadyQueue(per_chat_interval)
         self.clock = clock
         self.lease = lease
+        self.housekeeping_seconds = housekeeping_seconds
         self.batch_size = max(10, min(1000, int(per_second * BUFFER_SECONDS)))
         # Enough concurrent sends to keep the rate with slow answers, bounded so a stalled API cannot pile up.
         self.max_in_flight = max_in_flight or max(8, min(1000, int(per_second * 2)))
@@ -268,7 +272,7 @@ class OutboxSender:
 
     async def _keep_books(self, stop: asyncio.Event) -> None:
         """All the sender's database work: settle sends, claim more, renew leases, reclaim expired ones."""
-        housekeeping_at = time.monotonic() + HOUSEKEEPING_SECONDS
+        housekeeping_at = time.monotonic() + self.housekeeping_seconds
         failures = 0
         while True:
             stopping = stop.is_set()
@@ -282,7 +286,7 @@ class OutboxSender:
                         await self._claim()
                     if time.monotonic() >= housekeeping_at:
                         await self._housekeeping()
-                        housekeeping_at = time.monotonic() + HOUSEKEEPING_SECONDS
+                        housekeeping_at = time.monotonic() + self.housekeeping_seconds
                 failures = 0
             except Exception:
                 failures += 1

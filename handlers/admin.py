@@ -39,12 +39,15 @@ async def grant_role(ctx: Context) -> None:
     """/grant: give someone a role over a place, telling them in their language."""
     assert ctx.resident is not None
     parts = ctx.incoming.args.split()
-    if len(parts) < 2:
+    if not parts:
         ctx.say(grant_usage(ctx))
         return
     user_id = parse_user_id(parts[0])
     if user_id is None:
         ctx.say(ctx.t.gettext("{value} is not a Telegram user id (a positive number).", value=parts[0][:32]))
+        return
+    if len(parts) < 2:
+        ctx.say(grant_usage(ctx))
         return
     try:
         role = Role(parts[1].lower())

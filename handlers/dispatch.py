@@ -13,6 +13,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from bot.channels.base import Incoming, IncomingKind, Reply
 from bot.domain.callbacks import parse_callback
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 MAX_INPUT_LENGTH = 4096
 # Consecutive failures of one update, the same way, before it is recorded as failed and skipped.
 POISON_AFTER = 3
+# How long after applying an update its replies are expected to have been shown.
+DELIVERY_GRACE = timedelta(seconds=5)
 # Pauses between the attempts of an update whose handler failed (a bug fails the same way at once).
 RETRY_DELAYS = (0.05, 0.25)
 FAILURE_MEMORY = 10_000
@@ -41,6 +44,13 @@ class Outcome:
     update_id: int
     replies: list[Reply]
     needs_delivery: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BeingDelivered:
+    """An update applied by another process (or task) whose replies may still be on their way."""
+
+    until: datetime
 
 
 class UpdateNotApplied(Exception):
@@ -110,6 +120,7 @@ class Dispatcher:
         self.services = services
         self.routes = routes
         self.poison_after = poison_after
+        self.delivery_grace = DELIVERY_GRACE
         self._chats = ChatLocks()
         self._failures = FailureLog()
         self.failures = 0
@@ -127,6 +138,8 @@ class Dispatcher:
         for attempt in range(1, self.poison_after + 1):
             try:
                 outcome = await self._apply(incoming)
+                if isinstance(outcome, BeingDelivered):
+                    outcome = await self._await_delivery(incoming, outcome)
             except Exception as exc:
                 self.failures += 1
                 if is_transient_database_error(exc):
@@ -150,12 +163,12 @@ class Dispatcher:
             return outcome
         raise AssertionError("unreachable")
 
-    async def _apply(self, incoming: Incoming) -> Outcome:
+    async def _apply(self, incoming: Incoming) -> Outcome | BeingDelivered:
         async with self.services.db.unit_of_work() as uow:
             now = self.services.clock()
             opened = await uow.conversations.open_update(incoming.chat_id, incoming.update_id, incoming.user_id, now)
             if opened.seen is not None:
-                return self._redelivery(incoming, opened.seen)
+                return self._redelivery(incoming, opened.seen, now)
             ctx = self._context(incoming, uow, opened, now)
             if opened.resident is not None:
                 await uow.residents.touch(
@@ -164,19 +177,23 @@ class Dispatcher:
             await route(ctx, self.routes)
             # After an erasure even the update record must not point at the person's chat.
             chat_id = 0 if ctx.erased else incoming.chat_id
-            if not await uow.updates.record(incoming.update_id, chat_id, [r.to_dict() for r in ctx.replies], now):
+            replies = [r.to_dict() for r in ctx.replies]
+            if not await uow.updates.record(
+                incoming.update_id, chat_id, replies, now, deliver_by=now + self.delivery_grace
+            ):
                 # Recorded meanwhile by another process (a redelivery handled twice at once): ours must not
                 # count, and what to show is what that one decided.
                 await uow.rollback()
                 seen = await uow.updates.seen(incoming.update_id)
-                return self._redelivery(incoming, seen) if seen else Outcome(incoming.update_id, [], False)
+                return self._redelivery(incoming, seen, now) if seen else Outcome(incoming.update_id, [], False)
             await uow.commit()
         if ctx.wrote_outbox:
             self.services.on_outbox()
         return Outcome(incoming.update_id, ctx.replies, bool(ctx.replies))
 
-    def _redelivery(self, incoming: Incoming, seen: UpdateRecord) -> Outcome:
-        """An update applied before: change nothing; resend only replies that never reached the chat."""
+    def _redelivery(self, incoming: Incoming, seen: UpdateRecord, now: datetime) -> Outcome | BeingDelivered:
+        """An update applied before: change nothing; resend only replies that never reached the chat (if the
+        process that applied it may still be showing them, wait for it first)."""
         if seen.chat_id not in (incoming.chat_id, 0):
             log.warning(
                 "update id %s was used before for another chat: the Bot API server's update ids went back "
@@ -186,7 +203,25 @@ class Dispatcher:
         else:
             log.warning("update %s was applied before; skipping it (a redelivery)", incoming.update_id)
         pending = [] if seen.delivered else [Reply.from_dict(r) for r in seen.replies or []]
+        if pending and seen.deliver_by is not None and now < seen.deliver_by:
+            return BeingDelivered(seen.deliver_by)
         return Outcome(incoming.update_id, pending, bool(pending))
+
+    async def _await_delivery(self, incoming: Incoming, delivering: BeingDelivered) -> Outcome:
+        """Wait (outside any transaction) for the process that applied an update to show its replies; if it
+        does not within its grace (it died), show them ourselves."""
+        budget = max(0.0, (delivering.until - self.services.clock()).total_seconds())
+        waited = 0.0
+        pause = 0.02
+        while True:
+            async with self.services.db.unit_of_work() as uow:
+                seen = await uow.updates.seen(incoming.update_id)
+            if seen is None or seen.delivered or waited >= budget:
+                pending = [] if seen is None or seen.delivered else [Reply.from_dict(r) for r in seen.replies or []]
+                return Outcome(incoming.update_id, pending, bool(pending))
+            await asyncio.sleep(pause)
+            waited += pause
+            pause = min(0.2, pause * 2)
 
     def _context(self, incoming: Incoming, uow, opened: OpenedUpdate, now) -> Context:  # type: ignore[no-untyped-def]
         resident = opened.resident
@@ -218,7 +253,8 @@ class Dispatcher:
             now = self.services.clock()
             seen = await uow.updates.seen(incoming.update_id)
             if seen is not None:
-                return self._redelivery(incoming, seen)
+                outcome = self._redelivery(incoming, seen, now)
+                return outcome if isinstance(outcome, Outcome) else Outcome(incoming.update_id, [], False)
             resident = await uow.residents.by_telegram_id(incoming.user_id)
             locale = resident.locale if resident else self.services.catalogs.guess(incoming.language_code)
             t = self.services.catalogs.translator(locale)
@@ -231,7 +267,12 @@ class Dispatcher:
                 )
             ]
             await uow.updates.record(
-                incoming.update_id, incoming.chat_id, [r.to_dict() for r in replies], now, outcome="failed"
+                incoming.update_id,
+                incoming.chat_id,
+                [r.to_dict() for r in replies],
+                now,
+                outcome="failed",
+                deliver_by=now + self.delivery_grace,
             )
             await uow.commit()
         return Outcome(incoming.update_id, replies, True)

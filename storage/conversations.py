@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, and_, bindparam, delete, func, select, update
@@ -31,6 +31,7 @@ _OPEN_UPDATE = (
         _UPDATES.c.delivered,
         _UPDATES.c.replies,
         _UPDATES.c.outcome,
+        _UPDATES.c.deliver_by,
         _MEMBERSHIP.c.circle_id.label("verified_circle_id"),
         Resident,
         RoleGrant,
@@ -57,6 +58,11 @@ _SAVE_CONVERSATION = (
 )
 
 
+def _aware(moment: datetime | None) -> datetime | None:
+    """Plain-SQL reads of SQLite give naive UTC datetimes."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
 @dataclass(slots=True)
 class ChatState:
     """Where a chat is in a conversation (a plain value; saved with ConversationRepository.save)."""
@@ -75,6 +81,7 @@ class UpdateRecord:
     delivered: bool
     replies: list[dict[str, Any]] | None
     outcome: str = "applied"
+    deliver_by: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +120,9 @@ class ConversationRepository(Repository):
         first = rows[0]
         record = None
         if first.update_id is not None:
-            record = UpdateRecord(int(first.record_chat_id), bool(first.delivered), first.replies, first.outcome)
+            record = UpdateRecord(
+                int(first.record_chat_id), bool(first.delivered), first.replies, first.outcome, _aware(first.deliver_by)
+            )
         grants = [grant_of(row.RoleGrant) for row in rows if row.RoleGrant is not None]
         state = ChatState(chat_id, first.flow, first.step, dict(first.data or {}))
         return OpenedUpdate(state, record, first.Resident, grants, first.verified_circle_id)
@@ -139,13 +148,13 @@ class UpdateRepository(Repository):
     async def seen(self, update_id: int) -> UpdateRecord | None:
         """The record of an update applied before, if any."""
         table = _UPDATES
-        query = select(table.c.chat_id, table.c.delivered, table.c.replies, table.c.outcome).where(
+        query = select(table.c.chat_id, table.c.delivered, table.c.replies, table.c.outcome, table.c.deliver_by).where(
             table.c.update_id == update_id
         )
         row = (await self.session.execute(query)).first()
         if row is None:
             return None
-        return UpdateRecord(int(row.chat_id), bool(row.delivered), row.replies, row.outcome)
+        return UpdateRecord(int(row.chat_id), bool(row.delivered), row.replies, row.outcome, _aware(row.deliver_by))
 
     async def record(
         self,
@@ -155,6 +164,7 @@ class UpdateRepository(Repository):
         now: datetime,
         *,
         outcome: str = "applied",
+        deliver_by: datetime | None = None,
     ) -> bool:
         """Remember an update as applied (or failed), with the replies still to deliver (none: delivered
         already). False if it was recorded meanwhile by someone else: then nothing of ours may commit."""
@@ -165,6 +175,7 @@ class UpdateRepository(Repository):
             replies=replies or None,
             delivered=not replies,
             outcome=outcome,
+            deliver_by=deliver_by if replies else None,
         )
         result = await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["update_id"]))
         return rowcount(result) == 1

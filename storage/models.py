@@ -185,6 +185,9 @@ class ProcessedUpdate(Base):
     delivered: Mapped[bool] = mapped_column(Boolean, default=False)
     # "applied", or "failed" for a poison update skipped after failing the same way several times.
     outcome: Mapped[str] = mapped_column(String(16), default="applied")
+    # Until when the process that applied it is expected to be showing its replies: a redelivery before then
+    # (the same update given to two processes) waits for that delivery instead of sending the replies again.
+    deliver_by: Mapped[datetime | None]
 
 
 class OutboxMessage(Base):

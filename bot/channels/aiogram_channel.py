@@ -106,9 +106,10 @@ class LeanSession(AiohttpSession):
         return super().check_response(bot, method, status_code, content)
 
 
-def make_bot(token: str, api_url: str) -> Bot:
-    """An aiogram Bot talking to `api_url` (Telegram or the fake server), HTML by default."""
-    session = LeanSession(api=TelegramAPIServer.from_base(api_url))
+def make_bot(token: str, api_url: str, *, connections: int = 100) -> Bot:
+    """An aiogram Bot talking to `api_url` (Telegram or the fake server), HTML by default, with up to
+    `connections` requests in flight (the outbox at 1,000/s needs several hundred)."""
+    session = LeanSession(api=TelegramAPIServer.from_base(api_url), limit=connections)
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
 
 

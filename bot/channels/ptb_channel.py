@@ -55,14 +55,14 @@ POLL_GRACE = 10
 CONNECTION_POOL_SIZE = 64
 
 
-def make_ptb_bot(token: str, api_url: str) -> Bot:
+def make_ptb_bot(token: str, api_url: str, *, connections: int = CONNECTION_POOL_SIZE) -> Bot:
     """A PTB Bot talking to `api_url` (Telegram or the fake server); PtbChannel initializes it on first use.
 
     No `Defaults`/`ExtBot`: every send and edit passes ParseMode.HTML itself, so behaviour does not depend
     on how the bot was built.
     """
     request = HTTPXRequest(
-        connection_pool_size=CONNECTION_POOL_SIZE,
+        connection_pool_size=connections,
         # PTB's 5 s read timeout is too short for Telegram under load; a timed-out send may still have been
         # delivered, so we rather wait than resend.
         read_timeout=30.0,

@@ -179,6 +179,15 @@ class FakeTelegramClient:
         body["retry_after"] = retry_after
         await self._post("fail", body)
 
+    async def raw_answer(
+        self, method: str, status: int, body: str, content_type: str = "text/plain", count: int = 1
+    ) -> None:
+        """Makes the next `count` calls of `method` answer exactly `body` (not a Bot API answer) with `status`."""
+        await self._post(
+            "raw_answer",
+            {"method": method, "status": status, "body": body, "content_type": content_type, "count": count},
+        )
+
     async def configure(
         self, callback_timeout: float | None = None, send_latency_ms: tuple[float, float] | None = None
     ) -> dict[str, Any]:

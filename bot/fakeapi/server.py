@@ -363,6 +363,8 @@ class BotState:
         self.rate_window: deque[float] = deque()
         self.rate_chat_windows: dict[str, deque[float]] = {}
         self.failures: dict[str, deque[tuple[int, str, int | None]]] = {}
+        # Answers that are not the Bot API's at all (a proxy's error page, a truncated body), per method.
+        self.raw_answers: dict[str, deque[tuple[int, bytes, str]]] = {}
         self.send_latency_ms = send_latency_ms
         # Wall-clock (time.time()) flood windows, so tests can compare them with messages' accepted_at.
         self.flood_until = 0.0
@@ -1934,6 +1936,28 @@ class FakeTelegram:
         for _ in range(int(count)):
             queue.append((int(status), description or "", None if retry_after is None else int(retry_after)))
 
+    def add_raw_answer(
+        self, token: str, method: str, status: int, body: str, content_type: str = "text/plain", count: int = 1
+    ) -> None:
+        """Makes the next `count` calls of `method` answer exactly `body` with `status` (e.g. a gateway's HTML
+        error page, or JSON that is not a Bot API answer), as a broken proxy in front of Telegram would."""
+        if not 200 <= int(status) <= 599:
+            raise ControlError("status must be between 200 and 599")
+        if int(count) < 1:
+            raise ControlError("count must be >= 1")
+        queue = self.get_bot(token).raw_answers.setdefault(str(method).lower(), deque())
+        for _ in range(int(count)):
+            queue.append((int(status), body.encode("utf-8", "replace"), content_type))
+
+    def take_raw_answer(self, token: str, method: str) -> tuple[int, bytes, str] | None:
+        """The next raw answer queued for `method`, if any (consumed)."""
+        bot = self.bots.get(token)
+        queue = bot.raw_answers.get(method.lower()) if bot is not None else None
+        if not queue:
+            return None
+        bot.request_counts[method] += 1  # type: ignore[union-attr]
+        return queue.popleft()
+
     # ------------------------------------------------------------------ inspection (control API)
 
     @staticmethod
@@ -2104,6 +2128,9 @@ async def _handle_api(request: web.Request) -> web.Response:
         params, uploads, ctype = await _read_api_request(request)
     except ApiError as exc:
         return _json_response(exc.payload(), exc.status)
+    raw = fake.take_raw_answer(request.match_info["token"], request.match_info["method"])
+    if raw is not None:
+        return web.Response(status=raw[0], body=raw[1], content_type=raw[2])
     status, payload = await fake.call(request.match_info["token"], request.match_info["method"], params, uploads, ctype)
     return _json_response(payload, status)
 
@@ -2246,6 +2273,18 @@ async def _c_fail(fake: FakeTelegram, token: str, body: dict[str, Any], request:
     return {"ok": True}
 
 
+async def _c_raw_answer(fake: FakeTelegram, token: str, body: dict[str, Any], request: web.Request) -> Any:
+    fake.add_raw_answer(
+        token,
+        str(body["method"]),
+        int(body.get("status", 500)),
+        str(body.get("body", "")),
+        str(body.get("content_type") or "text/plain"),
+        int(body.get("count", 1)),
+    )
+    return {"ok": True}
+
+
 async def _c_config(fake: FakeTelegram, token: str, body: dict[str, Any], request: web.Request) -> Any:
     bot = fake.get_bot(token)
     if body.get("callback_timeout") is not None:
@@ -2319,6 +2358,7 @@ def create_app(fake: FakeTelegram | None = None) -> web.Application:
         "block": _c_block,
         "rate_limit": _c_rate_limit,
         "fail": _c_fail,
+        "raw_answer": _c_raw_answer,
         "config": _c_config,
         "flood": _c_flood,
         "reset": _c_reset,

@@ -291,3 +291,10 @@ def test_a_returning_resident_is_answered_after_the_sandbox_restarts(tmp_path):
         output = stop(second)
     assert "Traceback" not in output, output
     assert (tmp_path / "var" / "fake-telegram.json").exists() and (tmp_path / "var" / "vecinos.db").exists()
+
+
+def test_make_clean_removes_data_but_keeps_the_virtualenv():
+    clean = subprocess.run(["make", "-n", "clean"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    distclean = subprocess.run(["make", "-n", "distclean"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "var" in clean and ".venv" not in clean
+    assert ".venv" in distclean.stdout

@@ -13,7 +13,9 @@ from bot.channels.base import Reply
 from bot.i18n import Catalogs
 from bot.outbox import OutboxSender
 from storage.db import Database
+from storage.outbox import PRIORITY_BULK
 from tests.e2e.conftest import TOKEN
+from tests.e2e.people import wait_until
 
 
 async def queue(db: Database, chat_ids: list[int], text: str = "Aviso", resident_ids: dict[int, int] | None = None):
@@ -142,5 +144,149 @@ async def test_rows_left_sending_by_a_dead_sender_are_sent_after_restart(fake, d
     await drain(sender, db)
     assert await statuses(db) == {"sent": 1}
     assert len(await client.messages(94_001)) == 1
+    await channel.close()
+    await db.dispose()
+
+
+async def queue_rows(db: Database, rows: list[tuple[int, str]], **kw) -> None:  # type: ignore[no-untyped-def]
+    """Queue (chat, text) messages in this order, in one transaction."""
+    now = datetime.now(UTC)
+    async with db.unit_of_work() as uow:
+        for chat_id, text in rows:
+            await uow.outbox.add(chat_id, Reply(text).to_dict(), "test", now, **kw)
+        await uow.commit()
+
+
+async def sent_at_least(db: Database, count: int) -> bool:
+    return (await statuses(db)).get("sent", 0) >= count
+
+
+def rate(times: list[float]) -> float:
+    """Messages per second over a run of accept times."""
+    times = sorted(times)
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+
+
+async def test_a_429_mid_burst_pauses_everything_and_keeps_each_chats_order(fake, database_url, engine):
+    """300 messages to 100 chats at 30/s, Telegram answering in 30-250 ms; 3 s of flood control in the middle."""
+    api_url, client = fake
+    db = Database(database_url)
+    chats = list(range(95_000, 95_100))
+    await know_chats(client, chats)
+    await client.configure(send_latency_ms=(30, 250))
+    await queue_rows(db, [(chat, f"Aviso {round_} para {chat}") for round_ in range(3) for chat in chats])
+    configured = 30.0
+    sender, channel = await make_sender(api_url, db, engine, per_second=configured, per_chat_interval=1.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop))
+    await wait_until(lambda: sent_at_least(db, 120), True, timeout=30, what="120 sent")
+    await client.flood(3)
+    await wait_until(lambda: sent_at_least(db, 300), True, timeout=60, what="300 sent")
+    stop.set()
+    sender.wake()
+    await asyncio.wait_for(task, 30)
+    assert await statuses(db) == {"sent": 300}  # nothing left 'sending', nothing lost
+    [(start, end)] = [tuple(w) for w in (await client.state())["flood_windows"]]
+    accepted = []
+    for chat in chats:
+        messages = await client.messages(chat)
+        bot_texts = [m["text"] for m in messages if m["text"].startswith("Aviso")]
+        assert bot_texts == [f"Aviso {round_} para {chat}" for round_ in range(3)], "each chat in the order queued"
+        accepted += [m["accepted_at"] for m in messages if m["text"].startswith("Aviso")]
+    assert not [t for t in accepted if start <= t < end], "nothing is sent during the pause"
+    before, after = [t for t in accepted if t < start], [t for t in accepted if t >= end]
+    print(
+        f"\n{engine}: achieved/configured before the pause {rate(before) / configured:.2f}, "
+        f"after it {rate(after) / configured:.2f} ({len(before)} + {len(after)} messages)"
+    )
+    await channel.close()
+    await db.dispose()
+
+
+async def test_an_unexpected_error_never_strands_a_message(fake, database_url, engine):
+    api_url, client = fake
+    db = Database(database_url)
+    await know_chats(client, [96_001, 96_002])
+    now = datetime.now(UTC)
+    async with db.unit_of_work() as uow:
+        # A payload the channel cannot even read: its send raises no delivery error but a ValueError.
+        await uow.outbox.add(96_001, {"text": "x", "buttons": [["only a label"]]}, "test", now)
+        await uow.commit()
+    await queue(db, [96_002])
+    sender, channel = await make_sender(api_url, db, engine)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop))
+    await wait_until(lambda: statuses(db), {"pending": 1, "sent": 1}, what="the outbox")
+    stop.set()
+    sender.wake()
+    await asyncio.wait_for(task, 10)
+    assert await statuses(db) == {"pending": 1, "sent": 1}
+    async with db.unit_of_work() as uow:
+        broken = (await uow.outbox.for_chat(96_001))[0]
+        assert broken.attempts == 1 and broken.last_error and broken.claimed_by is None
+    await channel.close()
+    await db.dispose()
+
+
+async def test_a_message_in_backoff_is_not_overtaken_in_its_chat(fake, database_url, engine):
+    api_url, client = fake
+    db = Database(database_url)
+    await know_chats(client, [97_001])
+    await queue_rows(db, [(97_001, "primero"), (97_001, "segundo")])
+    await client.fail("sendMessage", 502, "Bad Gateway", count=1)
+    sender, channel = await make_sender(api_url, db, engine, per_chat_interval=0.01)
+    await sender.drain_once()
+    await asyncio.sleep(0.3)
+    await sender.drain_once()  # "segundo" is due, but "primero" waits in backoff ahead of it
+    assert [m["text"] for m in await client.messages(97_001) if m["text"] != "hola"] == []
+    async with db.unit_of_work() as uow:
+        first = (await uow.outbox.for_chat(97_001))[0]
+        assert (first.status, first.attempts) == ("pending", 1)
+        first.send_at = datetime.now(UTC)  # skip the backoff wait
+        await uow.commit()
+    await drain(sender, db)
+    assert [m["text"] for m in await client.messages(97_001) if m["text"] != "hola"] == ["primero", "segundo"]
+    await channel.close()
+    await db.dispose()
+
+
+async def test_an_expired_lease_is_claimed_again_while_the_sender_runs(fake, database_url, engine):
+    api_url, client = fake
+    db = Database(database_url)
+    await know_chats(client, [98_001])
+    sender, channel = await make_sender(api_url, db, engine, housekeeping_seconds=0.2)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop))
+    await asyncio.sleep(0.3)  # past the start-up recovery: what follows is found while running
+    await queue(db, [98_001])
+    async with db.unit_of_work() as uow:
+        now = datetime.now(UTC)
+        # Held by a sender that got stuck: its lease ran out a minute ago.
+        assert len(await uow.outbox.claim(now, 10, "a-stuck-sender", now - timedelta(minutes=1))) == 1
+        await uow.commit()
+    await wait_until(lambda: statuses(db), {"sent": 1}, what="the outbox")
+    stop.set()
+    sender.wake()
+    await asyncio.wait_for(task, 10)
+    assert await statuses(db) == {"sent": 1}
+    assert [m["text"] for m in await client.messages(98_001)] == ["Aviso 98001"]  # once
+    await channel.close()
+    await db.dispose()
+
+
+async def test_personal_messages_go_before_bulk_fan_out(fake, database_url, engine):
+    api_url, client = fake
+    db = Database(database_url)
+    bulk = list(range(99_000, 99_040))
+    await know_chats(client, [*bulk, 99_500])
+    await queue_rows(db, [(chat, "boletín") for chat in bulk], priority=PRIORITY_BULK)
+    await queue_rows(db, [(99_500, "tu solicitud fue aprobada")])
+    sender, channel = await make_sender(api_url, db, engine, per_second=20)
+    await drain(sender, db, timeout=30)
+    order = []
+    for chat in [*bulk, 99_500]:
+        order += [(m["accepted_at"], chat) for m in await client.messages(chat)]
+    order.sort()
+    assert [chat for _, chat in order].index(99_500) == 0
     await channel.close()
     await db.dispose()

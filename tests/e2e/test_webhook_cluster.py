@@ -25,13 +25,29 @@ CHATS = 200
 FIRST_USER = 300_000
 
 
-async def start_balancer(backends: list[int], served: Counter[int]) -> tuple[web.AppRunner, int]:
-    """A round-robin load balancer in front of the bot processes (skips a backend that is down)."""
+async def start_balancer(
+    backends: list[int], served: Counter[int], *, to_every_backend: bool = False
+) -> tuple[web.AppRunner, int]:
+    """A round-robin load balancer in front of the bot processes (skips a backend that is down). With
+    `to_every_backend`, a misbehaving one: every update goes to all backends at once."""
     turn = itertools.count()
     session = aiohttp.ClientSession()
 
+    async def post(port: int, request: web.Request, body: bytes) -> int:
+        async with session.post(
+            f"http://127.0.0.1:{port}{request.path}",
+            data=body,
+            headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+            timeout=aiohttp.ClientTimeout(total=30),
+        ) as resp:
+            served[port] += 1
+            return resp.status
+
     async def forward(request: web.Request) -> web.Response:
         body = await request.read()
+        if to_every_backend:
+            statuses = await asyncio.gather(*(post(port, request, body) for port in backends))
+            return web.Response(status=min(statuses))
         first = next(turn)
         for attempt in range(len(backends)):
             port = backends[(first + attempt) % len(backends)]
@@ -60,6 +76,37 @@ async def start_balancer(backends: list[int], served: Counter[int]) -> tuple[web
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return runner, port
+
+
+async def start_cluster(
+    api_url: str, database_url: str, tmp_path, engine: str, backends: list[int], balancer_port: int
+) -> list[asyncio.subprocess.Process]:  # type: ignore[no-untyped-def]
+    """Two webhook processes behind the balancer, waited for until both are healthy and the webhook is set."""
+    processes = [
+        await start_subprocess_bot(
+            api_url,
+            database_url,
+            tmp_path / f"bot-{port}.log",
+            engine,
+            VECINOS_WEBHOOK="true",
+            VECINOS_WEBHOOK_PORT=str(port),
+            VECINOS_WEBHOOK_URL=f"http://127.0.0.1:{balancer_port}/telegram/webhook",
+            VECINOS_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        )
+        for port in backends
+    ]
+    return processes
+
+
+async def wait_cluster_ready(client, backends: list[int]) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + 60
+    states: list = []
+    while time.monotonic() < deadline:
+        states = [await health(port) for port in backends]
+        if all(states) and (await client.state())["webhook"].get("url"):
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the processes never came up: {states}")
 
 
 async def health(port: int) -> dict | None:
@@ -165,3 +212,35 @@ async def test_two_webhook_processes_apply_every_chat_in_order_once_and_hand_ove
                 process.terminate()
                 await process.wait()
         await balancer.cleanup()
+
+
+@pytest.mark.parametrize("engine", ["aiogram", "ptb"])
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_the_same_updates_given_to_both_processes_are_applied_and_answered_once(
+    fake, db, database_url, tmp_path, engine
+):
+    api_url, client = fake
+    backends = [free_port(), free_port()]
+    served: Counter[int] = Counter()
+    balancer, balancer_port = await start_balancer(backends, served, to_every_backend=True)
+    processes = await start_cluster(api_url, database_url, tmp_path, engine, backends, balancer_port)
+    try:
+        await wait_cluster_ready(client, backends)
+        last = 0
+        for n in range(CHATS):
+            sent = await client.send_message(FIRST_USER + n, "/start", first_name=f"Vecino {n}", language_code="es")
+            last = sent["update_id"]
+        await wait_handled(client, last, timeout=120)
+        assert sum(served.values()) == 2 * CHATS  # each update reached both processes
+        assert await db.scalar("SELECT count(*) FROM processed_update") == CHATS
+        assert await db.rows("SELECT step, count(*) FROM conversation GROUP BY step") == [("language", CHATS)]
+        for n in range(CHATS):
+            texts = [m["text"] for m in await client.messages(FIRST_USER + n)]
+            assert len(texts) == 1 and texts[0].startswith("👋"), (n, texts)
+    finally:
+        for process in processes:
+            process.terminate()
+            await process.wait()
+        await balancer.cleanup()
+    logs = "".join((tmp_path / f"bot-{port}.log").read_text() for port in backends)
+    assert not [line for line in logs.splitlines() if " ERROR " in line or " CRITICAL " in line or "Traceback" in line]

@@ -276,10 +276,8 @@ async def test_grant_in_chat_by_an_admin(bot):
     assert "Lucía" in texts(replies)
     assert (await bot.outbox(LUCIA.user_id))[-1]["text"].startswith("🎖️")
     replies = await bot.send(LUCIA, "/grant 900 admin district")
-    assert "Only community managers and administrators give roles." in texts(replies)  # not translated yet
+    assert texts(replies) == tr(bot, "es", "Only community managers and administrators give roles.")
     replies = await bot.send(admin, "/grant nonsense")
     assert texts(replies) == tr(bot, "es", "{value} is not a Telegram user id (a positive number).", value="nonsense")
     replies = await bot.send(admin, "/grant 502")
-    assert texts(replies).startswith(
-        tr(bot, "es", "Usage: /grant USER_ID ROLE PLACE [SECTOR]\nRoles: {roles}", roles="")[:20]
-    )
+    assert texts(replies).startswith("Uso: /grant USER_ID ROLE PLACE [SECTOR]\n")

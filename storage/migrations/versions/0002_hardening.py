@@ -28,6 +28,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('processed_update', schema=None) as batch_op:
         batch_op.add_column(sa.Column('outcome', sa.String(length=16), nullable=False, server_default='applied'))
+        batch_op.add_column(sa.Column('deliver_by', sa.DateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table('role_grant', schema=None) as batch_op:
         batch_op.alter_column('resident_id', existing_type=sa.Integer(), nullable=True)
@@ -51,6 +52,7 @@ def downgrade() -> None:
         batch_op.drop_column('telegram_user_id')
         batch_op.alter_column('resident_id', existing_type=sa.Integer(), nullable=False)
     with op.batch_alter_table('processed_update', schema=None) as batch_op:
+        batch_op.drop_column('deliver_by')
         batch_op.drop_column('outcome')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_ref'))
