@@ -277,13 +277,19 @@ class Dispatcher:
             await uow.commit()
         return Outcome(incoming.update_id, replies, True)
 
-    async def defer(self, chat_id: int, replies: Sequence[Reply]) -> None:
-        """Queue replies the channel could not deliver now, so the outbox sender retries them."""
+    async def defer(self, chat_id: int, replies: Sequence[Reply], *, tapped_message_id: int | None = None) -> None:
+        """Queue replies the channel could not deliver now, so the outbox sender retries them. An edit of the
+        tapped message stays an edit (it may have gone through already: editing again changes nothing, where
+        sending it anew would show it twice)."""
         now = self.services.clock()
         async with self.services.db.unit_of_work() as uow:
             for reply in replies:
-                if reply.text or reply.document is not None:
-                    await uow.outbox.add(chat_id, {**reply.to_dict(), "edit": False}, "reply.deferred", now)
+                if not reply.text and reply.document is None:
+                    continue
+                payload = {**reply.to_dict(), "edit": False}
+                if reply.edit and tapped_message_id is not None and reply.document is None:
+                    payload.update(edit_message_id=tapped_message_id, or_send=True)
+                await uow.outbox.add(chat_id, payload, "reply.deferred", now)
             await uow.commit()
         self.services.on_outbox()
 

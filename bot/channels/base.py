@@ -65,8 +65,10 @@ class Reply:
     document: bytes | None = None
     filename: str | None = None
     toast: str | None = None
-    # An outbox edit of a message sent earlier (its Telegram id), rather than a new message.
+    # An outbox edit of a message sent earlier (its Telegram id), rather than a new message; if that message
+    # cannot be edited any more, `or_send` says to send the text anew instead of giving up.
     edit_message_id: int | None = None
+    or_send: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form, for the outbox and the reply journal."""
@@ -82,6 +84,8 @@ class Reply:
             data["toast"] = self.toast
         if self.edit_message_id is not None:
             data["edit_message_id"] = self.edit_message_id
+        if self.or_send:
+            data["or_send"] = True
         return data
 
     @classmethod
@@ -95,6 +99,7 @@ class Reply:
             filename=data.get("filename"),
             toast=data.get("toast"),
             edit_message_id=data.get("edit_message_id"),
+            or_send=bool(data.get("or_send", False)),
         )
 
 

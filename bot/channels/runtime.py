@@ -214,7 +214,9 @@ class ChannelRuntime(ABC):
                     # Telegram is struggling: hand the rest to the outbox, which retries with backoff.
                     log.warning("answering update %s failed (%s); queued in the outbox", incoming.update_id, exc)
                     if self.dispatcher is not None:
-                        await self.dispatcher.defer(incoming.chat_id, replies[index:])
+                        await self.dispatcher.defer(
+                            incoming.chat_id, replies[index:], tapped_message_id=incoming.message_id
+                        )
                     return
                 except DeliveryError as exc:
                     log.error("could not answer update %s: %s", incoming.update_id, exc)
@@ -239,10 +241,13 @@ class ChannelRuntime(ABC):
         if reply.edit_message_id is not None:
             try:
                 await self.edit_text(chat_id, reply.edit_message_id, reply.text, reply.buttons)
+                return reply.edit_message_id
             except Rejected as exc:
-                if "not modified" not in str(exc):
+                if "not modified" in str(exc):
+                    return reply.edit_message_id
+                if not reply.or_send:
                     raise
-            return reply.edit_message_id
+            reply = replace(reply, edit_message_id=None)
         if reply.document is not None:
             caption = reply.text[:CAPTION_LIMIT] or None
             return await self.send_document(chat_id, reply.document, reply.filename or "file", caption)

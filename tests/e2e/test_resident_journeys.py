@@ -283,3 +283,19 @@ async def test_an_answer_telegram_keeps_refusing_is_handed_to_the_outbox(fake, r
     await wait_until(
         lambda: db.scalar("SELECT status FROM outbox WHERE topic = 'reply.deferred'"), "sent", what="the deferred reply"
     )
+
+
+async def test_an_edit_telegram_keeps_refusing_stays_an_edit_when_the_outbox_retries_it(fake, running_bot, db):
+    _url, client = fake
+    lucia = Person(client, 5010, "Lucía", "es")
+    await register(lucia, "es")
+    await lucia.say("/leave")
+    shown = len(await client.messages(5010))
+    await client.fail("editMessageText", 502, "Bad Gateway", count=4)
+    stay = lucia.message_with_button("stay")
+    sent = await client.tap(5010, stay["message_id"], "stay")
+    await wait_handled(client, sent["update_id"], timeout=30)
+    await lucia.wait_for(tr("es", "Nothing has changed."), timeout=30)
+    messages = await client.messages(5010)
+    assert len(messages) == shown  # the question became the answer; nothing was sent twice
+    assert [m["text"] for m in messages if m["message_id"] == stay["message_id"]] == [tr("es", "Nothing has changed.")]
