@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PO := $(wildcard locales/*/LC_MESSAGES/messages.po)
+# Test processes: most tests wait on HTTP and databases, so more workers than cores keep the suite short.
+TEST_WORKERS ?= 6
 MO := $(PO:.po=.mo)
 
 .PHONY: run test lint format locales extract migrate seed bench clean distclean help
@@ -44,7 +46,7 @@ run: $(STAMP) locales
 	$(BIN)/vecinos run
 
 test: $(STAMP) locales
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

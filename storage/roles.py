@@ -140,25 +140,16 @@ class RoleRepository(Repository):
             and_(RoleGrant.role == Role.DELEGATE, RoleGrant.scope_id == circle_id),
             and_(RoleGrant.role == Role.COMMUNITY_MANAGER, RoleGrant.scope_id == barrio_id),
         )
-        for condition in (by_place, RoleGrant.role == Role.ADMIN):
-            query = (
-                select(Resident)
-                .join(RoleGrant, RoleGrant.resident_id == Resident.id)
-                .where(condition)
-                .distinct()
-                .order_by(Resident.id)
-            )
-            rows = (await self.session.scalars(query)).all()
-            if rows:
-                return rows
-        return []
+        return await self._first_holders(by_place, RoleGrant.role == Role.ADMIN)
 
     async def community_managers(self, barrio_id: int) -> Sequence[Resident]:
         """The barrio's community managers, or the district admins when it has none."""
-        for condition in (
-            and_(RoleGrant.role == Role.COMMUNITY_MANAGER, RoleGrant.scope_id == barrio_id),
-            RoleGrant.role == Role.ADMIN,
-        ):
+        by_barrio = and_(RoleGrant.role == Role.COMMUNITY_MANAGER, RoleGrant.scope_id == barrio_id)
+        return await self._first_holders(by_barrio, RoleGrant.role == Role.ADMIN)
+
+    async def _first_holders(self, *conditions: Any) -> Sequence[Resident]:
+        """The residents holding a grant that matches the first condition anyone matches, by id."""
+        for condition in conditions:
             query = (
                 select(Resident)
                 .join(RoleGrant, RoleGrant.resident_id == Resident.id)

@@ -125,39 +125,30 @@ class ChannelRuntime(ABC):
         """Long-poll until `stop`; a batch is confirmed (next offset) only after it is fully handled. No
         failure ends polling: whatever goes wrong is logged and retried with backoff."""
         offset: int | None = None
-        failures = 0
+        fetch_failures = batch_failures = 0
         while not stop.is_set():
             try:
                 updates = await self.fetch_updates(offset, POLL_TIMEOUT)
-                failures = 0
+                fetch_failures = 0
             except RetryLater as exc:
                 log.warning("getUpdates was rate limited; waiting %.0fs", exc.retry_after)
                 await _sleep_unless(stop, exc.retry_after)
                 continue
             except Exception as exc:
                 # Network trouble, a 5xx, or an answer the framework cannot decode: none is a reason to stop.
-                failures += 1
-                delay = _backoff(failures)
-                if isinstance(exc, DeliveryError):
-                    log.warning("getUpdates failed (%s); retrying in %.1fs", exc, delay)
-                else:
-                    log.exception("getUpdates failed unexpectedly; retrying in %.1fs", delay)
-                await _sleep_unless(stop, delay)
+                fetch_failures += 1
+                await _back_off(stop, fetch_failures, exc, DeliveryError, "getUpdates failed")
                 continue
             if not updates:
                 continue
             try:
                 await self.handle_batch(updates)
+                batch_failures = 0
             except Exception as exc:
                 # An update could not be applied (typically the database is unreachable). The batch stays
                 # unconfirmed, so it comes again; what was applied is recognised by its update id.
-                failures += 1
-                delay = _backoff(failures)
-                if isinstance(exc, BatchIncomplete):
-                    log.warning("%s; fetching the batch again in %.1fs", exc, delay)
-                else:
-                    log.exception("handling a batch failed; it will be fetched again in %.1fs", delay)
-                await _sleep_unless(stop, delay)
+                batch_failures += 1
+                await _back_off(stop, batch_failures, exc, BatchIncomplete, "handling a batch failed")
                 continue
             offset = self.update_id(updates[-1]) + 1
 
@@ -322,8 +313,14 @@ class DeliveryLog:
         await self._write()
 
 
-def _backoff(failures: int) -> float:
-    return min(30.0, 0.5 * 2**failures)
+async def _back_off(stop: asyncio.Event, failures: int, exc: Exception, expected: type, what: str) -> None:
+    """Log a polling failure (with its traceback when it is not the `expected` kind) and wait 1, 2, 4 ... 30 s."""
+    delay = min(30.0, 0.5 * 2**failures)
+    if isinstance(exc, expected):
+        log.warning("%s (%s); trying again in %.1fs", what, exc, delay)
+    else:
+        log.exception("%s unexpectedly; trying again in %.1fs", what, delay)
+    await _sleep_unless(stop, delay)
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

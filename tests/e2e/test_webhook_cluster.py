@@ -129,28 +129,9 @@ async def test_two_webhook_processes_apply_every_chat_in_order_once_and_hand_ove
     backends = [free_port(), free_port()]
     served: Counter[int] = Counter()
     balancer, balancer_port = await start_balancer(backends, served)
-    processes = []
+    processes = await start_cluster(api_url, database_url, tmp_path, engine, backends, balancer_port)
     try:
-        for port in backends:
-            processes.append(
-                await start_subprocess_bot(
-                    api_url,
-                    database_url,
-                    tmp_path / f"bot-{port}.log",
-                    engine,
-                    VECINOS_WEBHOOK="true",
-                    VECINOS_WEBHOOK_PORT=str(port),
-                    VECINOS_WEBHOOK_URL=f"http://127.0.0.1:{balancer_port}/telegram/webhook",
-                    VECINOS_WEBHOOK_SECRET=WEBHOOK_SECRET,
-                )
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            states = [await health(port) for port in backends]
-            if all(states) and (await client.state())["webhook"].get("url"):
-                break
-            await asyncio.sleep(0.2)
-        assert all(states), "both processes must be up"
+        await wait_cluster_ready(client, backends)
 
         # The burst: every chat starts, picks English, declines... in that order, or the result differs.
         last = 0

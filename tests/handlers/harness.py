@@ -146,6 +146,37 @@ class Harness:
         return "\n".join(out)
 
 
+def command_update(who: Person, text: str, update_id: int) -> Incoming:
+    """A /command from `who` as the channel would hand it over (for feeding one update to several dispatchers)."""
+    head, _, args = text.partition(" ")
+    return Incoming(
+        update_id=update_id,
+        chat_id=who.user_id,
+        user_id=who.user_id,
+        kind=IncomingKind.COMMAND,
+        text=text,
+        command=head[1:].lower(),
+        args=args,
+        first_name=who.first_name,
+        language_code=who.language_code,
+    )
+
+
+def tap_update(who: Person, data: str, update_id: int, message_id: int = 1) -> Incoming:
+    """A button tap from `who` as the channel would hand it over."""
+    return Incoming(
+        update_id=update_id,
+        chat_id=who.user_id,
+        user_id=who.user_id,
+        kind=IncomingKind.CALLBACK,
+        callback_id=f"q{update_id}",
+        callback_data=data,
+        message_id=message_id,
+        first_name=who.first_name,
+        language_code=who.language_code,
+    )
+
+
 def texts(replies: list[Reply]) -> str:
     """All reply texts joined, for assertions."""
     return "\n".join(r.text for r in replies if r.text)

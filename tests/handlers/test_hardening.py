@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from bot.channels.base import Incoming, IncomingKind
 from bot.domain.permissions import Action, can_somewhere
 from bot.fakeapi.entities import parse_html
 from handlers import ROUTES, Dispatcher, UpdateNotApplied
 from handlers.context import Context, Flow
 from handlers.routing import Command, Routes
-from tests.handlers.harness import Harness, Person, buttons, make_staff, texts
+from tests.handlers.harness import Harness, Person, buttons, command_update, make_staff, texts
 
 LUCIA = Person(502, "Lucía", "es")
 AMINA = Person(501, "Amina", "ar")
@@ -37,21 +36,6 @@ def with_command(name: str, handler) -> Routes:  # type: ignore[no-untyped-def]
     )
 
 
-def command(who: Person, text: str, update_id: int) -> Incoming:
-    head, _, args = text.partition(" ")
-    return Incoming(
-        update_id=update_id,
-        chat_id=who.user_id,
-        user_id=who.user_id,
-        kind=IncomingKind.COMMAND,
-        text=text,
-        command=head[1:],
-        args=args,
-        first_name=who.first_name,
-        language_code=who.language_code,
-    )
-
-
 # ---------------------------------------------------------------- failures: retried, or skipped as poison
 
 
@@ -67,7 +51,7 @@ async def test_a_transient_database_error_rolls_back_and_the_update_is_applied_w
         ctx.say("ok")
 
     bot.dispatcher = Dispatcher(bot.services, with_command("flaky", flaky))
-    update = command(LUCIA, "/flaky", 7001)
+    update = command_update(LUCIA, "/flaky", 7001)
     with pytest.raises(UpdateNotApplied) as raised:
         await bot.feed(update)
     assert raised.value.transient
@@ -90,7 +74,7 @@ async def test_a_poison_update_is_recorded_as_failed_with_an_apology_in_the_pers
         raise ValueError("a bug")
 
     bot.dispatcher = Dispatcher(bot.services, with_command("broken", broken))
-    update = command(AMINA, "/broken", 7002)
+    update = command_update(AMINA, "/broken", 7002)
     replies = await bot.feed(update)
     assert texts(replies) == tr(
         bot,
@@ -118,7 +102,7 @@ async def test_an_update_failing_differently_each_time_is_left_for_redelivery(bo
 
     bot.dispatcher = Dispatcher(bot.services, with_command("erratic", erratic))
     with pytest.raises(UpdateNotApplied) as raised:
-        await bot.feed(command(LUCIA, "/erratic", 7003))
+        await bot.feed(command_update(LUCIA, "/erratic", 7003))
     assert not raised.value.transient
     assert await bot.scalar("SELECT count(*) FROM processed_update WHERE update_id = 7003") == 0
 

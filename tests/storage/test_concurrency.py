@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.channels.base import Incoming, IncomingKind
+from bot.channels.base import Incoming
 from bot.domain.permissions import Action
 from handlers import ROUTES, Dispatcher
 from handlers.routing import Callback, Routes
 from storage.db import Database
 from tests.conftest import POSTGRES_URL, drop_database, fresh_database_url, open_seeded
-from tests.handlers.harness import Harness
+from tests.handlers.harness import Harness, Person, command_update, tap_update
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="needs VECINOS_TEST_POSTGRES_URL")
 
@@ -30,30 +30,11 @@ async def two_processes(tmp_path) -> AsyncIterator[tuple[Harness, Harness]]:  # 
 
 
 def start(update_id: int, user_id: int) -> Incoming:
-    return Incoming(
-        update_id=update_id,
-        chat_id=user_id,
-        user_id=user_id,
-        kind=IncomingKind.COMMAND,
-        text="/start",
-        command="start",
-        first_name="Vecina",
-        language_code="es",
-    )
+    return command_update(Person(user_id, "Vecina"), "/start", update_id)
 
 
 def tap(update_id: int, user_id: int, data: str) -> Incoming:
-    return Incoming(
-        update_id=update_id,
-        chat_id=user_id,
-        user_id=user_id,
-        kind=IncomingKind.CALLBACK,
-        callback_id=f"q{update_id}",
-        callback_data=data,
-        message_id=1,
-        first_name="Vecina",
-        language_code="es",
-    )
+    return tap_update(Person(user_id, "Vecina"), data, update_id)
 
 
 async def handle_and_deliver(h: Harness, update: Incoming) -> int:
@@ -99,21 +80,8 @@ async def test_a_process_sees_what_the_process_it_waited_for_committed(two_proce
     )
     consenting = asyncio.create_task(a.dispatcher.handle(tap(20_003, 71_000, "consent:yes")))
     await asyncio.sleep(0.2)
-    me = command(20_004, 71_000, "/me")
+    me = command_update(Person(71_000, "Vecina"), "/me", 20_004)
     outcome = await b.dispatcher.handle(me)
     await consenting
     assert a.dispatcher.failures == b.dispatcher.failures == 0
     assert outcome.replies[0].text.startswith("👤 <b>Vecina</b>"), outcome.replies[0].text
-
-
-def command(update_id: int, user_id: int, text: str) -> Incoming:
-    return Incoming(
-        update_id=update_id,
-        chat_id=user_id,
-        user_id=user_id,
-        kind=IncomingKind.COMMAND,
-        text=text,
-        command=text[1:],
-        first_name="Vecina",
-        language_code="es",
-    )
