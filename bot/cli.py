@@ -316,8 +316,9 @@ async def _list_roles(app: Vecinos, args: argparse.Namespace) -> None:
                 where = barrio.code if barrio else str(grant.scope_id)
             name = holder.first_name or "(has not written to the bot yet)"
             sector = f" {grant.sector.value}" if grant.sector else ""
-            lines.append(f"{holder.telegram_user_id}\t{name}\t{grant.role.value}{sector}\t{where}")
-    print("\n".join(lines) if lines else "nobody holds a role yet")
+            lines.append((grant.role.value, where, holder.telegram_user_id, f"{name}\t{grant.role.value}{sector}"))
+    rows = [f"{user_id}\t{rest}\t{where}" for _role, where, user_id, rest in sorted(lines)]
+    print("\n".join(rows) if rows else "nobody holds a role yet")
 
 
 if __name__ == "__main__":

@@ -362,13 +362,17 @@ async def portal_typed(ctx: Context) -> None:
         )
         return
     if cleaned.problem or not has_letters_or_digits(cleaned.text):
-        ctx.say(
-            ctx.t.gettext(
+        circle_id = int(ctx.data["circle_id"])
+        if await ctx.uow.territory.buildings_in_circle(circle_id):
+            text = ctx.t.gettext(
                 "Please type your street and number (for example: Calle del Amparo 5), choose your building "
                 "below, or skip this step."
-            ),
-            await _building_rows(ctx, int(ctx.data["circle_id"])),
-        )
+            )
+        else:
+            text = ctx.t.gettext(
+                "Please type your street and number (for example: Calle del Amparo 5), or skip this step."
+            )
+        ctx.say(text, await _building_rows(ctx, circle_id))
         return
     await complete_registration(ctx, building_id=None, portal=cleaned.text)
 
