@@ -122,6 +122,7 @@ async def measure_pair(
         "VECINOS_TELEGRAM_API_URL": url,
         "VECINOS_DATABASE_URL": database_url or f"sqlite:///{workdir}/bench-{engine}.db",
         "VECINOS_ENGINE": engine,
+        "VECINOS_HTTP_PORT": "0",
     }
     barrio, circle = 2, 7  # Embajadores, Plaza de Lavapiés in the MCD seed
     figures = []

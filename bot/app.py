@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
-from bot.errors import TaskEnded
+from bot.errors import TaskEnded, cannot_listen
 from bot.i18n import Catalogs
 from bot.outbox import OutboxSender
 from handlers import Dispatcher
@@ -46,6 +46,7 @@ class Vecinos:
     services: Services
     dispatcher: Dispatcher
     wakers: list = field(default_factory=list)
+    http_port: int | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Vecinos:
@@ -60,6 +61,8 @@ class Vecinos:
             reminder_every=timedelta(hours=settings.pending_reminder_hours),
             clock=utc_now,
             on_outbox=lambda: [wake() for wake in wakers],
+            report_follow_up_days=settings.report_follow_up_days,
+            open311_keys=settings.open311_keys,
         )
         return cls(settings, db, catalogs, services, Dispatcher(services), wakers)
 
@@ -116,9 +119,8 @@ class Vecinos:
             if channel.username:
                 self.services = _with_username(self.services, channel.username)
                 self.dispatcher.services = self.services
-            if webhook:
-                web_runner = await self._serve_webhook(channel, engine, leader)
-            else:
+            web_runner = await self._serve_http(channel, engine, leader, webhook=webhook)
+            if not webhook:
                 tasks.append(asyncio.create_task(channel.poll(stop), name="polling"))
             tasks.append(asyncio.create_task(self._lead(leader, sender, stop), name="sender and scheduler"))
             log.info(
@@ -141,31 +143,44 @@ class Vecinos:
             await leader.release()
             await self.db.dispose()
 
-    async def _serve_webhook(self, channel: ChannelRuntime, engine: str, leader: LeaderLock) -> web.AppRunner:
+    async def _serve_http(
+        self, channel: ChannelRuntime, engine: str, leader: LeaderLock, *, webhook: bool
+    ) -> web.AppRunner:
+        """The bot's HTTP server: /healthz and Open311 always; Telegram's updates in webhook mode."""
         from aiohttp import web
 
-        from bot.channels.webhook import build_web_app
+        from bot.channels.http import build_http_app
 
         settings = self.settings
-        if not (settings.webhook_url and settings.webhook_secret):
-            raise ConfigError("VECINOS_WEBHOOK_URL and VECINOS_WEBHOOK_SECRET: webhook mode needs both")
-        secret = settings.webhook_secret.get_secret_value()
-        app = build_web_app(
-            channel,
+        secret = None
+        if webhook:
+            if not (settings.webhook_url and settings.webhook_secret):
+                raise ConfigError("VECINOS_WEBHOOK_URL and VECINOS_WEBHOOK_SECRET: webhook mode needs both")
+            secret = settings.webhook_secret.get_secret_value()
+        mode = "webhook" if webhook else "polling"
+        app = build_http_app(
+            self.services,
+            health=lambda: {"engine": engine, "mode": mode, "leader": leader.held, "pid": os.getpid()},
+            channel=channel if webhook else None,
             secret=secret,
             path=settings.webhook_path,
-            health=lambda: {"engine": engine, "mode": "webhook", "leader": leader.held, "pid": os.getpid()},
         )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
-        await channel.install_webhook(settings.webhook_url, secret)
-        log.info(
-            "listening for Telegram on http://%s:%s%s",
-            settings.webhook_host,
-            settings.webhook_port,
-            settings.webhook_path,
-        )
+        site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise cannot_listen(
+                settings.http_host, settings.http_port, exc, "set VECINOS_HTTP_PORT to a free port"
+            ) from None
+        self.http_port = _bound_port(runner, settings.http_port)
+        log.info("HTTP server on http://%s:%s (/healthz, /open311/v2)", settings.http_host, self.http_port)
+        if webhook:
+            assert secret is not None and settings.webhook_url
+            await channel.install_webhook(settings.webhook_url, secret)
+            log.info("receiving Telegram's updates on %s", settings.webhook_path)
         return runner
 
     async def _lead(self, leader: LeaderLock, sender: OutboxSender, stop: asyncio.Event) -> None:
@@ -251,6 +266,14 @@ def build_channel(
     from bot.channels.aiogram_channel import AiogramChannel, make_bot
 
     return AiogramChannel(make_bot(token, api_url, connections=connections), dispatcher, catalogs)
+
+
+def _bound_port(runner: web.AppRunner, asked: int) -> int:
+    """The port actually listened on (the one asked for, or the system's pick when asked for 0)."""
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return asked
 
 
 def _with_username(services: Services, username: str) -> Services:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.i18n import SUPPORTED_LOCALES
@@ -35,9 +35,22 @@ class Settings(BaseSettings):
     webhook: bool = False
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
-    webhook_host: str = "127.0.0.1"
-    webhook_port: int = Field(default=8080, ge=0, le=65535)
+    # The bot's own HTTP server (every mode): /healthz, Open311, and in webhook mode Telegram's updates.
+    # VECINOS_WEBHOOK_HOST/PORT, their names before Open311, still work.
+    http_host: str = Field(
+        default="127.0.0.1", validation_alias=AliasChoices("VECINOS_HTTP_HOST", "VECINOS_WEBHOOK_HOST", "http_host")
+    )
+    http_port: int = Field(
+        default=8080,
+        ge=0,
+        le=65535,
+        validation_alias=AliasChoices("VECINOS_HTTP_PORT", "VECINOS_WEBHOOK_PORT", "http_port"),
+    )
     webhook_path: str = "/telegram/webhook"
+    # Keys city systems use to file cases through Open311 (comma-separated); none: POST is refused.
+    open311_api_keys: str = ""
+    # Days after "resolved" the reporter is asked whether it is fixed.
+    report_follow_up_days: float = Field(default=3.0, gt=0, le=60)
     leader_retry_seconds: float = Field(default=2.0, gt=0, le=60)
     send_rate_per_second: float = Field(default=25.0, gt=0, le=1000)
     per_chat_interval_seconds: float = Field(default=1.0, ge=0, le=60)
@@ -124,6 +137,11 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     @property
+    def open311_keys(self) -> frozenset[str]:
+        """The accepted Open311 api_keys."""
+        return frozenset(key.strip() for key in self.open311_api_keys.split(",") if key.strip())
+
+    @property
     def token(self) -> str | None:
         """The bot token in clear, for the one place that needs it (the Bot API client)."""
         return self.bot_token.get_secret_value() if self.bot_token is not None else None
@@ -156,5 +174,6 @@ def load_settings(**overrides: object) -> Settings:
         message = str(first["msg"]).removeprefix("Value error, ")
         if not first["loc"]:
             raise ConfigError(message) from None  # a rule over several settings names them itself
-        raise ConfigError(f"VECINOS_{str(first['loc'][0]).upper()}: {message}") from None
+        name = str(first["loc"][0]).upper()
+        raise ConfigError(f"{name if name.startswith('VECINOS_') else 'VECINOS_' + name}: {message}") from None
     return settings

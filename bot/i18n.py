@@ -40,6 +40,11 @@ class Safe(str):
         return Safe(str.__add__(self, other)) if isinstance(other, Safe) else str.__add__(self, other)
 
 
+def escape(value: object) -> Safe:
+    """What a person typed, made safe to show inside HTML."""
+    return Safe(_escape(value))
+
+
 def safe_join(separator: str, parts: Iterable[Safe]) -> Safe:
     """Join translated messages (and a literal separator, written by us) into one safe text."""
     return Safe(separator.join(parts))

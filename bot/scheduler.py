@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from handlers.approvals import send_due_reminders
+from handlers.cases import send_due_case_work
 from handlers.context import Services
 
 log = logging.getLogger(__name__)
@@ -18,6 +19,11 @@ UPDATE_RECORD_RETENTION = timedelta(days=7)
 async def remind_pending_memberships(services: Services) -> int:
     """Tick: remind approvers and residents of memberships pending too long."""
     return await send_due_reminders(services)
+
+
+async def follow_up_cases(services: Services) -> int:
+    """Tick: case deadlines (reminders, escalations) and "is it fixed?" questions."""
+    return await send_due_case_work(services)
 
 
 async def prune_update_records(services: Services) -> int:
@@ -38,6 +44,15 @@ def build_scheduler(services: Services, tick_seconds: float) -> AsyncIOScheduler
         seconds=tick_seconds,
         args=[services],
         id="reminders",
+        next_run_time=datetime.now(UTC),
+        **options,
+    )
+    scheduler.add_job(
+        follow_up_cases,
+        "interval",
+        seconds=tick_seconds,
+        args=[services],
+        id="cases",
         next_run_time=datetime.now(UTC),
         **options,
     )

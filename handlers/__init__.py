@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import account, admin, approvals, contact, privacy, registration, settings
+from handlers import account, admin, approvals, cases, contact, privacy, registration, reports, settings
 from handlers.dispatch import Dispatcher, Outcome, UpdateNotApplied, route
 from handlers.routing import Routes, assemble
 
@@ -15,6 +15,8 @@ ROUTES: Routes = assemble(
         approvals.ROUTES,
         admin.ROUTES,
         contact.ROUTES,
+        reports.ROUTES,
+        cases.ROUTES,
     ]
 )
 

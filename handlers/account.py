@@ -23,6 +23,8 @@ class LeaveStep(StrEnum):
 
 # /help lines: the command, what it says, and the action that must be allowed somewhere to list it.
 HELP_LINES: tuple[tuple[Action, str], ...] = (
+    (Action.REPORT_PROBLEM, N_("/report: report a problem in your neighbourhood")),
+    (Action.FOLLOW_OWN_REPORTS, N_("/myreports: your reports and how they are going")),
     (Action.VIEW_OWN_DATA, N_("/me: your circle, role and status")),
     (Action.JOIN_CIRCLE, N_("/start: join a circle, or use an invitation")),
     (Action.LEAVE_CIRCLE, N_("/leave: leave your circle")),
@@ -32,6 +34,7 @@ HELP_LINES: tuple[tuple[Action, str], ...] = (
     (Action.ERASE_OWN_DATA, N_("/forget: erase your data")),
 )
 STAFF_LINES: tuple[tuple[Action, str], ...] = (
+    (Action.HANDLE_REPORTS, N_("/cases: the cases you handle; /case REF opens one")),
     (Action.LIST_PENDING, N_("/pending: requests to join waiting for you")),
     (
         Action.NAME_DELEGATE,
@@ -53,7 +56,10 @@ async def show_help(ctx: Context) -> None:
     if staff:
         lines += [Safe(""), t.gettext("<b>As staff</b>"), *staff]
     lines += [Safe(""), t.gettext("/cancel: stop what you are doing"), t.gettext("/help: this list")]
-    ctx.say(safe_join("\n", lines))
+    buttons = []
+    if can_somewhere(ctx.grants, Action.REPORT_PROBLEM):
+        buttons = [[Button(t.plain("📝 Report a problem"), cb("report"))]]
+    ctx.say(safe_join("\n", lines), buttons)
 
 
 async def show_me(ctx: Context) -> None:

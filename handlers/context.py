@@ -28,6 +28,11 @@ class Flow(StrEnum):
     FORGET = "forget"
     CONTACT = "contact"
     ANSWER = "answer"
+    REPORT = "report"
+    CASE_ANSWER = "case_answer"
+    CASE_NOTE = "case_note"
+    CASE_QUESTION = "case_question"
+    CASE_MERGE = "case_merge"
 
 
 class NoStep(StrEnum):
@@ -46,6 +51,8 @@ class Services:
     reminder_every: timedelta
     clock: Callable[[], datetime]
     on_outbox: Callable[[], None] = lambda: None
+    report_follow_up_days: float = 3.0
+    open311_keys: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -284,7 +284,7 @@ class Dispatcher:
         now = self.services.clock()
         async with self.services.db.unit_of_work() as uow:
             for reply in replies:
-                if not reply.text and reply.document is None:
+                if not reply.text and reply.document is None and reply.photo is None and reply.location is None:
                     continue
                 payload = {**reply.to_dict(), "edit": False}
                 if reply.edit and tapped_message_id is not None and reply.document is None:
@@ -297,7 +297,7 @@ class Dispatcher:
         """Note that these updates' replies reached their chats, so a redelivery sends nothing."""
         if not update_ids:
             return
-        async with self.services.db.unit_of_work() as uow:
+        async with self.services.db.unit_of_work(priority=True) as uow:
             await uow.updates.mark_delivered(update_ids)
             await uow.commit()
 
@@ -316,8 +316,8 @@ async def route(ctx: Context, routes: Routes) -> None:
     if incoming.kind is IncomingKind.UNSUPPORTED:
         ctx.say(t.gettext("Sorry, I can only read text, buttons and locations. Send /help to see what I can do."))
         return
-    if incoming.kind is IncomingKind.PHOTO:
-        ctx.say(t.gettext("Thanks, but I cannot use photos here yet. Send /help to see what I can do."))
+    if incoming.kind is IncomingKind.PHOTO and not (ctx.step and (ctx.flow, incoming.kind) in routes.step_inputs):
+        ctx.say(t.gettext("Thanks, but I cannot use photos here. Send /report to report a problem with photos."))
         return
     if incoming.kind is IncomingKind.COMMAND:
         command = routes.commands.get(incoming.command or "")

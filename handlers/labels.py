@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.domain.permissions import Grant, Role, ScopeKind, Sector
+from bot.domain.reports import CaseStatus, Transition
 from bot.domain.residents import MembershipStatus
 from bot.domain.territory import CircleKind
 from bot.i18n import N_, Translator
@@ -66,3 +67,74 @@ def grant_label(t: Translator, grant: Grant, place_name: str | None) -> str:
     elif place_name:
         parts.append(place_name)
     return " · ".join(parts)
+
+
+# Report categories known to every catalog; a category added in a territory file shows its own `name`.
+CATEGORY_NAMES = {
+    "safety": N_("Safety"),
+    "antisocial": N_("Anti-social behaviour or misdemeanour"),
+    "noise": N_("Noise"),
+    "cleanliness": N_("Cleanliness and waste"),
+    "public_space": N_("Public space and accessibility"),
+    "vulnerable_person": N_("A vulnerable person needing care"),
+    "neighbour_conflict": N_("Conflict with a neighbour"),
+    "other": N_("Other"),
+}
+CATEGORY_ICONS = {
+    "safety": "🚨",
+    "antisocial": "⚠️",
+    "noise": "🔊",
+    "cleanliness": "🗑️",
+    "public_space": "🚧",
+    "vulnerable_person": "🤝",
+    "neighbour_conflict": "🏠",
+    "other": "📝",
+}
+
+CASE_STATUS_NAMES = {
+    CaseStatus.NEW: N_("received"),
+    CaseStatus.ACKNOWLEDGED: N_("acknowledged"),
+    CaseStatus.REFERRED: N_("passed to the responsible service"),
+    CaseStatus.IN_PROGRESS: N_("being worked on"),
+    CaseStatus.RESOLVED: N_("resolved"),
+    CaseStatus.REOPENED: N_("reopened"),
+    CaseStatus.NOT_ACTIONABLE: N_("not actionable"),
+    CaseStatus.MERGED: N_("joined with another report"),
+    CaseStatus.CLOSED: N_("closed"),
+}
+
+TRANSITION_LABELS = {
+    Transition.ACKNOWLEDGE: N_("👀 Acknowledge"),
+    Transition.REFER: N_("↪️ Refer"),
+    Transition.START: N_("🛠️ Start work"),
+    Transition.RESOLVE: N_("✅ Resolved"),
+    Transition.NOT_ACTIONABLE: N_("🚫 Not actionable"),
+    Transition.MERGE: N_("🔗 Merge"),
+}
+
+
+def category_name(t: Translator, code: str, fallback: str | None = None) -> str:
+    """A report category's name in the reader's language (plain text)."""
+    if code in CATEGORY_NAMES:
+        return t.plain(CATEGORY_NAMES[code])
+    return fallback or code
+
+
+def category_label(t: Translator, code: str, fallback: str | None = None) -> str:
+    """A category's button label: its icon and name."""
+    return f"{CATEGORY_ICONS.get(code, '📝')} {category_name(t, code, fallback)}"
+
+
+def case_status_name(t: Translator, status: str) -> str:
+    """A case's state in the reader's language."""
+    return t.plain(CASE_STATUS_NAMES[CaseStatus(status)])
+
+
+def transition_label(t: Translator, transition: Transition) -> str:
+    """A staff button's label for a transition."""
+    return t.plain(TRANSITION_LABELS[transition])
+
+
+def handler_name(t: Translator, sector: str | None) -> str:
+    """Who handles a case: a sector's name, or the community managers."""
+    return sector_name(t, Sector(sector)) if sector else t.plain("the community managers")

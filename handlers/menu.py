@@ -6,10 +6,13 @@ from bot.i18n import N_, Translator
 
 MENU: tuple[tuple[str, str], ...] = (
     ("start", N_("Join your circle")),
+    ("report", N_("Report a problem")),
+    ("myreports", N_("Your reports")),
     ("me", N_("Your circle, role and status")),
     ("help", N_("What you can do")),
     ("language", N_("Change the language")),
     ("pending", N_("Requests waiting for you (delegates, managers)")),
+    ("cases", N_("Cases you handle (staff)")),
     ("leave", N_("Leave your circle")),
     ("contact", N_("Write to your community managers")),
     ("mydata", N_("A copy of your data")),

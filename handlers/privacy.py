@@ -40,6 +40,18 @@ async def export_my_data(ctx: Context) -> None:
             }
         )
     outbox = await ctx.uow.outbox.for_chat(r.chat_id)
+    reports = [
+        {
+            "reference": case.ref,
+            "category": case.category,
+            "status": case.status,
+            "yours": case.reporter_id == r.id,
+            "anonymous_to_staff": case.anonymous,
+            "text": case.text if case.reporter_id == r.id else None,
+            "reported_at": case.created_at.isoformat(),
+        }
+        for case in await ctx.uow.cases.of_resident(r.id, limit=1000)
+    ]
     document = {
         "resident": {
             "telegram_user_id": r.telegram_user_id,
@@ -57,6 +69,7 @@ async def export_my_data(ctx: Context) -> None:
             for g in ctx.grants
             if g.role is not Role.RESIDENT
         ],
+        "reports": reports,
         "conversation": {"flow": ctx.flow, "step": ctx.step, "data": ctx.data},
         "messages_to_you": [
             {"topic": o.topic, "status": o.status, "created_at": o.created_at.isoformat(), "content": o.payload}

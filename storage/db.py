@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from storage.leader import LeaderLock
 from storage.sqlite_inline import inline_creator
 from storage.territory import TerritoryCache
-from storage.uow import UnitOfWork
+from storage.uow import PriorityLock, UnitOfWork
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -52,14 +51,26 @@ class Database:
         if self.is_sqlite:
             _tune_sqlite(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        # Short bookkeeping writes have connections of their own, so they never queue behind updates.
+        self.priority_engine: AsyncEngine | None = None
+        self.priority_sessions = self.sessions
+        if not self.is_sqlite:
+            self.priority_engine = create_async_engine(url, echo=echo, pool_size=2, max_overflow=2, pool_recycle=1800)
+            self.priority_sessions = async_sessionmaker(self.priority_engine, expire_on_commit=False, autoflush=True)
         # SQLite has one writer: queueing in the event loop beats spinning in its busy handler.
-        self.write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+        self.write_lock: PriorityLock | None = PriorityLock() if self.is_sqlite else None
         self.territory_cache = TerritoryCache()
 
-    def unit_of_work(self) -> UnitOfWork:
-        """A new unit of work: one transaction, rolled back unless committed."""
+    def unit_of_work(self, *, priority: bool = False) -> UnitOfWork:
+        """A new unit of work: one transaction, rolled back unless committed. `priority`: a short bookkeeping
+        write that goes before updates waiting for the database."""
+        sessions = self.priority_sessions if priority else self.sessions
         return UnitOfWork(
-            self.sessions(), self.write_lock, postgres=not self.is_sqlite, territory_cache=self.territory_cache
+            sessions(),
+            self.write_lock,
+            postgres=not self.is_sqlite,
+            territory_cache=self.territory_cache,
+            priority=priority,
         )
 
     def leader_lock(self) -> LeaderLock:
@@ -74,6 +85,8 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self.priority_engine is not None:
+            await self.priority_engine.dispose()
 
 
 def _upgrade_if_needed(connection: Connection) -> None:

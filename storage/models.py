@@ -223,3 +223,108 @@ class OutboxMessage(Base):
         Index("ix_outbox_queue", "status", "priority", "id"),
         Index("ix_outbox_chat_order", "chat_id", "status", "priority", "id"),
     )
+
+
+class ReportCategory(Base):
+    """A kind of problem residents report (seeded from the territory file); `name` is its English name."""
+
+    __tablename__ = "report_category"
+    code: Mapped[str] = mapped_column(String(24), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    position: Mapped[int] = mapped_column(default=0)
+    # Whether its cases' descriptions and places are published through Open311 (not for a vulnerable person or
+    # a conflict between neighbours: those would expose people).
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ReportRoute(Base):
+    """Who handles a category (a sector, or the community managers when none) and how fast; district-wide when
+    `barrio_id` is NULL, else that barrio's override."""
+
+    __tablename__ = "report_route"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    barrio_id: Mapped[int | None] = mapped_column(ForeignKey("barrio.id"))
+    category: Mapped[str] = mapped_column(ForeignKey("report_category.code"))
+    sector: Mapped[str | None] = mapped_column(String(32))
+    acknowledge_minutes: Mapped[int]
+    resolve_minutes: Mapped[int]
+
+    __table_args__ = (UniqueConstraint("barrio_id", "category", name="uq_report_route"),)
+
+
+class CaseCounter(Base):
+    """The next case number of a barrio (references read EMB-0042)."""
+
+    __tablename__ = "case_counter"
+    barrio_id: Mapped[int] = mapped_column(ForeignKey("barrio.id"), primary_key=True, autoincrement=False)
+    next_number: Mapped[int] = mapped_column(default=1)
+
+
+class Case(Base):
+    """A reported problem, from a resident in chat or a city system through Open311."""
+
+    __tablename__ = "report_case"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(16), unique=True)
+    barrio_id: Mapped[int] = mapped_column(ForeignKey("barrio.id"), index=True)
+    circle_id: Mapped[int | None] = mapped_column(ForeignKey("circle.id"))
+    category: Mapped[str] = mapped_column(ForeignKey("report_category.code"))
+    sector: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"), index=True)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(16), default="chat")
+    text: Mapped[str] = mapped_column(Text)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    # The deadlines run from `clock_from` (opened, referred or reopened); each reminder and escalation once.
+    clock_from: Mapped[datetime]
+    acknowledge_by: Mapped[datetime | None]
+    resolve_by: Mapped[datetime | None]
+    ack_reminded: Mapped[bool] = mapped_column(Boolean, default=False)
+    ack_escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolve_reminded: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolve_escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the scheduler must look at the case next (deadline work), and when to ask "is it fixed?".
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    follow_up_at: Mapped[datetime | None] = mapped_column(index=True)
+    resolved_at: Mapped[datetime | None]
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("report_case.id", ondelete="SET NULL"))
+    supporters: Mapped[int] = mapped_column(default=0)
+
+
+class CaseEvent(Base):
+    """One step in a case's life (who, when, what), with the public note residents are told."""
+
+    __tablename__ = "case_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("report_case.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))  # created | transition | question | answer | follower
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    sector: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class CasePhoto(Base):
+    """A photo of a case (Telegram's file id; the bytes stay with Telegram)."""
+
+    __tablename__ = "case_photo"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("report_case.id", ondelete="CASCADE"), index=True)
+    file_id: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class CaseFollower(Base):
+    """A resident who said "me too" (or whose own case was merged into this one): told of every step."""
+
+    __tablename__ = "case_follower"
+    case_id: Mapped[int] = mapped_column(ForeignKey("report_case.id", ondelete="CASCADE"), primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), primary_key=True)
+    since: Mapped[datetime]

@@ -9,7 +9,16 @@ from sqlalchemy import delete, or_, select, update
 
 from bot.domain.residents import MembershipStatus, ResidentStatus
 from storage.base import Repository
-from storage.models import Conversation, Membership, OutboxMessage, ProcessedUpdate, Resident, RoleGrant
+from storage.models import (
+    Case,
+    CaseFollower,
+    Conversation,
+    Membership,
+    OutboxMessage,
+    ProcessedUpdate,
+    Resident,
+    RoleGrant,
+)
 
 
 class ResidentRepository(Repository):
@@ -88,6 +97,11 @@ class ResidentRepository(Repository):
         await self.session.execute(
             update(Membership).where(Membership.decided_by == resident.id).values(decided_by=None)
         )
+        # Their reports stay for the neighbourhood, anonymous and unlinked; "me too"s go.
+        await self.session.execute(
+            update(Case).where(Case.reporter_id == resident.id).values(reporter_id=None, anonymous=True)
+        )
+        await self.session.execute(delete(CaseFollower).where(CaseFollower.resident_id == resident.id))
         await self.session.execute(
             delete(RoleGrant).where(
                 or_(RoleGrant.resident_id == resident.id, RoleGrant.telegram_user_id == resident.telegram_user_id)

@@ -147,6 +147,21 @@ class RoleRepository(Repository):
         by_barrio = and_(RoleGrant.role == Role.COMMUNITY_MANAGER, RoleGrant.scope_id == barrio_id)
         return await self._first_holders(by_barrio, RoleGrant.role == Role.ADMIN)
 
+    async def case_handlers(self, barrio_id: int, sector: str | None) -> Sequence[Resident]:
+        """Who is told about a case: the sector's managers in the barrio and the barrio's community managers
+        (who see every case), or the district admins when the barrio has neither."""
+        managers = and_(RoleGrant.role == Role.COMMUNITY_MANAGER, RoleGrant.scope_id == barrio_id)
+        if sector is not None:
+            managers = or_(
+                managers,
+                and_(
+                    RoleGrant.role == Role.SECTORIAL_MANAGER,
+                    RoleGrant.scope_id == barrio_id,
+                    RoleGrant.sector == sector,
+                ),
+            )
+        return await self._first_holders(managers, RoleGrant.role == Role.ADMIN)
+
     async def _first_holders(self, *conditions: Any) -> Sequence[Resident]:
         """The residents holding a grant that matches the first condition anyone matches, by id."""
         for condition in conditions:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.cases import CaseRepository
 from storage.conversations import ConversationRepository, UpdateRepository
 from storage.invites import InviteRepository
 from storage.memberships import MembershipRepository
@@ -16,19 +18,58 @@ from storage.roles import RoleRepository
 from storage.territory import TerritoryCache, TerritoryRepository
 
 
+class PriorityLock:
+    """SQLite's one writer as an asyncio lock where short bookkeeping writes (recording that replies were shown)
+    go before the queue of updates waiting to be applied: under load that queue is long, and a delivery record
+    that waits in it lets a crash re-send answers shown long before."""
+
+    def __init__(self) -> None:
+        self._locked = False
+        self._waiting: dict[bool, deque[asyncio.Future[None]]] = {True: deque(), False: deque()}
+
+    async def acquire(self, *, priority: bool = False) -> None:
+        """Wait for the lock; priority waiters are served first."""
+        if not self._locked and not self._waiting[True] and not self._waiting[False]:
+            self._locked = True
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting[priority].append(future)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # we were handed the lock as we were cancelled: pass it on
+            else:
+                self._waiting[priority].remove(future)
+            raise
+
+    def release(self) -> None:
+        """Hand the lock to the next waiter (priority first), or free it."""
+        for priority in (True, False):
+            queue = self._waiting[priority]
+            while queue:
+                future = queue.popleft()
+                if not future.done():
+                    future.set_result(None)
+                    return
+        self._locked = False
+
+
 class UnitOfWork:
     """A transaction and the repositories that work inside it."""
 
     def __init__(
         self,
         session: AsyncSession,
-        write_lock: asyncio.Lock | None,
+        write_lock: PriorityLock | None,
         *,
         postgres: bool,
         territory_cache: TerritoryCache | None = None,
+        priority: bool = False,
     ) -> None:
         self.session = session
         self._lock = write_lock
+        self._priority = priority
         self.postgres = postgres
         self.territory = TerritoryRepository(session, postgres, territory_cache)
         self.residents = ResidentRepository(session, postgres)
@@ -38,10 +79,11 @@ class UnitOfWork:
         self.conversations = ConversationRepository(session, postgres)
         self.updates = UpdateRepository(session, postgres)
         self.outbox = OutboxRepository(session, postgres)
+        self.cases = CaseRepository(session, postgres)
 
     async def __aenter__(self) -> UnitOfWork:
         if self._lock is not None:
-            await self._lock.acquire()
+            await self._lock.acquire(priority=self._priority)
         return self
 
     async def __aexit__(

@@ -27,7 +27,9 @@ from aiogram.methods import (
     GetMe,
     GetUpdates,
     SendDocument,
+    SendLocation,
     SendMessage,
+    SendPhoto,
     SetMyCommands,
     SetWebhook,
 )
@@ -63,7 +65,7 @@ RESULT_UNUSED = (
     SetWebhook,
 )
 # Methods whose result Vecinos reads only the message id of.
-RESULT_MESSAGE_ID = (EditMessageText, SendMessage, SendDocument)
+RESULT_MESSAGE_ID = (EditMessageText, SendMessage, SendDocument, SendPhoto, SendLocation)
 
 # Why: aiogram parametrises Response[T] on every call, and pydantic keeps generic models only weakly, so
 # after a garbage collection each call rebuilt the model class (a millisecond, a third of our CPU per update
@@ -188,6 +190,18 @@ class AiogramChannel(ChannelRuntime):
         sent: Any = await _call(
             self.bot.send_document(chat_id, BufferedInputFile(content, filename=filename), caption=caption)
         )
+        return _message_id(sent)
+
+    async def send_photo(
+        self, chat_id: int, file_id: str, caption: str | None, buttons: list[list[Button]]
+    ) -> int | None:
+        """sendPhoto by file id; the new message's id."""
+        sent: Any = await _call(self.bot.send_photo(chat_id, file_id, caption=caption, reply_markup=_markup(buttons)))
+        return _message_id(sent)
+
+    async def send_location(self, chat_id: int, latitude: float, longitude: float) -> int | None:
+        """sendLocation; the new message's id."""
+        sent: Any = await _call(self.bot.send_location(chat_id, latitude=latitude, longitude=longitude))
         return _message_id(sent)
 
     async def answer_callback(self, callback_id: str, text: str | None) -> None:

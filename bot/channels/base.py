@@ -69,6 +69,9 @@ class Reply:
     # cannot be edited any more, `or_send` says to send the text anew instead of giving up.
     edit_message_id: int | None = None
     or_send: bool = False
+    # A photo (Telegram's file id, e.g. one a resident sent) with `text` as its caption; or a map pin.
+    photo: str | None = None
+    location: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form, for the outbox and the reply journal."""
@@ -86,6 +89,10 @@ class Reply:
             data["edit_message_id"] = self.edit_message_id
         if self.or_send:
             data["or_send"] = True
+        if self.photo is not None:
+            data["photo"] = self.photo
+        if self.location is not None:
+            data["location"] = list(self.location)
         return data
 
     @classmethod
@@ -100,6 +107,8 @@ class Reply:
             toast=data.get("toast"),
             edit_message_id=data.get("edit_message_id"),
             or_send=bool(data.get("or_send", False)),
+            photo=data.get("photo"),
+            location=(float(data["location"][0]), float(data["location"][1])) if data.get("location") else None,
         )
 
 

@@ -204,6 +204,24 @@ class PtbChannel(ChannelRuntime):
         )
         return sent.message_id
 
+    async def send_photo(
+        self, chat_id: int, file_id: str, caption: str | None, buttons: list[list[Button]]
+    ) -> int | None:
+        """sendPhoto by file id with an HTML caption; the new message's id."""
+        await self._ready()
+        sent = await _call(
+            self.bot.send_photo(
+                chat_id, file_id, caption=caption, parse_mode=ParseMode.HTML, reply_markup=_markup(buttons)
+            )
+        )
+        return sent.message_id
+
+    async def send_location(self, chat_id: int, latitude: float, longitude: float) -> int | None:
+        """sendLocation; the new message's id."""
+        await self._ready()
+        sent = await _call(self.bot.send_location(chat_id, latitude=latitude, longitude=longitude))
+        return sent.message_id
+
     async def answer_callback(self, callback_id: str, text: str | None) -> None:
         """answerCallbackQuery."""
         await self._ready()

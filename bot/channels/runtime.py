@@ -99,6 +99,16 @@ class ChannelRuntime(ABC):
         """sendDocument with an uploaded file; the new message's id."""
 
     @abstractmethod
+    async def send_photo(
+        self, chat_id: int, file_id: str, caption: str | None, buttons: list[list[Button]]
+    ) -> int | None:
+        """sendPhoto with a photo Telegram already has (its file id) and an HTML caption; the new message's id."""
+
+    @abstractmethod
+    async def send_location(self, chat_id: int, latitude: float, longitude: float) -> int | None:
+        """sendLocation (a map pin); the new message's id."""
+
+    @abstractmethod
     async def answer_callback(self, callback_id: str, text: str | None) -> None:
         """answerCallbackQuery."""
 
@@ -195,7 +205,7 @@ class ChannelRuntime(ABC):
             answering = asyncio.create_task(self._answer_quietly(incoming.callback_id, toast))
         try:
             for index, reply in enumerate(replies):
-                if not reply.text and reply.document is None:
+                if not reply.text and reply.document is None and reply.photo is None and reply.location is None:
                     continue
                 try:
                     await self._with_retries(self._show, incoming, reply)
@@ -216,7 +226,7 @@ class ChannelRuntime(ABC):
                 await answering
 
     async def _show(self, incoming: Incoming, reply: Reply) -> None:
-        if reply.edit and incoming.message_id is not None and reply.document is None:
+        if reply.edit and incoming.message_id is not None and reply.document is None and reply.photo is None:
             try:
                 await self.edit_text(incoming.chat_id, incoming.message_id, reply.text, reply.buttons)
                 return
@@ -242,6 +252,10 @@ class ChannelRuntime(ABC):
         if reply.document is not None:
             caption = reply.text[:CAPTION_LIMIT] or None
             return await self.send_document(chat_id, reply.document, reply.filename or "file", caption)
+        if reply.photo is not None:
+            return await self.send_photo(chat_id, reply.photo, reply.text[:CAPTION_LIMIT] or None, reply.buttons)
+        if reply.location is not None:
+            return await self.send_location(chat_id, *reply.location)
         parts = split_message(reply.text)
         message_id = None
         for index, part in enumerate(parts):

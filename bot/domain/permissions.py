@@ -47,6 +47,7 @@ class Action(StrEnum):
     ERASE_OWN_DATA = "erase_own_data"
     LEAVE_CIRCLE = "leave_circle"
     CONTACT_MANAGERS = "contact_managers"
+    FOLLOW_OWN_REPORTS = "follow_own_reports"
     # Verified members of the place's circle.
     REPORT_PROBLEM = "report_problem"
     VOTE = "vote"
@@ -103,7 +104,13 @@ class Grant:
 PUBLIC: frozenset[Action] = frozenset({Action.JOIN_CIRCLE, Action.CHANGE_LANGUAGE, Action.SEE_HELP, Action.CANCEL})
 # Any registered person may do these about themselves, wherever they live.
 SELF_SERVICE: frozenset[Action] = frozenset(
-    {Action.VIEW_OWN_DATA, Action.ERASE_OWN_DATA, Action.LEAVE_CIRCLE, Action.CONTACT_MANAGERS}
+    {
+        Action.VIEW_OWN_DATA,
+        Action.ERASE_OWN_DATA,
+        Action.LEAVE_CIRCLE,
+        Action.CONTACT_MANAGERS,
+        Action.FOLLOW_OWN_REPORTS,
+    }
 )
 # Nobody may do these when the subject is themselves (deciding on one's own request to join, say).
 NEVER_ON_ONESELF: frozenset[Action] = frozenset({Action.APPROVE_MEMBERSHIP, Action.ANSWER_RESIDENT})

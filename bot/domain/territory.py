@@ -46,3 +46,15 @@ def nearest_circles(
     """The ids of the `limit` circles closest to a point within `max_m` metres, with their distances."""
     ranked = sorted((distance_m(latitude, longitude, p.latitude, p.longitude), p.circle_id) for p in points)
     return [(circle_id, d) for d, circle_id in ranked if d <= max_m][:limit]
+
+
+# A point farther than this from every circle's centre is outside the district (its circles cover it densely).
+DISTRICT_MARGIN_M = 800.0
+
+
+def circle_at(points: Iterable[CirclePoint], latitude: float, longitude: float) -> int | None:
+    """The circle a place belongs to (the nearest one), or None when it is outside the district."""
+    if not valid_coordinates(latitude, longitude):
+        return None
+    nearest = nearest_circles(points, latitude, longitude, limit=1, max_m=DISTRICT_MARGIN_M)
+    return nearest[0][0] if nearest else None

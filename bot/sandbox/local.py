@@ -14,7 +14,7 @@ import aiohttp
 
 from bot.app import Vecinos, install_signal_handlers
 from bot.config import Settings
-from bot.domain.permissions import Grant, Role, ScopeKind
+from bot.domain.permissions import Grant, Role, ScopeKind, Sector
 from bot.errors import CommandError, cannot_listen
 from bot.fakeapi.client import FakeTelegramError
 
@@ -29,7 +29,11 @@ DEMO_STAFF = (
     ("manager", Role.COMMUNITY_MANAGER),
     ("delegate", Role.DELEGATE),
     ("admin", Role.ADMIN),
+    ("police", Role.SECTORIAL_MANAGER),
+    ("cleaning", Role.SECTORIAL_MANAGER),
 )
+# The sectors of the demo's sectorial managers, in Embajadores (the demo circle's barrio).
+DEMO_SECTORS = {"police": Sector.COMMUNITY_POLICE, "cleaning": Sector.ENVIRONMENT_CLEANING}
 
 
 async def run_bot_or_sandbox(settings: Settings, *, no_chat: bool = False, sandbox_port: int = 8081) -> None:
@@ -115,6 +119,9 @@ async def seed_demo_staff(app: Vecinos) -> None:
                     await uow.roles.grant(Grant(role, ScopeKind.BARRIO, barrio.id), now, resident_id=resident.id)
             elif role is Role.ADMIN:
                 await uow.roles.grant(Grant(role, ScopeKind.DISTRICT), now, resident_id=resident.id)
+            elif role is Role.SECTORIAL_MANAGER and circle is not None:
+                grant = Grant(role, ScopeKind.BARRIO, circle.barrio_id, DEMO_SECTORS[name])
+                await uow.roles.grant(grant, now, resident_id=resident.id)
         await uow.commit()
 
 

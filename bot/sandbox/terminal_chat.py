@@ -25,6 +25,8 @@ PERSONAS: dict[str, tuple[int, str, str | None]] = {
     "john": (1003, "John", "en"),
     "delegate": (2001, "Delegada Carmen", "es"),
     "manager": (3001, "Gestor Pablo", "es"),
+    "police": (4001, "Agente Ruiz", "es"),
+    "cleaning": (4002, "Elena Limpieza", "es"),
     "admin": (9001, "Admin", "es"),
 }
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from bot.domain.permissions import Sector
 from bot.domain.territory import CircleKind, valid_coordinates
 from storage.models import Barrio, Building, Circle, District
 from storage.uow import UnitOfWork
@@ -33,7 +34,26 @@ def read_seed(path: Path) -> dict[str, Any]:
                 raise SeedError(f"{where}: kind must be one of {', '.join(CircleKind)}")
             if not valid_coordinates(float(circle.get("lat", 999)), float(circle.get("lon", 999))):
                 raise SeedError(f"{where}: lat/lon missing or out of range")
+    codes = set()
+    for category in data.get("report_categories") or []:
+        codes.add(category.get("code"))
+        _check_route(path, f"report category {category.get('code')!r}", category)
+    for barrio in data["barrios"]:
+        for route in barrio.get("report_routes") or []:
+            where = f"barrio {barrio.get('code')!r}, route {route.get('category')!r}"
+            if route.get("category") not in codes:
+                raise SeedError(f"{path}: {where}: no such report category")
+            _check_route(path, where, route)
     return data
+
+
+def _check_route(path: Path, where: str, route: dict[str, Any]) -> None:
+    sector = route.get("sector")
+    if sector is not None and sector not in set(Sector):
+        raise SeedError(f"{path}: {where}: sector must be one of {', '.join(Sector)} or null")
+    for key in ("acknowledge_hours", "resolve_days"):
+        if not isinstance(route.get(key), int | float) or route[key] <= 0:
+            raise SeedError(f"{path}: {where}: {key} must be a positive number")
 
 
 async def seed_territory(uow: UnitOfWork, data: dict[str, Any]) -> dict[str, int]:
@@ -56,4 +76,17 @@ async def seed_territory(uow: UnitOfWork, data: dict[str, Any]) -> dict[str, int
             )
             for building in c.get("buildings", []):
                 await territory.upsert(Building, building["code"], address=building["address"], circle_id=circle.id)
+    for position, category in enumerate(data.get("report_categories") or []):
+        await uow.cases.upsert_category(
+            category["code"], category.get("name") or category["code"], position, bool(category.get("public", True))
+        )
+        await uow.cases.upsert_route(None, category["code"], *_route_values(category))
+    for b in data["barrios"]:
+        barrio = await territory.barrio_by_code(b["code"])
+        for route in b.get("report_routes") or []:
+            await uow.cases.upsert_route(barrio.id, route["category"], *_route_values(route))  # type: ignore[union-attr]
     return await territory.counts()
+
+
+def _route_values(route: dict[str, Any]) -> tuple[str | None, int, int]:
+    return route.get("sector"), round(route["acknowledge_hours"] * 60), round(route["resolve_days"] * 24 * 60)

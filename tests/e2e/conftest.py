@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from bot.app import Vecinos
 from bot.config import load_settings
-from bot.domain.permissions import ROLE_SCOPE, Grant, Role, ScopeKind
+from bot.domain.permissions import ROLE_SCOPE, Grant, Role, ScopeKind, Sector
 from bot.fakeapi.client import FakeTelegramClient
 from bot.fakeapi.server import start_fake_server
 from storage.db import Database
@@ -102,7 +102,7 @@ async def start_in_process(
         database_url,
         engine=engine,
         webhook=mode == "webhook",
-        webhook_port=port,
+        http_port=port,
         webhook_url=f"http://127.0.0.1:{port}/telegram/webhook",
         webhook_secret=WEBHOOK_SECRET,
         **extra,
@@ -160,8 +160,24 @@ class DatabaseProbe:
             await uow.roles.grant(Grant(r, scope, scope_id), datetime.now(UTC), resident_id=resident.id)
             await uow.commit()
 
+    async def grant_waiting(self, user_id: int, role: str, place: str, sector: str | None = None) -> None:
+        """A role for a Telegram user who has not written yet (as `vecinos roles grant` gives it)."""
+        async with self.db.unit_of_work() as uow:
+            r = Role(role)
+            scope = ROLE_SCOPE[r]
+            view = (
+                await uow.territory.circle_by_code(place)
+                if scope is ScopeKind.CIRCLE
+                else await uow.territory.barrio_by_code(place)
+            )
+            grant = Grant(r, scope, view.id, Sector(sector) if sector else None)  # type: ignore[union-attr]
+            await uow.roles.grant(grant, datetime.now(UTC), telegram_user_id=user_id)
+            await uow.commit()
+
     async def dump(self) -> str:
-        tables = ["resident", "membership", "role_grant", "invite", "conversation", "processed_update", "outbox"]
+        from storage.models import Base
+
+        tables = sorted(Base.metadata.tables)
         out = []
         async with self.db.unit_of_work() as uow:
             for table in tables:
@@ -194,6 +210,7 @@ async def start_subprocess_bot(
         "VECINOS_SEND_RATE_PER_SECOND": "200",
         "VECINOS_ENGINE": engine,
         "VECINOS_LEADER_RETRY_SECONDS": "0.5",
+        "VECINOS_HTTP_PORT": "0",
         **env_extra,
     }
     log = log_path.open("ab")

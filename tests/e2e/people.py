@@ -70,6 +70,22 @@ class Person:
         await wait_handled(self.client, sent["update_id"])
         return await self._new()
 
+    async def photo(self, caption: str | None = None) -> list[dict[str, Any]]:
+        """Send a photo; return the new bot messages once the bot handled it."""
+        sent = await self.client.send_photo(
+            self.user_id, caption, first_name=self.first_name, language_code=self.language_code
+        )
+        await wait_handled(self.client, sent["update_id"])
+        return await self._new()
+
+    async def share(self, latitude: float, longitude: float) -> list[dict[str, Any]]:
+        """Share a location; return the new bot messages once the bot handled it."""
+        sent = await self.client.send_location(
+            self.user_id, latitude, longitude, first_name=self.first_name, language_code=self.language_code
+        )
+        await wait_handled(self.client, sent["update_id"])
+        return await self._new()
+
     async def tap(self, data: str, message_id: int | None = None) -> list[dict[str, Any]]:
         """Tap a button by its callback data (on the latest message that has it)."""
         if message_id is None:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def vecinos(
     *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("VECINOS_")}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VECINOS_")} | {"VECINOS_HTTP_PORT": "0"}
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=cwd,
@@ -116,7 +116,7 @@ def free_port() -> int:
 
 def test_sandbox_runs_the_fake_server_the_bot_and_a_terminal_chat(tmp_path):
     port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("VECINOS_")}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VECINOS_")} | {"VECINOS_HTTP_PORT": "0"}
     sandbox = subprocess.Popen(
         [sys.executable, "-m", "bot", "run", "--no-chat", "--sandbox-port", str(port)],
         cwd=tmp_path,
@@ -169,7 +169,7 @@ def control(port: int, token: str, path: str, body: dict[str, Any] | None = None
 
 def test_fake_telegram_takes_a_send_latency_and_a_state_dir(tmp_path):
     port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("VECINOS_")}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VECINOS_")} | {"VECINOS_HTTP_PORT": "0"}
     args = ["fake-telegram", "--port", str(port), "--latency", "30-250", "--state-dir", "var"]
     server = subprocess.Popen(
         [sys.executable, "-m", "bot", *args],
@@ -240,7 +240,7 @@ def test_command_error_lives_in_bot_errors():
 
 def start_headless_sandbox(folder: Path, port: int) -> subprocess.Popen[str]:
     """`vecinos run --no-chat` with no token in folder: fake Telegram, the bot, no terminal chat."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("VECINOS_")}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VECINOS_")} | {"VECINOS_HTTP_PORT": "0"}
     sandbox = subprocess.Popen(
         [sys.executable, "-m", "bot", "run", "--no-chat", "--sandbox-port", str(port)],
         cwd=folder,

@@ -89,7 +89,7 @@ async def start_cluster(
             tmp_path / f"bot-{port}.log",
             engine,
             VECINOS_WEBHOOK="true",
-            VECINOS_WEBHOOK_PORT=str(port),
+            VECINOS_HTTP_PORT=str(port),
             VECINOS_WEBHOOK_URL=f"http://127.0.0.1:{balancer_port}/telegram/webhook",
             VECINOS_WEBHOOK_SECRET=WEBHOOK_SECRET,
         )

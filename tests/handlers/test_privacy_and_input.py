@@ -144,7 +144,7 @@ async def test_bad_text_gets_a_clear_answer_and_changes_nothing(bot, text, expec
             "Sorry, I can only read text, buttons and locations. Send /help to see what I can do.",
         ),
         (IncomingKind.EDITED, "I only read new messages. If you want to correct something, please send it again."),
-        (IncomingKind.PHOTO, "Thanks, but I cannot use photos here yet. Send /help to see what I can do."),
+        (IncomingKind.PHOTO, "Thanks, but I cannot use photos here. Send /report to report a problem with photos."),
     ],
 )
 async def test_stickers_voice_edits_and_photos_are_explained(bot, kind, expected):

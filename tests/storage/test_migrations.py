@@ -31,3 +31,27 @@ async def test_migrated_schema_matches_the_models(kind, tmp_path):
     finally:
         await db.dispose()
         await drop_database(url)
+
+
+async def test_bookkeeping_writes_go_before_waiting_updates_on_sqlite():
+    """The delivery record must not wait behind every update queued for SQLite's one writer."""
+    import asyncio
+
+    from storage.uow import PriorityLock
+
+    lock = PriorityLock()
+    order: list[str] = []
+    await lock.acquire()
+
+    async def take(name: str, priority: bool) -> None:
+        await lock.acquire(priority=priority)
+        order.append(name)
+        lock.release()
+
+    waiting = [asyncio.create_task(take(f"update {n}", False)) for n in range(3)]
+    await asyncio.sleep(0)
+    waiting.append(asyncio.create_task(take("delivery record", True)))
+    await asyncio.sleep(0)
+    lock.release()
+    await asyncio.gather(*waiting)
+    assert order == ["delivery record", "update 0", "update 1", "update 2"]

@@ -80,3 +80,18 @@ def test_plural_forms_follow_the_locale():
     assert (
         catalogs.translator("en").ngettext("{n} pending request:", "{n} pending requests:", 3) == "3 pending requests:"
     )
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_plural_forms_pick_the_form_cldr_says(locale):
+    """The catalog's Plural-Forms must choose, for every n, the form Babel's CLDR data chooses (an Arabic header
+    that swapped 'many' and 'other' shows '11 طلب' for '11 طلبًا')."""
+    import gettext
+
+    from babel.messages.plurals import get_plural
+
+    expected = get_plural(locale)
+    ours = catalog(locale)
+    assert ours.num_plurals == expected.num_plurals
+    mine, cldr = gettext.c2py(ours.plural_expr), gettext.c2py(expected.plural_expr)
+    assert [mine(n) for n in range(250)] == [cldr(n) for n in range(250)]

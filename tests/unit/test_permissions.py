@@ -49,6 +49,7 @@ view_own_data       ..     YY         YY       YY       YY      YY     YY      Y
 erase_own_data      ..     YY         YY       YY       YY      YY     YY      YY
 leave_circle        ..     YY         YY       YY       YY      YY     YY      YY
 contact_managers    ..     YY         YY       YY       YY      YY     YY      YY
+follow_own_reports  ..     YY         YY       YY       YY      YY     YY      YY
 report_problem      ..     ..         Y.       ..       ..      ..     ..      YY
 vote                ..     ..         Y.       ..       ..      ..     Y.      YY
 approve_membership  ..     ..         ..       Y.       Y.      ..     ..      YY

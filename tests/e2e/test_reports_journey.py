@@ -1,0 +1,145 @@
+"""A report's whole life over HTTP, on both engines (and PostgreSQL): an Arabic resident reports noise with a
+photo and a place; environment and the community manager get it; acknowledge, refer, work, resolve, each told
+to her in Arabic; "is it fixed?" reopens it; a Spanish neighbour says "me too" and is told every later step."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.i18n import Catalogs
+from tests.conftest import POSTGRES_URL, database_params, drop_database, fresh_database_url, open_seeded
+from tests.e2e.conftest import InProcessBot, start_in_process
+from tests.e2e.people import Person, wait_until
+
+CATALOGS = Catalogs("es")
+LAVAPIES = (40.4089, -3.7009)
+
+
+def tr(locale: str, message: str, **values: object) -> str:
+    return CATALOGS.translator(locale).gettext(message, **values)
+
+
+def plain(locale: str, message: str, **values: object) -> str:
+    return CATALOGS.translator(locale).plain(message, **values)
+
+
+@pytest.fixture(
+    params=[(e, d) for e in ("aiogram", "ptb") for d in database_params()], ids=lambda p: f"{p[0]}-{p[1].values[0]}"
+)
+async def journey_bot(request, fake, tmp_path) -> AsyncIterator[tuple[InProcessBot, str]]:  # type: ignore[no-untyped-def]
+    """Vecinos polling on each engine and database, asking "is it fixed?" a few seconds after "resolved"."""
+    engine, database = request.param
+    kind = database.values[0]
+    if kind == "postgres" and not POSTGRES_URL:
+        pytest.skip("needs VECINOS_TEST_POSTGRES_URL")
+    url = await fresh_database_url(kind, tmp_path)
+    db = await open_seeded(url)
+    await db.dispose()
+    api_url, client = fake
+    bot = await start_in_process(api_url, url, client, engine, "polling", report_follow_up_days=0.00005)
+    yield bot, url
+    await bot.close()
+    await drop_database(url)
+
+
+async def join(person: Person, manager: Person) -> None:
+    """Register in Plaza de Lavapiés and be approved by the community manager in chat."""
+    await person.say("/start")
+    await person.tap(f"lang:{person.language_code}")
+    await person.tap("consent:yes")
+    await person.tap_label("Embajadores")
+    await person.tap_label("Plaza de Lavapiés")
+    await person.tap("nobld")
+    await manager.wait_for(person.first_name)
+    await manager.tap_label("✅")
+    await person.wait_for("🎉")
+
+
+async def test_a_report_goes_round_the_whole_loop_in_each_persons_language(fake, journey_bot):
+    _bot, url = journey_bot
+    _api, client = fake
+    from tests.e2e.conftest import DatabaseProbe
+
+    db = DatabaseProbe(url)
+    environment = Person(client, 7101, "Elena", "es")
+    manager = Person(client, 7102, "Pablo", "en")
+    await db.grant_waiting(7101, "sectorial_manager", "embajadores", "environment_cleaning")
+    await db.grant_waiting(7102, "community_manager", "embajadores")
+    for person in (environment, manager):
+        await person.say("/start")
+    amina = Person(client, 7201, "Amina", "ar")
+    lucia = Person(client, 7202, "Lucía", "es")
+    await join(amina, manager)
+    await join(lucia, manager)
+
+    await amina.say("/report")
+    await amina.tap("rc:noise")
+    await amina.say("الموسيقى عالية جدًا كل ليلة حتى الساعة الرابعة في الطابق الأرضي")
+    await amina.photo()
+    await amina.tap("rph")
+    await amina.share(*LAVAPIES)
+    await amina.tap("ran:no")
+    await amina.tap("rok")
+    await amina.wait_for("EMB-0001")
+
+    noise = {locale: plain(locale, "Noise") for locale in ("ar", "es", "en")}
+    card = await environment.wait_for("EMB-0001")
+    assert "Amina" in card
+    await manager.wait_for("EMB-0001")
+
+    async def photo_and_pin() -> bool:
+        kinds = {m["kind"] for m in await client.messages(7101)}
+        return {"photo", "location"} <= kinds
+
+    await wait_until(photo_and_pin, True, what="the photo and the place after the card")
+
+    async def told_amina(message: str, **values: object) -> None:
+        await amina.wait_for(tr("ar", message, ref="EMB-0001", category=noise["ar"], **values).split("\n")[0])
+
+    await environment.tap_label(plain("es", "👀 Acknowledge"))
+    await told_amina(
+        "👀 Report <b>{ref}</b> ({category}) has been seen by {handler}: they are on it.",
+        handler=plain("ar", "Environment and cleaning"),
+    )
+    await environment.tap_label(plain("es", "↪️ Refer"))
+    await environment.tap_label(plain("es", "Community Police"))
+    await environment.say("Es un bar: es cosa de la Policía.")
+    await told_amina(
+        "↪️ Report <b>{ref}</b> ({category}) has been passed to {handler}, who are responsible for it.",
+        handler=plain("ar", "Community Police"),
+    )
+    # The community manager sees every case, whatever the sector: he moves it on.
+    await manager.say("/case EMB-0001")
+    await manager.tap_label(plain("en", "👀 Acknowledge"))
+    await manager.tap_label(plain("en", "🛠️ Start work"))
+    await told_amina("🛠️ Work has started on report <b>{ref}</b> ({category}).")
+    await manager.tap_label(plain("en", "✅ Resolved"))
+    await manager.say("The bar now closes its doors at 23:00.")
+    await told_amina(
+        "✅ Report <b>{ref}</b> ({category}) has been resolved. In a few days I will ask whether it is really fixed."
+    )
+    await amina.wait_for(tr("ar", "❓ Some days ago report <b>{ref}</b> ({category}) was marked resolved. Is it "
+                                  "really fixed?", ref="EMB-0001", category=noise["ar"]), timeout=30)  # fmt: skip
+    await amina.tap_label(plain("ar", "❌ No, it is not"))
+    await manager.wait_for("🔁")
+
+    await lucia.say("/report")
+    await lucia.tap("rc:noise")
+    await lucia.say("Mucho ruido por las noches en la plaza, no se puede dormir.")
+    await lucia.tap("rph")
+    await lucia.share(*LAVAPIES)
+    await lucia.tap_label(plain("es", "👍 Me too: {ref}", ref="EMB-0001"))
+    await lucia.wait_for("EMB-0001")
+    await manager.say("/case EMB-0001")
+    await manager.tap_label(plain("en", "🛠️ Start work"))
+    await lucia.wait_for(
+        tr("es", "🛠️ Work has started on report <b>{ref}</b> ({category}).", ref="EMB-0001", category=noise["es"])
+    )
+    await manager.tap_label(plain("en", "✅ Resolved"))
+    await manager.say("Inspected again tonight: quiet.")
+    await lucia.wait_for("Inspected again tonight")
+    assert await db.scalar("SELECT count(*) FROM report_case") == 1
+    assert await db.scalar("SELECT supporters FROM report_case") == 1
+    await db.close()
