@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, false, func, or_, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.permissions import Sector
 from bot.domain.reports import (
@@ -22,6 +24,7 @@ from bot.domain.reports import (
 )
 from storage.base import Repository
 from storage.models import Case, CaseCounter, CaseEvent, CaseFollower, CasePhoto, ReportCategory, ReportRoute, Resident
+from storage.territory import TerritoryCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,38 +51,18 @@ def sla_of(case: Case) -> SlaState:
 
 
 class CaseRepository(Repository):
-    """Cases and what belongs to them."""
+    """Cases and what belongs to them (categories and routes come from the process's reference-data cache)."""
 
-    # ------------------------------------------------------------ reference data
+    def __init__(self, session: AsyncSession, postgres: bool, cache: TerritoryCache | None = None) -> None:
+        super().__init__(session, postgres)
+        self.cache = cache or TerritoryCache(ttl=0)
 
-    async def upsert_category(self, code: str, name: str, position: int, public: bool = True) -> None:
-        """Create or update a category (seeding)."""
-        row = await self.session.get(ReportCategory, code)
-        if row is None:
-            self.session.add(ReportCategory(code=code, name=name, position=position, public=public))
-        else:
-            row.name, row.position, row.public = name, position, public
-        await self.session.flush()
-
-    async def upsert_route(
-        self, barrio_id: int | None, category: str, sector: str | None, acknowledge_minutes: int, resolve_minutes: int
-    ) -> None:
-        """Create or update a route: district-wide (`barrio_id` None) or one barrio's override (seeding)."""
-        condition = ReportRoute.barrio_id.is_(None) if barrio_id is None else ReportRoute.barrio_id == barrio_id
-        row = await self.session.scalar(select(ReportRoute).where(condition, ReportRoute.category == category))
-        if row is None:
-            row = ReportRoute(barrio_id=barrio_id, category=category)
-            self.session.add(row)
-        row.sector, row.acknowledge_minutes, row.resolve_minutes = sector, acknowledge_minutes, resolve_minutes
-        await self.session.flush()
-
-    async def categories(self) -> list[CategoryView]:
-        """Every category, in the territory file's order."""
+    async def _reference(self) -> tuple[list[CategoryView], RoutingTable]:
+        cached = self.cache.fresh_reports()
+        if cached is not None:
+            return cached
         rows = await self.session.scalars(select(ReportCategory).order_by(ReportCategory.position))
-        return [CategoryView(r.code, r.name, r.public) for r in rows]
-
-    async def routing(self) -> RoutingTable:
-        """The whole routing table."""
+        categories = [CategoryView(r.code, r.name, r.public) for r in rows]
         district: dict[str, Route] = {}
         barrios: dict[int, dict[str, Route]] = {}
         for row in await self.session.scalars(select(ReportRoute)):
@@ -92,7 +75,42 @@ class CaseRepository(Repository):
                 district[row.category] = route
             else:
                 barrios.setdefault(row.barrio_id, {})[row.category] = route
-        return RoutingTable(district, barrios)
+        table = RoutingTable(district, barrios)
+        self.cache.reports = (categories, table, time.monotonic())
+        return categories, table
+
+    # ------------------------------------------------------------ reference data
+
+    async def upsert_category(self, code: str, name: str, position: int, public: bool = True) -> None:
+        """Create or update a category (seeding)."""
+        row = await self.session.get(ReportCategory, code)
+        if row is None:
+            self.session.add(ReportCategory(code=code, name=name, position=position, public=public))
+        else:
+            row.name, row.position, row.public = name, position, public
+        await self.session.flush()
+        self.cache.invalidate()
+
+    async def upsert_route(
+        self, barrio_id: int | None, category: str, sector: str | None, acknowledge_minutes: int, resolve_minutes: int
+    ) -> None:
+        """Create or update a route: district-wide (`barrio_id` None) or one barrio's override (seeding)."""
+        condition = ReportRoute.barrio_id.is_(None) if barrio_id is None else ReportRoute.barrio_id == barrio_id
+        row = await self.session.scalar(select(ReportRoute).where(condition, ReportRoute.category == category))
+        if row is None:
+            row = ReportRoute(barrio_id=barrio_id, category=category)
+            self.session.add(row)
+        row.sector, row.acknowledge_minutes, row.resolve_minutes = sector, acknowledge_minutes, resolve_minutes
+        await self.session.flush()
+        self.cache.invalidate()
+
+    async def categories(self) -> list[CategoryView]:
+        """Every category, in the territory file's order."""
+        return list((await self._reference())[0])
+
+    async def routing(self) -> RoutingTable:
+        """The whole routing table."""
+        return (await self._reference())[1]
 
     # ------------------------------------------------------------ opening
 

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, and_, bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.domain.permissions import Grant
 from storage.base import Repository, rowcount
@@ -46,6 +48,11 @@ _OPEN_UPDATE = (
 _LOCK_CONVERSATION = (
     select(_CONVERSATION.c.chat_id).where(_CONVERSATION.c.chat_id == bindparam("chat_id")).with_for_update()
 )
+# The update record, inserted unless another process recorded it meanwhile (one prebuilt statement per backend).
+_RECORD_UPDATE = {
+    True: pg_insert(_UPDATES).on_conflict_do_nothing(index_elements=[_UPDATES.c.update_id]),
+    False: sqlite_insert(_UPDATES).on_conflict_do_nothing(index_elements=[_UPDATES.c.update_id]),
+}
 _SAVE_CONVERSATION = (
     update(_CONVERSATION)
     .where(_CONVERSATION.c.chat_id == bindparam("b_chat_id"))
@@ -168,16 +175,18 @@ class UpdateRepository(Repository):
     ) -> bool:
         """Remember an update as applied (or failed), with the replies still to deliver (none: delivered
         already). False if it was recorded meanwhile by someone else: then nothing of ours may commit."""
-        stmt = self._insert(ProcessedUpdate).values(
-            update_id=update_id,
-            chat_id=chat_id,
-            handled_at=now,
-            replies=replies or None,
-            delivered=not replies,
-            outcome=outcome,
-            deliver_by=deliver_by if replies else None,
+        result = await self.session.execute(
+            _RECORD_UPDATE[self.postgres],
+            {
+                "update_id": update_id,
+                "chat_id": chat_id,
+                "handled_at": now,
+                "replies": replies or None,
+                "delivered": not replies,
+                "outcome": outcome,
+                "deliver_by": deliver_by if replies else None,
+            },
         )
-        result = await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["update_id"]))
         return rowcount(result) == 1
 
     async def mark_delivered(self, update_ids: Sequence[int]) -> None:

@@ -64,6 +64,8 @@ class TerritoryCache:
     def __init__(self, ttl: float = 60.0) -> None:
         self.ttl = ttl
         self.snapshot: TerritorySnapshot | None = None
+        # Report categories and routes, also reference data: (categories, routing table, loaded at).
+        self.reports: tuple[Any, Any, float] | None = None
 
     def fresh(self) -> TerritorySnapshot | None:
         """The snapshot, unless it is missing or stale."""
@@ -74,6 +76,13 @@ class TerritoryCache:
     def invalidate(self) -> None:
         """Forget the snapshot (after a seed)."""
         self.snapshot = None
+        self.reports = None
+
+    def fresh_reports(self) -> tuple[Any, Any] | None:
+        """The report categories and routing table, unless missing or stale."""
+        if self.reports is not None and time.monotonic() - self.reports[2] < self.ttl:
+            return self.reports[0], self.reports[1]
+        return None
 
 
 class TerritoryRepository(Repository):

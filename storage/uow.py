@@ -79,7 +79,7 @@ class UnitOfWork:
         self.conversations = ConversationRepository(session, postgres)
         self.updates = UpdateRepository(session, postgres)
         self.outbox = OutboxRepository(session, postgres)
-        self.cases = CaseRepository(session, postgres)
+        self.cases = CaseRepository(session, postgres, territory_cache)
 
     async def __aenter__(self) -> UnitOfWork:
         if self._lock is not None:

@@ -295,7 +295,7 @@ class DeliveryLog:
     """Records updates whose replies were shown, coalescing the writes of a few milliseconds: a crash then
     re-sends at most what was shown in those last milliseconds, not a whole batch."""
 
-    def __init__(self, dispatcher: Dispatcher | None, delay: float = 0.005) -> None:
+    def __init__(self, dispatcher: Dispatcher | None, delay: float = 0.02) -> None:
         self.dispatcher = dispatcher
         self.delay = delay
         self._waiting: list[int] = []

@@ -197,6 +197,20 @@ async def db(database_url) -> AsyncIterator[DatabaseProbe]:  # type: ignore[no-u
     await reader.close()
 
 
+_STARTED: list[asyncio.subprocess.Process] = []
+
+
+@pytest.fixture(autouse=True)
+async def no_bot_outlives_its_test() -> AsyncIterator[None]:
+    """Kill any bot process a test started and did not stop (a failed assertion must not leave one polling)."""
+    yield
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
 async def start_subprocess_bot(
     api_url: str, database_url: str, log_path: Path, engine: str = "aiogram", **env_extra: str
 ) -> asyncio.subprocess.Process:
@@ -214,6 +228,8 @@ async def start_subprocess_bot(
         **env_extra,
     }
     log = log_path.open("ab")
-    return await asyncio.create_subprocess_exec(
+    process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", cwd=str(ROOT), env=env, stdout=log, stderr=log
     )
+    _STARTED.append(process)
+    return process
