@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.channels.base import Button, IncomingKind
+from bot.channels.base import Button
 from bot.domain.callbacks import CallbackData, cb
 from bot.domain.permissions import Action, Role, can_somewhere
 from bot.domain.residents import MembershipStatus
@@ -12,7 +12,7 @@ from bot.i18n import LANGUAGE_NAMES, N_, Safe, safe_join
 from handlers.common import describe_grant, stale
 from handlers.context import Context, Flow
 from handlers.labels import status_name
-from handlers.routing import Callback, Command, Routes
+from handlers.routing import Callback, Command, Routes, any_input
 
 
 class LeaveStep(StrEnum):
@@ -182,5 +182,5 @@ ROUTES = Routes(
         "leave": Callback(confirm_leave, Action.LEAVE_CIRCLE),
         "stay": Callback(cancel_leave, Action.LEAVE_CIRCLE),
     },
-    step_inputs={(Flow.LEAVE, IncomingKind.TEXT): leave_text, (Flow.LEAVE, IncomingKind.LOCATION): leave_text},
+    step_inputs=any_input(Flow.LEAVE, leave_text),
 )

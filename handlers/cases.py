@@ -38,7 +38,7 @@ from handlers.case_messages import (
 from handlers.common import refuse, stale
 from handlers.context import Context, Flow, Services
 from handlers.labels import case_status_name, handler_name, sector_name
-from handlers.routing import Callback, Command, Routes
+from handlers.routing import Callback, Command, Routes, any_input
 from storage.cases import sla_of
 from storage.models import Case
 from storage.uow import UnitOfWork
@@ -542,14 +542,8 @@ ROUTES = Routes(
         "cq": Callback(ask_reporter_tapped, Action.HANDLE_REPORTS),
     },
     step_inputs={
-        (Flow.CASE_NOTE, IncomingKind.TEXT): note_written,
-        (Flow.CASE_NOTE, IncomingKind.PHOTO): note_written,
-        (Flow.CASE_NOTE, IncomingKind.LOCATION): note_written,
-        (Flow.CASE_QUESTION, IncomingKind.TEXT): question_written,
-        (Flow.CASE_QUESTION, IncomingKind.PHOTO): question_written,
-        (Flow.CASE_QUESTION, IncomingKind.LOCATION): question_written,
-        (Flow.CASE_MERGE, IncomingKind.TEXT): merge_target_written,
-        (Flow.CASE_MERGE, IncomingKind.PHOTO): merge_target_written,
-        (Flow.CASE_MERGE, IncomingKind.LOCATION): merge_target_written,
+        **any_input(Flow.CASE_NOTE, note_written),
+        **any_input(Flow.CASE_QUESTION, question_written),
+        **any_input(Flow.CASE_MERGE, merge_target_written),
     },
 )

@@ -12,7 +12,7 @@ from bot.domain.text import clean_free_text, has_letters_or_digits
 from bot.i18n import Safe, Translator
 from handlers.common import refuse, stale
 from handlers.context import Context, Flow
-from handlers.routing import Callback, Command, Routes
+from handlers.routing import Callback, Command, Routes, any_input
 from storage.territory import BarrioView
 
 TOPIC_CONTACT = "contact.message"
@@ -185,10 +185,5 @@ ROUTES = Routes(
         "contact": Callback(contact_tapped, Action.CONTACT_MANAGERS),
         "answer": Callback(answer_tapped, Action.ANSWER_RESIDENT),
     },
-    step_inputs={
-        (Flow.CONTACT, IncomingKind.TEXT): message_written,
-        (Flow.CONTACT, IncomingKind.LOCATION): message_written,
-        (Flow.ANSWER, IncomingKind.TEXT): answer_written,
-        (Flow.ANSWER, IncomingKind.LOCATION): answer_written,
-    },
+    step_inputs={**any_input(Flow.CONTACT, message_written), **any_input(Flow.ANSWER, answer_written)},
 )

@@ -6,12 +6,12 @@ import json
 from enum import StrEnum
 from typing import Any
 
-from bot.channels.base import Button, IncomingKind
+from bot.channels.base import Button
 from bot.domain.callbacks import CallbackData, cb
 from bot.domain.permissions import Action, Role
 from handlers.common import stale
 from handlers.context import Context, Flow
-from handlers.routing import Callback, Command, Routes
+from handlers.routing import Callback, Command, Routes, any_input
 
 
 class ForgetStep(StrEnum):
@@ -138,5 +138,5 @@ ROUTES = Routes(
         "forget": Command(ask_forget, Action.ERASE_OWN_DATA),
     },
     callbacks={"forget": Callback(confirm_forget, Action.ERASE_OWN_DATA)},
-    step_inputs={(Flow.FORGET, IncomingKind.TEXT): forget_text, (Flow.FORGET, IncomingKind.LOCATION): forget_text},
+    step_inputs=any_input(Flow.FORGET, forget_text),
 )

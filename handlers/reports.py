@@ -35,7 +35,7 @@ from handlers.case_messages import (
 from handlers.common import stale
 from handlers.context import Context, Flow
 from handlers.labels import case_status_name, category_label, handler_name
-from handlers.routing import Callback, Command, Routes
+from handlers.routing import Callback, Command, Routes, any_input
 
 TOPIC_CASE_ANSWER = "case.answer"
 TOPIC_FOLLOW_UP = "case.follow_up"
@@ -649,12 +649,5 @@ ROUTES = Routes(
         "rfx": Callback(fixed_answer, Action.FOLLOW_OWN_REPORTS),
         "rqa": Callback(answer_question_tapped, Action.FOLLOW_OWN_REPORTS),
     },
-    step_inputs={
-        (Flow.REPORT, IncomingKind.TEXT): report_input,
-        (Flow.REPORT, IncomingKind.PHOTO): report_input,
-        (Flow.REPORT, IncomingKind.LOCATION): report_input,
-        (Flow.CASE_ANSWER, IncomingKind.TEXT): answer_written,
-        (Flow.CASE_ANSWER, IncomingKind.PHOTO): answer_written,
-        (Flow.CASE_ANSWER, IncomingKind.LOCATION): answer_written,
-    },
+    step_inputs={**any_input(Flow.REPORT, report_input), **any_input(Flow.CASE_ANSWER, answer_written)},
 )

@@ -42,6 +42,12 @@ class Routes:
     step_inputs: dict[tuple[str, IncomingKind], CommandHandler] = field(default_factory=dict)
 
 
+def any_input(flow: str, handler: CommandHandler) -> dict[tuple[str, IncomingKind], CommandHandler]:
+    """The step inputs of a flow step that takes whatever is sent (text, a photo, a location) to one handler,
+    which answers what it cannot use."""
+    return {(flow, kind): handler for kind in (IncomingKind.TEXT, IncomingKind.PHOTO, IncomingKind.LOCATION)}
+
+
 def assemble(modules: Iterable[Routes]) -> Routes:
     """Merge every module's routes, refusing two owners for one command, prefix or flow input."""
     merged = Routes()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.channels.base import IncomingKind
 from bot.domain.callbacks import CallbackData
 from bot.domain.permissions import Action
 from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES
 from handlers import registration
 from handlers.common import stale
 from handlers.context import Context, Flow
-from handlers.routing import Callback, Command, Routes
+from handlers.routing import Callback, Command, Routes, any_input
 
 
 class LanguageStep(StrEnum):
@@ -61,8 +60,5 @@ async def language_chosen(ctx: Context, data: CallbackData) -> None:
 ROUTES = Routes(
     commands={"language": Command(ask_language, Action.CHANGE_LANGUAGE)},
     callbacks={"lang": Callback(language_chosen, Action.CHANGE_LANGUAGE)},
-    step_inputs={
-        (Flow.LANGUAGE, IncomingKind.TEXT): language_text,
-        (Flow.LANGUAGE, IncomingKind.LOCATION): language_text,
-    },
+    step_inputs=any_input(Flow.LANGUAGE, language_text),
 )
