@@ -1,4 +1,5 @@
-"""SQLAlchemy models: territory, residents, memberships, roles, invites, conversations, updates, outbox."""
+"""SQLAlchemy models: territory, residents, memberships, roles, invites, conversations, updates, outbox, cases,
+polls and their ballot box, proposals, media."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -328,3 +330,127 @@ class CaseFollower(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("report_case.id", ondelete="CASCADE"), primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), primary_key=True)
     since: Mapped[datetime]
+
+
+class Poll(Base):
+    """A question put to a frozen electorate (a circle's, a barrio's, the district's or a body's members).
+
+    The electorate is copied into `poll_elector` when the poll opens; who voted is `poll_participation`; how
+    they voted is `poll_ballot`, which nothing links back to a person."""
+
+    __tablename__ = "poll"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # circle | barrio | district (and body, once councils exist): kept open as a string with an id.
+    scope_kind: Mapped[str] = mapped_column(String(16))
+    scope_id: Mapped[int | None]
+    kind: Mapped[str] = mapped_column(String(16))  # yesno | single | approval | ranked
+    question: Mapped[str] = mapped_column(Text)
+    max_choices: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(16), index=True)  # scheduled | open | counted | closed
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime]
+    opens_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    # When to remind the electors who have not voted yet (None: no reminder); `reminded` once it went out.
+    remind_at: Mapped[datetime | None]
+    reminded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The next moment the scheduler must look at the poll (opening, reminder or closing).
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    quorum_percent: Mapped[int] = mapped_column(default=0)
+    threshold_percent: Mapped[int] = mapped_column(default=50)
+    results_visible: Mapped[bool] = mapped_column(Boolean, default=False)
+    vote_change: Mapped[bool] = mapped_column(Boolean, default=False)
+    eligible_count: Mapped[int] = mapped_column(default=0)
+    # The order that breaks ties "by lot", fixed and shown before voting opens (option ids).
+    lot_order: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # The count (tally report with quorum and threshold) at close, and the SHA-256 of the published ballots
+    # (rebuilt from `poll_ballot` on demand: they never change once the poll is closed).
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    published_sha256: Mapped[str | None] = mapped_column(String(64))
+    closed_at: Mapped[datetime | None]
+
+
+class PollOption(Base):
+    """One answer of a poll, as its author wrote it (yes/no polls carry codes and are labelled per language)."""
+
+    __tablename__ = "poll_option"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("poll.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int]
+    text: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str | None] = mapped_column(String(16))
+
+
+class PollElector(Base):
+    """Someone entitled to vote in a poll: the electorate, frozen when the poll opens."""
+
+    __tablename__ = "poll_elector"
+    poll_id: Mapped[int] = mapped_column(ForeignKey("poll.id", ondelete="CASCADE"), primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), primary_key=True)
+
+    __table_args__ = (Index("ix_poll_elector_resident", "resident_id"),)
+
+
+class PollParticipation(Base):
+    """That someone voted in a poll (never how): one row per voter, unique. Kept, without the person, if they
+    erase their data, so that ballots still equal participations."""
+
+    __tablename__ = "poll_participation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("poll.id", ondelete="CASCADE"))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"), index=True)
+
+    __table_args__ = (UniqueConstraint("poll_id", "resident_id", name="uq_poll_participation"),)
+
+
+class PollBallot(Base):
+    """How one (unknown) voter voted: a random key, the choice and the hash of the voter's receipt. No voter,
+    no time, no sequence: SQLite stores it without a rowid, so rows sit in random key order."""
+
+    __tablename__ = "poll_ballot"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("poll.id", ondelete="CASCADE"), index=True)
+    # Option ids: the one chosen, the approved ones (sorted) or the ranking (in order); empty to abstain.
+    choice: Mapped[list[int]] = mapped_column(JSON)
+    tracker_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    __table_args__ = {"sqlite_with_rowid": False}
+
+
+class Proposal(Base):
+    """A resident's proposal to their circle or barrio; enough support within the window makes it a poll."""
+
+    __tablename__ = "proposal"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope_kind: Mapped[str] = mapped_column(String(16))
+    scope_id: Mapped[int | None]
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"), index=True)
+    title: Mapped[str] = mapped_column(String(120))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open | accepted | expired | withdrawn
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    threshold: Mapped[int]
+    supporters: Mapped[int] = mapped_column(default=0)
+    poll_id: Mapped[int | None] = mapped_column(ForeignKey("poll.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+
+
+class ProposalSupport(Base):
+    """One resident's support of a proposal (one tap, once)."""
+
+    __tablename__ = "proposal_support"
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposal.id", ondelete="CASCADE"), primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), primary_key=True)
+    since: Mapped[datetime]
+
+
+class Media(Base):
+    """A file the outbox sends to many (a poll's result chart): uploaded once, then re-sent by Telegram's id."""
+
+    __tablename__ = "media"
+    key: Mapped[str] = mapped_column(String(48), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    filename: Mapped[str] = mapped_column(String(80))
+    file_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
