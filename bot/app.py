@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
+from bot.domain.polls import PollPolicy
+from bot.domain.proposals import SupportRule
 from bot.errors import TaskEnded, cannot_listen
 from bot.i18n import Catalogs
 from bot.outbox import OutboxSender
@@ -63,6 +65,13 @@ class Vecinos:
             on_outbox=lambda: [wake() for wake in wakers],
             report_follow_up_days=settings.report_follow_up_days,
             open311_keys=settings.open311_keys,
+            polls=PollPolicy(
+                reminder_before=timedelta(hours=settings.poll_reminder_hours),
+                circle_support=SupportRule(settings.proposal_support_circle_percent, settings.proposal_min_support),
+                barrio_support=SupportRule(settings.proposal_support_barrio_percent, settings.proposal_min_support),
+                proposal_window=timedelta(days=settings.proposal_days),
+                proposal_poll_length=timedelta(days=settings.proposal_poll_days),
+            ),
         )
         return cls(settings, db, catalogs, services, Dispatcher(services), wakers)
 

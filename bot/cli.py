@@ -1,4 +1,4 @@
-"""The `vecinos` command: run, chat, fake-telegram, seed, migrate, invites, roles."""
+"""The `vecinos` command: run, chat, fake-telegram, seed, migrate, invites, roles, polls, demo."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.cli_polls import add_commands as add_poll_commands
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import EXIT_TASK_ENDED, CommandError, TaskEnded, cannot_listen
 
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = roles.add_parser("list", help="list who holds which role")
     listing.add_argument("--user", type=int, help="only this Telegram user id")
     listing.add_argument("--role", choices=role_names, help="only this role")
+    add_poll_commands(sub)
     return parser
 
 
@@ -191,6 +193,14 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 await _list_roles(app, args)
             else:
                 await _change_role(app, args)
+        elif args.command == "polls":
+            from bot.cli_polls import run_polls
+
+            await run_polls(app, args)
+        elif args.command == "demo":
+            from bot.cli_polls import run_demo
+
+            await run_demo(app, args)
     finally:
         await app.db.dispose()
     return 0

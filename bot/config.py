@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     per_chat_interval_seconds: float = Field(default=1.0, ge=0, le=60)
     pending_reminder_hours: float = Field(default=48.0, gt=0)
     scheduler_tick_seconds: float = Field(default=30.0, gt=0)
+    # Polls: hours before closing to remind those who have not voted (0: no reminder).
+    poll_reminder_hours: float = Field(default=24.0, ge=0, le=24 * 30)
+    # Proposals: the share of a circle's or barrio's members whose support turns a proposal into a poll (at
+    # least proposal_min_support people), within proposal_days; the poll then runs proposal_poll_days.
+    proposal_support_circle_percent: int = Field(default=10, ge=1, le=100)
+    proposal_support_barrio_percent: int = Field(default=5, ge=1, le=100)
+    proposal_min_support: int = Field(default=3, ge=1, le=10000)
+    proposal_days: float = Field(default=30.0, gt=0, le=365)
+    proposal_poll_days: float = Field(default=7.0, gt=0, le=90)
     seed_file: str | None = None
 
     @field_validator("bot_token", mode="before")

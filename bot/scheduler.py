@@ -10,6 +10,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from handlers.approvals import send_due_reminders
 from handlers.cases import send_due_case_work
 from handlers.context import Services
+from handlers.poll_schedule import send_due_poll_work
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,11 @@ async def remind_pending_memberships(services: Services) -> int:
 async def follow_up_cases(services: Services) -> int:
     """Tick: case deadlines (reminders, escalations) and "is it fixed?" questions."""
     return await send_due_case_work(services)
+
+
+async def run_polls(services: Services) -> int:
+    """Tick: polls to open, remind, close and announce; proposals to expire."""
+    return await send_due_poll_work(services)
 
 
 async def prune_update_records(services: Services) -> int:
@@ -53,6 +59,15 @@ def build_scheduler(services: Services, tick_seconds: float) -> AsyncIOScheduler
         seconds=tick_seconds,
         args=[services],
         id="cases",
+        next_run_time=datetime.now(UTC),
+        **options,
+    )
+    scheduler.add_job(
+        run_polls,
+        "interval",
+        seconds=tick_seconds,
+        args=[services],
+        id="polls",
         next_run_time=datetime.now(UTC),
         **options,
     )

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from handlers import account, admin, approvals, cases, contact, privacy, registration, reports, settings
+from handlers import (
+    account,
+    admin,
+    approvals,
+    cases,
+    contact,
+    poll_wizard,
+    polls,
+    privacy,
+    proposals,
+    registration,
+    reports,
+    settings,
+)
 from handlers.dispatch import Dispatcher, Outcome, UpdateNotApplied, route
 from handlers.routing import Routes, assemble
 
@@ -17,6 +30,9 @@ ROUTES: Routes = assemble(
         contact.ROUTES,
         reports.ROUTES,
         cases.ROUTES,
+        polls.ROUTES,
+        poll_wizard.ROUTES,
+        proposals.ROUTES,
     ]
 )
 

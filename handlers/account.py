@@ -25,6 +25,9 @@ class LeaveStep(StrEnum):
 HELP_LINES: tuple[tuple[Action, str], ...] = (
     (Action.REPORT_PROBLEM, N_("/report: report a problem in your neighbourhood")),
     (Action.FOLLOW_OWN_REPORTS, N_("/myreports: your reports and how they are going")),
+    (Action.SEE_POLLS, N_("/polls: polls you can vote in, and results")),
+    (Action.CHECK_RECEIPT, N_("/receipt CODE: check that your ballot was counted")),
+    (Action.PROPOSE, N_("/propose: propose something to your circle or barrio; /proposals lists them")),
     (Action.VIEW_OWN_DATA, N_("/me: your circle, role and status")),
     (Action.JOIN_CIRCLE, N_("/start: join a circle, or use an invitation")),
     (Action.LEAVE_CIRCLE, N_("/leave: leave your circle")),
@@ -36,6 +39,7 @@ HELP_LINES: tuple[tuple[Action, str], ...] = (
 STAFF_LINES: tuple[tuple[Action, str], ...] = (
     (Action.HANDLE_REPORTS, N_("/cases: the cases you handle; /case REF opens one")),
     (Action.LIST_PENDING, N_("/pending: requests to join waiting for you")),
+    (Action.CREATE_POLL, N_("/poll: open a poll for your circle or barrio")),
     (
         Action.NAME_DELEGATE,
         N_("/grant USER_ID delegate CIRCLE: name a delegate (e.g. /grant 12345 delegate emb-plaza-lavapies)"),

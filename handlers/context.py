@@ -9,7 +9,8 @@ from enum import StrEnum
 from typing import Any
 
 from bot.channels.base import Button, Incoming, Reply
-from bot.domain.permissions import Action, Grant, Place, can, is_registered, resident_grant
+from bot.domain.permissions import Action, Grant, Place, can, can_somewhere, is_registered, resident_grant
+from bot.domain.polls import DEFAULT_POLICY, PollPolicy
 from bot.i18n import Catalogs, Translator
 from storage.conversations import ChatState
 from storage.db import Database
@@ -33,6 +34,10 @@ class Flow(StrEnum):
     CASE_NOTE = "case_note"
     CASE_QUESTION = "case_question"
     CASE_MERGE = "case_merge"
+    POLL_CREATE = "poll_create"
+    POLL_REVOTE = "poll_revote"
+    RECEIPT = "receipt"
+    PROPOSE = "propose"
 
 
 class NoStep(StrEnum):
@@ -53,6 +58,7 @@ class Services:
     on_outbox: Callable[[], None] = lambda: None
     report_follow_up_days: float = 3.0
     open311_keys: frozenset[str] = frozenset()
+    polls: PollPolicy = DEFAULT_POLICY
 
 
 @dataclass
@@ -180,3 +186,7 @@ class Context:
     def allowed(self, action: Action, place: Place, *, on_oneself: bool = False) -> bool:
         """Whether the current person may do `action` at `place` (the one permission table decides)."""
         return can(self.grants, action, place, on_oneself=on_oneself)
+
+    def allowed_somewhere(self, action: Action) -> bool:
+        """Whether the current person may do `action` anywhere (to offer it at all)."""
+        return can_somewhere(self.grants, action)

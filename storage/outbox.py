@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, not_, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, not_, or_, select, update
 from sqlalchemy.orm import aliased
 
 from storage.base import Repository, rowcount
@@ -29,6 +29,16 @@ class OutboxItem:
     attempts: int
     priority: int
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    """One message of a fan-out, already rendered in its recipient's language."""
+
+    chat_id: int
+    resident_id: int | None
+    payload: dict[str, Any]
+    ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +85,29 @@ class OutboxRepository(Repository):
         )
         self.session.add(row)
         return row
+
+    async def add_many(self, messages: Sequence[QueuedMessage], topic: str, now: datetime, *, priority: int) -> int:
+        """Queue many messages in one statement (a fan-out to a whole district); sent only if we commit."""
+        if not messages:
+            return 0
+        rows = [
+            {
+                "chat_id": m.chat_id,
+                "resident_id": m.resident_id,
+                "about_resident_id": None,
+                "topic": topic,
+                "payload": m.payload,
+                "status": "pending",
+                "attempts": 0,
+                "send_at": now,
+                "created_at": now,
+                "priority": priority,
+                "ref": m.ref,
+            }
+            for m in messages
+        ]
+        await self.session.execute(insert(OutboxMessage), rows)
+        return len(rows)
 
     async def claim(
         self, now: datetime, limit: int, sender: str, lease_until: datetime, *, skip_chats: Sequence[int] = ()

@@ -15,7 +15,12 @@ from storage.models import (
     Conversation,
     Membership,
     OutboxMessage,
+    Poll,
+    PollElector,
+    PollParticipation,
     ProcessedUpdate,
+    Proposal,
+    ProposalSupport,
     Resident,
     RoleGrant,
 )
@@ -102,6 +107,14 @@ class ResidentRepository(Repository):
             update(Case).where(Case.reporter_id == resident.id).values(reporter_id=None, anonymous=True)
         )
         await self.session.execute(delete(CaseFollower).where(CaseFollower.resident_id == resident.id))
+        # They stay counted where they voted (ballots equal participations), but nothing says it was them.
+        await self.session.execute(
+            update(PollParticipation).where(PollParticipation.resident_id == resident.id).values(resident_id=None)
+        )
+        await self.session.execute(delete(PollElector).where(PollElector.resident_id == resident.id))
+        await self.session.execute(delete(ProposalSupport).where(ProposalSupport.resident_id == resident.id))
+        await self.session.execute(update(Poll).where(Poll.created_by == resident.id).values(created_by=None))
+        await self.session.execute(update(Proposal).where(Proposal.author_id == resident.id).values(author_id=None))
         await self.session.execute(
             delete(RoleGrant).where(
                 or_(RoleGrant.resident_id == resident.id, RoleGrant.telegram_user_id == resident.telegram_user_id)

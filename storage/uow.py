@@ -8,11 +8,15 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.ballots import BallotBox
 from storage.cases import CaseRepository
 from storage.conversations import ConversationRepository, UpdateRepository
+from storage.demo import DemoRepository
 from storage.invites import InviteRepository
 from storage.memberships import MembershipRepository
 from storage.outbox import OutboxRepository
+from storage.polls import PollRepository
+from storage.proposals import ProposalRepository
 from storage.residents import ResidentRepository
 from storage.roles import RoleRepository
 from storage.territory import TerritoryCache, TerritoryRepository
@@ -80,6 +84,10 @@ class UnitOfWork:
         self.updates = UpdateRepository(session, postgres)
         self.outbox = OutboxRepository(session, postgres)
         self.cases = CaseRepository(session, postgres, territory_cache)
+        self.polls = PollRepository(session, postgres)
+        self.ballots = BallotBox(session, postgres)
+        self.proposals = ProposalRepository(session, postgres)
+        self.demo = DemoRepository(session, postgres)
 
     async def __aenter__(self) -> UnitOfWork:
         if self._lock is not None:

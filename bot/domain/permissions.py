@@ -42,15 +42,18 @@ class Action(StrEnum):
     CHANGE_LANGUAGE = "change_language"
     SEE_HELP = "see_help"
     CANCEL = "cancel"
+    CHECK_RECEIPT = "check_receipt"
     # Any registered person, about themselves.
     VIEW_OWN_DATA = "view_own_data"
     ERASE_OWN_DATA = "erase_own_data"
     LEAVE_CIRCLE = "leave_circle"
     CONTACT_MANAGERS = "contact_managers"
     FOLLOW_OWN_REPORTS = "follow_own_reports"
+    SEE_POLLS = "see_polls"
     # Verified members of the place's circle.
     REPORT_PROBLEM = "report_problem"
     VOTE = "vote"
+    PROPOSE = "propose"
     # Staff.
     APPROVE_MEMBERSHIP = "approve_membership"
     LIST_PENDING = "list_pending"
@@ -61,6 +64,7 @@ class Action(StrEnum):
     BROADCAST_CIRCLE = "broadcast_circle"
     SEND_NOTICE = "send_notice"
     HANDLE_REPORTS = "handle_reports"
+    CREATE_POLL = "create_poll"
 
 
 class ScopeKind(StrEnum):
@@ -101,7 +105,10 @@ class Grant:
 
 
 # Anyone may do these, even before registering.
-PUBLIC: frozenset[Action] = frozenset({Action.JOIN_CIRCLE, Action.CHANGE_LANGUAGE, Action.SEE_HELP, Action.CANCEL})
+# Checking a ballot receipt needs nobody's identity: whoever holds the code may ask.
+PUBLIC: frozenset[Action] = frozenset(
+    {Action.JOIN_CIRCLE, Action.CHANGE_LANGUAGE, Action.SEE_HELP, Action.CANCEL, Action.CHECK_RECEIPT}
+)
 # Any registered person may do these about themselves, wherever they live.
 SELF_SERVICE: frozenset[Action] = frozenset(
     {
@@ -110,6 +117,7 @@ SELF_SERVICE: frozenset[Action] = frozenset(
         Action.LEAVE_CIRCLE,
         Action.CONTACT_MANAGERS,
         Action.FOLLOW_OWN_REPORTS,
+        Action.SEE_POLLS,
     }
 )
 # Nobody may do these when the subject is themselves (deciding on one's own request to join, say).
@@ -117,8 +125,10 @@ NEVER_ON_ONESELF: frozenset[Action] = frozenset({Action.APPROVE_MEMBERSHIP, Acti
 
 # The one table: which place-bound actions each role allows within the scope of its grant.
 PERMISSIONS: dict[Role, frozenset[Action]] = {
-    Role.RESIDENT: frozenset({Action.REPORT_PROBLEM, Action.VOTE}),
-    Role.DELEGATE: frozenset({Action.APPROVE_MEMBERSHIP, Action.LIST_PENDING, Action.BROADCAST_CIRCLE}),
+    Role.RESIDENT: frozenset({Action.REPORT_PROBLEM, Action.VOTE, Action.PROPOSE}),
+    Role.DELEGATE: frozenset(
+        {Action.APPROVE_MEMBERSHIP, Action.LIST_PENDING, Action.BROADCAST_CIRCLE, Action.CREATE_POLL}
+    ),
     Role.COMMUNITY_MANAGER: frozenset(
         {
             Action.APPROVE_MEMBERSHIP,
@@ -128,6 +138,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.NAME_DELEGATE,
             Action.SEND_NOTICE,
             Action.HANDLE_REPORTS,
+            Action.CREATE_POLL,
         }
     ),
     Role.SECTORIAL_MANAGER: frozenset({Action.HANDLE_REPORTS}),

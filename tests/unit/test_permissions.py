@@ -45,13 +45,16 @@ join_circle         YY     YY         YY       YY       YY      YY     YY      Y
 change_language     YY     YY         YY       YY       YY      YY     YY      YY
 see_help            YY     YY         YY       YY       YY      YY     YY      YY
 cancel              YY     YY         YY       YY       YY      YY     YY      YY
+check_receipt       YY     YY         YY       YY       YY      YY     YY      YY
 view_own_data       ..     YY         YY       YY       YY      YY     YY      YY
 erase_own_data      ..     YY         YY       YY       YY      YY     YY      YY
 leave_circle        ..     YY         YY       YY       YY      YY     YY      YY
 contact_managers    ..     YY         YY       YY       YY      YY     YY      YY
 follow_own_reports  ..     YY         YY       YY       YY      YY     YY      YY
+see_polls           ..     YY         YY       YY       YY      YY     YY      YY
 report_problem      ..     ..         Y.       ..       ..      ..     ..      YY
 vote                ..     ..         Y.       ..       ..      ..     Y.      YY
+propose             ..     ..         Y.       ..       ..      ..     ..      YY
 approve_membership  ..     ..         ..       Y.       Y.      ..     ..      YY
 list_pending        ..     ..         ..       Y.       Y.      ..     ..      YY
 answer_resident     ..     ..         ..       ..       Y.      ..     ..      YY
@@ -61,6 +64,7 @@ grant_role          ..     ..         ..       ..       ..      ..     ..      Y
 broadcast_circle    ..     ..         ..       Y.       ..      ..     ..      YY
 send_notice         ..     ..         ..       ..       Y.      ..     ..      YY
 handle_reports      ..     ..         ..       ..       Y.      Y.     ..      YY
+create_poll         ..     ..         ..       Y.       Y.      ..     ..      YY
 """
 
 
@@ -123,3 +127,21 @@ def test_granting_a_role_is_an_action_of_the_table(role, action):
 )
 def test_grant_is_well_formed(grant, ok):
     assert grant_is_well_formed(grant) is ok
+
+
+@pytest.mark.parametrize(
+    ("subject", "place", "ok"),
+    [
+        ("delegate", Place(2, 7), True),  # their circle
+        ("delegate", Place(2, None), False),  # their barrio: not theirs to ask
+        ("delegate", Place(), False),  # the district
+        ("manager", Place(2, None), True),
+        ("manager", Place(2, 8), True),  # a circle of their barrio
+        ("manager", Place(), False),
+        ("admin", Place(), True),
+        ("resident", Place(2, 7), False),
+    ],
+)
+def test_who_may_open_a_poll_where(subject, place, ok):
+    grants, _inside, _outside = SUBJECTS[subject]
+    assert can(grants, Action.CREATE_POLL, place) is ok
