@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.cases import CaseRepository
 from storage.conversations import ConversationRepository, UpdateRepository
 from storage.invites import InviteRepository
+from storage.media import MediaRepository
 from storage.memberships import MembershipRepository
 from storage.outbox import OutboxRepository
 from storage.residents import ResidentRepository
@@ -80,6 +81,7 @@ class UnitOfWork:
         self.updates = UpdateRepository(session, postgres)
         self.outbox = OutboxRepository(session, postgres)
         self.cases = CaseRepository(session, postgres, territory_cache)
+        self.media = MediaRepository(session, postgres)
 
     async def __aenter__(self) -> UnitOfWork:
         if self._lock is not None:
