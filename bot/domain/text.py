@@ -58,12 +58,13 @@ def split_message(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[str]:
 
 
 def _best_cut(text: str, budget: int) -> int:
+    cut = budget
     for separator in ("\n\n", "\n", " "):
         at = text.rfind(separator, budget // 2, budget)
         if at > 0:
-            return at
-    cut = budget
-    # Never cut inside a tag or an HTML entity.
+            cut = at
+            break
+    # Never cut inside a tag (a space between its attributes is no break) or an HTML entity.
     lt, gt = text.rfind("<", 0, cut), text.rfind(">", 0, cut)
     if lt > gt:
         cut = lt

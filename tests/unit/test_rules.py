@@ -129,6 +129,12 @@ def test_split_message_never_cuts_an_entity():
         assert part.count("&") == part.count(";")
 
 
+def test_split_message_never_cuts_inside_a_tag():
+    link = '<a href="https://example.org/a b">enlace</a>'
+    parts = split_message("x" * 4010 + link + " y más" * 20, 4096)
+    assert parts == ["x" * 4010, link + " y más" * 20]
+
+
 @pytest.mark.parametrize(
     ("raw", "parsed"),
     [
