@@ -57,7 +57,7 @@ class Button:
 
 @dataclass(slots=True)
 class Reply:
-    """Something to show a chat: a text (new or edited), a document, or a callback answer."""
+    """Something to show a chat: a text (new or edited), a document, a photo, a map pin, or a callback answer."""
 
     text: str = ""
     buttons: list[list[Button]] = field(default_factory=list)
@@ -72,6 +72,12 @@ class Reply:
     # A photo (Telegram's file id, e.g. one a resident sent) with `text` as its caption; or a map pin.
     photo: str | None = None
     location: tuple[float, float] | None = None
+    # A stored image (the key of a `media` row, e.g. a poll's result chart) sent as a photo with `text` as its
+    # caption and the buttons: the outbox sender uploads its bytes once and then sends it by Telegram's file id.
+    photo_media: str | None = None
+    # A photo's bytes to upload (named `filename`), with `text` as its caption. The sender sets it for the
+    # first send of a `photo_media`; a message to many should name a stored image instead of carrying bytes.
+    photo_upload: bytes | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form, for the outbox and the reply journal."""
@@ -93,6 +99,11 @@ class Reply:
             data["photo"] = self.photo
         if self.location is not None:
             data["location"] = list(self.location)
+        if self.photo_media is not None:
+            data["photo_media"] = self.photo_media
+        if self.photo_upload is not None:
+            data["photo_upload"] = base64.b64encode(self.photo_upload).decode("ascii")
+            data["filename"] = self.filename
         return data
 
     @classmethod
@@ -109,6 +120,8 @@ class Reply:
             or_send=bool(data.get("or_send", False)),
             photo=data.get("photo"),
             location=(float(data["location"][0]), float(data["location"][1])) if data.get("location") else None,
+            photo_media=data.get("photo_media"),
+            photo_upload=base64.b64decode(data["photo_upload"]) if "photo_upload" in data else None,
         )
 
 
