@@ -237,10 +237,9 @@ class OutboxSender:
         """One send; whatever happens, the message is settled or queued again, never stranded."""
         settlement: Settlement | None = None
         blocked_chat: int | None = None
-        message_id: int | None = None
         try:
-            message_id = await self.deliverer.deliver(item.chat_id, Reply.from_dict(item.payload))
-            settlement = Settlement(item.id, "sent", sent_message_id=message_id)
+            delivered = await self.deliverer.deliver(item.chat_id, Reply.from_dict(item.payload))
+            settlement = Settlement(item.id, "sent", sent_message_id=delivered.message_id)
             self.sent_count += 1
         except RetryLater as exc:
             self.limiter.pause(exc.retry_after)

@@ -149,10 +149,21 @@ class TransientFailure(DeliveryError):
     """A server or network failure (5xx, timeout): retry with backoff."""
 
 
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What Telegram said about a reply it accepted."""
+
+    # The Telegram id of the (last) message shown, or of the message edited.
+    message_id: int | None
+    # The file id Telegram gave an uploaded photo (`Reply.photo_upload`), to send the same photo by it later.
+    file_id: str | None = None
+
+
 class Deliverer(Protocol):
     """What the outbox sender needs from a channel."""
 
-    async def deliver(self, chat_id: int, reply: Reply) -> int | None:
+    async def deliver(self, chat_id: int, reply: Reply) -> Delivered:
         """Send one reply to a chat (or edit the message `reply.edit_message_id`), returning the Telegram id
-        of the (last) message shown; raises a DeliveryError subclass on failure."""
+        of the (last) message shown and an uploaded photo's file id; raises a DeliveryError subclass on
+        failure."""
         ...
