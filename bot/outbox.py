@@ -5,6 +5,11 @@ Pacing is continuous: a send starts whenever the rate allows, without waiting fo
 answered (Telegram answers in 30-250 ms), so the configured rate is the achieved rate. Each message is settled
 as soon as its own send completes; claimed messages carry a lease, so whatever a dead or stuck sender held is
 claimed again by a live one.
+
+A stored image sent to many (`Reply.photo_media`, a poll's result chart) is uploaded to Telegram once and then
+sent by the file id Telegram gave it (MediaSender). Its media row is the one thing a send reads from the
+database itself, once per image and sender (and once a minute after, to notice an image stored anew), and its
+file id the one thing a send writes: the bookkeeping task does all the other database work.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from bot.channels.base import Deliverer, Rejected, Reply, RetryLater, TransientFailure, Unreachable
+from bot.channels.base import Delivered, Deliverer, Rejected, Reply, RetryLater, TransientFailure, Unreachable
 from storage.db import Database
+from storage.media import MediaRow
 from storage.outbox import OutboxItem, Settlement
 
 log = logging.getLogger(__name__)
@@ -36,6 +43,9 @@ HOUSEKEEPING_SECONDS = 10.0
 SETTLE_DELAY = 0.005
 # Claim about this many seconds of sending ahead.
 BUFFER_SECONDS = 1.0
+# How long a sender trusts the file id it knows for a stored image before reading its media row again (so a key
+# stored anew with other bytes reaches a running sender).
+MEDIA_RECHECK_SECONDS = 60.0
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -59,6 +69,11 @@ class RateLimiter:
     def paused(self) -> bool:
         """Whether a 429 pause is still running."""
         return self.paused_until > self._clock()
+
+    @property
+    def pause_left(self) -> float:
+        """Seconds the running 429 pause still lasts (0 without one)."""
+        return max(0.0, self.paused_until - self._clock())
 
     async def wait_turn(self) -> None:
         """Sleep until the next message may start; after a pause, wait for the pause's end first."""
@@ -129,6 +144,124 @@ class ReadyQueue:
             self.last_sent = {c: t for c, t in self.last_sent.items() if t > horizon}
 
 
+class MediaMissing(Exception):
+    """An outbox message names a stored image (`photo_media`) that is not in the media table."""
+
+
+class MediaSender:
+    """Sends stored images (`Reply.photo_media`) to many, uploading each image's bytes to Telegram once.
+
+    A send uses the file id this sender knows for the image, else the one on its media row; without either it
+    uploads the bytes. The upload of an image is serialised (a lock per key): concurrent sends of the same image
+    wait for it, then send by the file id it got, which is also written to the media row so other processes and
+    restarts reuse it. A file id Telegram refuses (a 400 about the file: another bot token's id, say) is
+    forgotten and the image uploaded again, once per send; other 400s (the chat, the caption) are the send's.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        deliverer: Deliverer,
+        *,
+        limiter: RateLimiter | None = None,
+        recheck_seconds: float = MEDIA_RECHECK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.db = db
+        self.deliverer = deliverer
+        self.limiter = limiter
+        self.recheck_seconds = recheck_seconds
+        self._clock = clock
+        self._file_ids: dict[str, tuple[str, float]] = {}  # key -> (file id, trusted until)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.uploads = 0
+
+    async def deliver(self, chat_id: int, reply: Reply) -> Delivered:
+        """Send `reply`'s stored image (`photo_media`) as a photo, `text` its caption; raises MediaMissing when
+        the image is not stored, and DeliveryErrors as the channel does."""
+        key = reply.photo_media
+        assert key is not None, "not a stored image"
+        file_id = self._known(key)
+        if file_id is None:
+            found = await self._file_id_or_upload(chat_id, reply, key)
+            if isinstance(found, Delivered):
+                return found
+            file_id = found
+        try:
+            return await self.deliverer.deliver(chat_id, replace(reply, photo_media=None, photo=file_id))
+        except Rejected as exc:
+            if not _refuses_file_id(exc):
+                raise
+            log.warning("outbox: Telegram refused the file id of stored image %r (%s); uploading it again", key, exc)
+            self._forget(key, file_id)
+            found = await self._file_id_or_upload(chat_id, reply, key, refused=file_id)
+            if isinstance(found, Delivered):
+                return found
+            # Another send has uploaded it again meanwhile: its fresh id, with no further retry.
+            return await self.deliverer.deliver(chat_id, replace(reply, photo_media=None, photo=found))
+
+    async def _file_id_or_upload(
+        self, chat_id: int, reply: Reply, key: str, *, refused: str | None = None
+    ) -> str | Delivered:
+        """Under the image's lock: a file id to send by (one another send got meanwhile, or the media row's; never
+        `refused`), or else the delivery of this send, which uploads the bytes."""
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            known = self._known(key)
+            if known is not None and known != refused:
+                return known
+            media = await self._load(key)
+            if media.file_id is not None and media.file_id != refused:
+                self._trust(key, media.file_id)
+                return media.file_id
+            if self.limiter is not None and self.limiter.paused:
+                # The upload before ours met a 429: wait for the pause like every other send.
+                raise RetryLater(self.limiter.pause_left, "paused before uploading a stored image")
+            upload = replace(reply, photo_media=None, photo=None, photo_upload=media.content, filename=media.filename)
+            delivered = await self.deliverer.deliver(chat_id, upload)
+            self.uploads += 1
+            if delivered.file_id is not None:
+                self._trust(key, delivered.file_id)
+                await self._remember(key, delivered.file_id)
+            return delivered
+
+    def _known(self, key: str) -> str | None:
+        entry = self._file_ids.get(key)
+        if entry is None or entry[1] <= self._clock():
+            return None
+        return entry[0]
+
+    def _trust(self, key: str, file_id: str) -> None:
+        self._file_ids[key] = (file_id, self._clock() + self.recheck_seconds)
+
+    def _forget(self, key: str, file_id: str) -> None:
+        entry = self._file_ids.get(key)
+        if entry is not None and entry[0] == file_id:
+            del self._file_ids[key]
+
+    async def _load(self, key: str) -> MediaRow:
+        async with self.db.unit_of_work() as uow:
+            media = await uow.media.get(key)
+        if media is None:
+            raise MediaMissing(f"the stored image {key!r} does not exist")
+        return media
+
+    async def _remember(self, key: str, file_id: str) -> None:
+        try:
+            async with self.db.unit_of_work() as uow:
+                await uow.media.remember_file_id(key, file_id)
+                await uow.commit()
+        except Exception:
+            # Not fatal: this sender keeps the id; other processes upload the image once more.
+            log.exception("outbox: could not record the file id of stored image %r", key)
+
+
+def _refuses_file_id(exc: Rejected) -> bool:
+    """Whether a 400 is about the file id itself ("wrong file identifier/HTTP URL specified", expired file
+    references, "MEDIA_EMPTY") rather than about the chat or the caption."""
+    description = str(exc).lower()
+    return "file" in description or "media" in description
+
+
 class OutboxSender:
     """Claims due outbox rows and delivers them through a channel, recording every outcome."""
 
@@ -162,6 +295,7 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._settled = asyncio.Event()
         self.sent_count = 0
+        self.media = MediaSender(db, deliverer, limiter=self.limiter)
 
     def wake(self) -> None:
         """Tell the sender new rows were committed."""
@@ -237,10 +371,13 @@ class OutboxSender:
         """One send; whatever happens, the message is settled or queued again, never stranded."""
         settlement: Settlement | None = None
         blocked_chat: int | None = None
-        message_id: int | None = None
         try:
-            message_id = await self.deliverer.deliver(item.chat_id, Reply.from_dict(item.payload))
-            settlement = Settlement(item.id, "sent", sent_message_id=message_id)
+            reply = Reply.from_dict(item.payload)
+            if reply.photo_media is not None:
+                delivered = await self.media.deliver(item.chat_id, reply)
+            else:
+                delivered = await self.deliverer.deliver(item.chat_id, reply)
+            settlement = Settlement(item.id, "sent", sent_message_id=delivered.message_id)
             self.sent_count += 1
         except RetryLater as exc:
             self.limiter.pause(exc.retry_after)
@@ -252,6 +389,9 @@ class OutboxSender:
             blocked_chat = item.chat_id
         except Rejected as exc:
             log.error("outbox: message %s refused: %s", item.id, exc)
+            settlement = Settlement(item.id, "failed", error=str(exc))
+        except MediaMissing as exc:
+            log.error("outbox: message %s cannot be sent: %s", item.id, exc)
             settlement = Settlement(item.id, "failed", error=str(exc))
         except asyncio.CancelledError:
             self.queue.put(item)

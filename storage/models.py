@@ -414,7 +414,7 @@ class PollBallot(Base):
     choice: Mapped[list[int]] = mapped_column(JSON)
     tracker_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
-    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_with_rowid": False}
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 class Proposal(Base):

@@ -13,6 +13,7 @@ from storage.cases import CaseRepository
 from storage.conversations import ConversationRepository, UpdateRepository
 from storage.demo import DemoRepository
 from storage.invites import InviteRepository
+from storage.media import MediaRepository
 from storage.memberships import MembershipRepository
 from storage.outbox import OutboxRepository
 from storage.polls import PollRepository
@@ -88,6 +89,7 @@ class UnitOfWork:
         self.ballots = BallotBox(session, postgres)
         self.proposals = ProposalRepository(session, postgres)
         self.demo = DemoRepository(session, postgres)
+        self.media = MediaRepository(session, postgres)
 
     async def __aenter__(self) -> UnitOfWork:
         if self._lock is not None:

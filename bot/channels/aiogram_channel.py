@@ -39,11 +39,14 @@ from aiogram.types import (
     BufferedInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
+    Message,
     Update,
 )
 
 from bot.channels.base import (
     Button,
+    Delivered,
     Incoming,
     Rejected,
     RetryLater,
@@ -81,7 +84,8 @@ class LeanSession(AiohttpSession):
 
     Why: for sendMessage and editMessageText Telegram echoes the whole message, keyboard included, and
     aiogram validated it with pydantic: 14% of Vecinos' CPU per update in bench/throughput.py. Of those we
-    keep only the message id (sends and edits return it as an int). Errors (429, 403, 400, 5xx) still go
+    keep only the message id (sends and edits return it as an int); a photo upload is validated whole, as we
+    read the file id Telegram gave it. Errors (429, 403, 400, 5xx) still go
     through aiogram's own checks and exceptions.
     """
 
@@ -91,6 +95,9 @@ class LeanSession(AiohttpSession):
         if 200 <= status_code <= 226 and isinstance(method, (*RESULT_UNUSED, *RESULT_MESSAGE_ID, GetUpdates)):
             data = self.json_loads(content)
             if isinstance(data, dict) and data.get("ok") is True:
+                if isinstance(method, SendPhoto) and isinstance(method.photo, InputFile):
+                    # An upload (once per image): validated whole, for the file id Telegram gave the photo.
+                    return super().check_response(bot, method, status_code, content)
                 if isinstance(method, RESULT_MESSAGE_ID):
                     result = data.get("result")
                     message_id = result.get("message_id") if isinstance(result, dict) else None
@@ -198,6 +205,14 @@ class AiogramChannel(ChannelRuntime):
         """sendPhoto by file id; the new message's id."""
         sent: Any = await _call(self.bot.send_photo(chat_id, file_id, caption=caption, reply_markup=_markup(buttons)))
         return _message_id(sent)
+
+    async def send_photo_upload(
+        self, chat_id: int, content: bytes, filename: str, caption: str | None, buttons: list[list[Button]]
+    ) -> Delivered:
+        """sendPhoto uploading the bytes; the new message's id and the file id of the photo's largest size."""
+        photo = BufferedInputFile(content, filename=filename)
+        sent: Message = await _call(self.bot.send_photo(chat_id, photo, caption=caption, reply_markup=_markup(buttons)))
+        return Delivered(sent.message_id, sent.photo[-1].file_id if sent.photo else None)
 
     async def send_location(self, chat_id: int, latitude: float, longitude: float) -> int | None:
         """sendLocation; the new message's id."""

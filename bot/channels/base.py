@@ -57,7 +57,7 @@ class Button:
 
 @dataclass(slots=True)
 class Reply:
-    """Something to show a chat: a text (new or edited), a document, or a callback answer."""
+    """Something to show a chat: a text (new or edited), a document, a photo, a map pin, or a callback answer."""
 
     text: str = ""
     buttons: list[list[Button]] = field(default_factory=list)
@@ -72,6 +72,12 @@ class Reply:
     # A photo (Telegram's file id, e.g. one a resident sent) with `text` as its caption; or a map pin.
     photo: str | None = None
     location: tuple[float, float] | None = None
+    # A stored image (the key of a `media` row, e.g. a poll's result chart) sent as a photo with `text` as its
+    # caption and the buttons: the outbox sender uploads its bytes once and then sends it by Telegram's file id.
+    photo_media: str | None = None
+    # A photo's bytes to upload (named `filename`), with `text` as its caption. The sender sets it for the
+    # first send of a `photo_media`; a message to many should name a stored image instead of carrying bytes.
+    photo_upload: bytes | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form, for the outbox and the reply journal."""
@@ -93,6 +99,11 @@ class Reply:
             data["photo"] = self.photo
         if self.location is not None:
             data["location"] = list(self.location)
+        if self.photo_media is not None:
+            data["photo_media"] = self.photo_media
+        if self.photo_upload is not None:
+            data["photo_upload"] = base64.b64encode(self.photo_upload).decode("ascii")
+            data["filename"] = self.filename
         return data
 
     @classmethod
@@ -109,6 +120,8 @@ class Reply:
             or_send=bool(data.get("or_send", False)),
             photo=data.get("photo"),
             location=(float(data["location"][0]), float(data["location"][1])) if data.get("location") else None,
+            photo_media=data.get("photo_media"),
+            photo_upload=base64.b64decode(data["photo_upload"]) if "photo_upload" in data else None,
         )
 
 
@@ -136,10 +149,21 @@ class TransientFailure(DeliveryError):
     """A server or network failure (5xx, timeout): retry with backoff."""
 
 
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What Telegram said about a reply it accepted."""
+
+    # The Telegram id of the (last) message shown, or of the message edited.
+    message_id: int | None
+    # The file id Telegram gave an uploaded photo (`Reply.photo_upload`), to send the same photo by it later.
+    file_id: str | None = None
+
+
 class Deliverer(Protocol):
     """What the outbox sender needs from a channel."""
 
-    async def deliver(self, chat_id: int, reply: Reply) -> int | None:
+    async def deliver(self, chat_id: int, reply: Reply) -> Delivered:
         """Send one reply to a chat (or edit the message `reply.edit_message_id`), returning the Telegram id
-        of the (last) message shown; raises a DeliveryError subclass on failure."""
+        of the (last) message shown and an uploaded photo's file id; raises a DeliveryError subclass on
+        failure."""
         ...

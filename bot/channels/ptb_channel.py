@@ -37,6 +37,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.base import (
     Button,
+    Delivered,
     Incoming,
     Rejected,
     RetryLater,
@@ -215,6 +216,23 @@ class PtbChannel(ChannelRuntime):
             )
         )
         return sent.message_id
+
+    async def send_photo_upload(
+        self, chat_id: int, content: bytes, filename: str, caption: str | None, buttons: list[list[Button]]
+    ) -> Delivered:
+        """sendPhoto uploading the bytes, with an HTML caption; the new message's id and the file id of the
+        photo's largest size."""
+        await self._ready()
+        sent = await _call(
+            self.bot.send_photo(
+                chat_id,
+                InputFile(content, filename=filename),
+                caption=caption,
+                parse_mode=ParseMode.HTML,
+                reply_markup=_markup(buttons),
+            )
+        )
+        return Delivered(sent.message_id, sent.photo[-1].file_id if sent.photo else None)
 
     async def send_location(self, chat_id: int, latitude: float, longitude: float) -> int | None:
         """sendLocation; the new message's id."""

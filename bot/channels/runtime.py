@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.channels.base import (
     Button,
+    Delivered,
     DeliveryError,
     Incoming,
     IncomingKind,
@@ -27,7 +28,7 @@ from bot.channels.base import (
     TransientFailure,
     Unreachable,
 )
-from bot.domain.text import split_message
+from bot.domain.text import MAX_CAPTION_LENGTH, split_caption, split_message
 from bot.i18n import SUPPORTED_LOCALES, Catalogs
 from handlers import Dispatcher, UpdateNotApplied
 from handlers.menu import command_menu
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 POLL_TIMEOUT = 25
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 RENDER_ATTEMPTS = 4
-CAPTION_LIMIT = 1024
+CAPTION_LIMIT = MAX_CAPTION_LENGTH
 
 
 class ChannelRuntime(ABC):
@@ -103,6 +104,13 @@ class ChannelRuntime(ABC):
         self, chat_id: int, file_id: str, caption: str | None, buttons: list[list[Button]]
     ) -> int | None:
         """sendPhoto with a photo Telegram already has (its file id) and an HTML caption; the new message's id."""
+
+    @abstractmethod
+    async def send_photo_upload(
+        self, chat_id: int, content: bytes, filename: str, caption: str | None, buttons: list[list[Button]]
+    ) -> Delivered:
+        """sendPhoto uploading the image's bytes, with an HTML caption; the new message's id and the file id
+        Telegram gave the photo (its largest size), to send it again by that id."""
 
     @abstractmethod
     async def send_location(self, chat_id: int, latitude: float, longitude: float) -> int | None:
@@ -205,7 +213,7 @@ class ChannelRuntime(ABC):
             answering = asyncio.create_task(self._answer_quietly(incoming.callback_id, toast))
         try:
             for index, reply in enumerate(replies):
-                if not reply.text and reply.document is None and reply.photo is None and reply.location is None:
+                if not reply.text and not _attaches(reply) and reply.location is None:
                     continue
                 try:
                     await self._with_retries(self._show, incoming, reply)
@@ -226,7 +234,7 @@ class ChannelRuntime(ABC):
                 await answering
 
     async def _show(self, incoming: Incoming, reply: Reply) -> None:
-        if reply.edit and incoming.message_id is not None and reply.document is None and reply.photo is None:
+        if reply.edit and incoming.message_id is not None and not _attaches(reply):
             try:
                 await self.edit_text(incoming.chat_id, incoming.message_id, reply.text, reply.buttons)
                 return
@@ -236,30 +244,55 @@ class ChannelRuntime(ABC):
                 # The message is gone or too old to edit: say it anew instead.
         await self.deliver(incoming.chat_id, replace(reply, edit=False))
 
-    async def deliver(self, chat_id: int, reply: Reply) -> int | None:
-        """Send one reply as new message(s), or edit the message `reply.edit_message_id`; the Telegram id of
-        the (last) message shown. Raises channel-neutral DeliveryErrors."""
+    async def deliver(self, chat_id: int, reply: Reply) -> Delivered:
+        """Send one reply as new message(s), or edit the message `reply.edit_message_id`: the Telegram id of
+        the (last) message shown, and the file id Telegram gave an uploaded photo. Raises channel-neutral
+        DeliveryErrors.
+
+        A caption over Telegram's 1024 characters is not cut short: the photo or document goes with the
+        text's first line as its caption, and the rest follows as text message(s), which then carry the
+        buttons (see bot.domain.text.split_caption). A stored image (`photo_media`) must be resolved by the
+        outbox sender, which knows its file id or bytes, into `photo` or `photo_upload` first.
+        """
         if reply.edit_message_id is not None:
             try:
                 await self.edit_text(chat_id, reply.edit_message_id, reply.text, reply.buttons)
-                return reply.edit_message_id
+                return Delivered(reply.edit_message_id)
             except Rejected as exc:
                 if "not modified" in str(exc):
-                    return reply.edit_message_id
+                    return Delivered(reply.edit_message_id)
                 if not reply.or_send:
                     raise
             reply = replace(reply, edit_message_id=None)
-        if reply.document is not None:
-            caption = reply.text[:CAPTION_LIMIT] or None
-            return await self.send_document(chat_id, reply.document, reply.filename or "file", caption)
-        if reply.photo is not None:
-            return await self.send_photo(chat_id, reply.photo, reply.text[:CAPTION_LIMIT] or None, reply.buttons)
+        if reply.photo_media is not None:
+            raise Rejected(f"the stored image {reply.photo_media!r} is sent only through the outbox sender")
+        if _attaches(reply):
+            caption, rest = split_caption(reply.text, CAPTION_LIMIT)
+            buttons = [] if rest else reply.buttons
+            if reply.document is not None:
+                filename = reply.filename or "file"
+                delivered = Delivered(await self.send_document(chat_id, reply.document, filename, caption or None))
+            elif reply.photo_upload is not None:
+                filename = reply.filename or "photo.png"
+                delivered = await self.send_photo_upload(
+                    chat_id, reply.photo_upload, filename, caption or None, buttons
+                )
+            else:
+                assert reply.photo is not None
+                delivered = Delivered(await self.send_photo(chat_id, reply.photo, caption or None, buttons))
+            if not rest:
+                return delivered
+            return Delivered(await self._send_text(chat_id, rest, reply.buttons), delivered.file_id)
         if reply.location is not None:
-            return await self.send_location(chat_id, *reply.location)
-        parts = split_message(reply.text)
+            return Delivered(await self.send_location(chat_id, *reply.location))
+        return Delivered(await self._send_text(chat_id, reply.text, reply.buttons))
+
+    async def _send_text(self, chat_id: int, text: str, buttons: list[list[Button]]) -> int | None:
+        """Send a text, split into messages of Telegram's size, the buttons under the last; its id."""
+        parts = split_message(text)
         message_id = None
         for index, part in enumerate(parts):
-            message_id = await self.send_text(chat_id, part, reply.buttons if index == len(parts) - 1 else [])
+            message_id = await self.send_text(chat_id, part, buttons if index == len(parts) - 1 else [])
         return message_id
 
     async def _answer_quietly(self, callback_id: str, text: str | None) -> None:
@@ -325,6 +358,11 @@ class DeliveryLog:
         if self._flushing is not None and not self._flushing.done():
             await self._flushing
         await self._write()
+
+
+def _attaches(reply: Reply) -> bool:
+    """Whether a reply shows a document or a photo (its text then being the caption)."""
+    return any(x is not None for x in (reply.document, reply.photo, reply.photo_upload, reply.photo_media))
 
 
 async def _back_off(stop: asyncio.Event, failures: int, exc: Exception, expected: type, what: str) -> None:

@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 
 MAX_MESSAGE_LENGTH = 4096
+MAX_CAPTION_LENGTH = 1024
 # Zero-width and bidirectional control characters: invisible, and able to disguise a name.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
 _SPACES = re.compile(r"\s+")
@@ -57,13 +58,35 @@ def split_message(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[str]:
     return parts
 
 
+def split_caption(text: str, limit: int = MAX_CAPTION_LENGTH) -> tuple[str, str]:
+    """A photo's or document's HTML caption, and the HTML text to send after it ("" when it all fits).
+
+    A text of at most `limit` characters is the whole caption. A longer one gives its first line as the
+    caption (or as much of it as fits, cut at a word break) and the rest as the text that follows, so the
+    image keeps its title and nothing is lost; tags open at the cut are closed in the caption and reopened in
+    the rest, and no cut falls inside a tag or an entity.
+    """
+    if len(text) <= limit:
+        return text, ""
+    budget = limit - 64  # room for closing tags
+    line_end = text.find("\n")
+    cut = line_end if 0 < line_end <= budget else _best_cut(text, budget)
+    head, rest = text[:cut], text[cut:].lstrip("\n ")
+    open_tags = _open_tags(head)
+    closing = "".join(f"</{name}>" for name, _ in reversed(open_tags))
+    reopen = "".join(tag for _, tag in open_tags)
+    caption = head.rstrip()
+    return (caption + closing if caption else ""), reopen + rest
+
+
 def _best_cut(text: str, budget: int) -> int:
+    cut = budget
     for separator in ("\n\n", "\n", " "):
         at = text.rfind(separator, budget // 2, budget)
         if at > 0:
-            return at
-    cut = budget
-    # Never cut inside a tag or an HTML entity.
+            cut = at
+            break
+    # Never cut inside a tag (a space between its attributes is no break) or an HTML entity.
     lt, gt = text.rfind("<", 0, cut), text.rfind(">", 0, cut)
     if lt > gt:
         cut = lt

@@ -17,7 +17,7 @@ from bot.domain.residents import (
     new_invite_code,
 )
 from bot.domain.territory import CirclePoint, distance_m, nearest_circles, valid_coordinates
-from bot.domain.text import clean_free_text, split_message
+from bot.domain.text import clean_free_text, split_caption, split_message
 from bot.i18n import guess_locale
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -127,6 +127,40 @@ def test_split_message_never_cuts_an_entity():
     text = "&amp;" * 2000
     for part in split_message(text, 4096):
         assert part.count("&") == part.count(";")
+
+
+def test_split_message_never_cuts_inside_a_tag():
+    link = '<a href="https://example.org/a b">enlace</a>'
+    parts = split_message("x" * 4010 + link + " y más" * 20, 4096)
+    assert parts == ["x" * 4010, link + " y más" * 20]
+
+
+def test_a_caption_that_fits_is_whole():
+    assert split_caption("<b>Resultados</b>\nSí: 12") == ("<b>Resultados</b>\nSí: 12", "")
+
+
+def test_a_long_caption_keeps_its_first_line_and_the_rest_follows():
+    text = "<b>Resultados de la votación</b>\n" + "\n".join(f"Opción {n}: <i>{n} votos</i>" for n in range(80))
+    caption, rest = split_caption(text)
+    assert caption == "<b>Resultados de la votación</b>"
+    assert rest.startswith("Opción 0:") and rest.endswith("<i>79 votos</i>")
+
+
+def test_a_long_first_line_is_cut_at_a_word_with_tags_closed_and_reopened():
+    text = "<b>" + "palabra &amp; " * 200 + "</b>"
+    caption, rest = split_caption(text)
+    assert len(caption) <= 1024
+    assert caption.startswith("<b>") and caption.endswith("</b>") and caption.count("<b>") == 1
+    assert rest.startswith("<b>") and rest.endswith("</b>") and rest.count("<b>") == 1
+    assert caption.count("&") == caption.count(";") and rest.count("&") == rest.count(";")
+    words = (caption + " " + rest).replace("<b>", "").replace("</b>", "").split()
+    assert words == ["palabra", "&amp;"] * 200
+
+
+def test_a_caption_never_cuts_inside_a_tag():
+    text = "x" * 950 + '<a href="https://example.org/' + "p" * 200 + '">enlace</a>'
+    caption, rest = split_caption(text)
+    assert caption == "x" * 950 and rest.startswith("<a href=")
 
 
 @pytest.mark.parametrize(
