@@ -205,9 +205,7 @@ async def _ballots(app: Vecinos, poll_id: int, output: Path | None) -> None:
         sys.stdout.flush()
     else:
         output.write_bytes(content)
-        print(
-            f"wrote {len(document['ballots'])} ballots of poll {poll_id} to {output} (sha256 {sha})"
-        )
+        print(f"wrote {len(document['ballots'])} ballots of poll {poll_id} to {output} (sha256 {sha})")
 
 
 async def run_demo(app: Vecinos, args: argparse.Namespace) -> None:

@@ -83,10 +83,11 @@ class Context:
         """Send a new message to the current chat."""
         self.replies.append(Reply(text=text, buttons=buttons or []))
 
-    def show(self, text: str, buttons: list[list[Button]] | None = None) -> None:
-        """Replace the message whose button was tapped (or send a new one for a typed message)."""
+    def show(self, text: str, buttons: list[list[Button]] | None = None, *, secret: bool = False) -> None:
+        """Replace the message whose button was tapped (or send a new one for a typed message). `secret`: the
+        text is for this chat alone (a receipt), never kept once shown."""
         edit = self.incoming.callback_id is not None and self.incoming.message_id is not None
-        self.replies.append(Reply(text=text, buttons=buttons or [], edit=edit))
+        self.replies.append(Reply(text=text, buttons=buttons or [], edit=edit, secret=secret))
 
     def toast(self, text: str) -> None:
         """A short notice on the tapped button (callback answer, plain text)."""

@@ -24,6 +24,7 @@ from handlers.context import Context, Services
 from handlers.routing import Routes
 from storage.conversations import OpenedUpdate, UpdateRecord
 from storage.errors import is_transient_database_error
+from storage.outbox import TOPIC_SECRET_REPLY
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +290,8 @@ class Dispatcher:
                 payload = {**reply.to_dict(), "edit": False}
                 if reply.edit and tapped_message_id is not None and reply.document is None:
                     payload.update(edit_message_id=tapped_message_id, or_send=True)
-                await uow.outbox.add(chat_id, payload, "reply.deferred", now)
+                topic = TOPIC_SECRET_REPLY if reply.secret else "reply.deferred"
+                await uow.outbox.add(chat_id, payload, topic, now)
             await uow.commit()
         self.services.on_outbox()
 

@@ -308,11 +308,18 @@ def result_lines(t: Translator, card: PollCard, result: dict[str, Any], *, brief
     lines = [t.gettext("📊 <b>Result</b> · {question}", question=card.question)]
     lines.append(turnout_line(t, result["voted"], result["eligible"]))
     winners = set(result.get("winners") or [])
-    for row in result["results"]:
+    for rank, row in enumerate(result["results"], 1):
         option = options.get(row["option"])
         label = option_label(t, option) if option else row["option"]
         trophy = " 🏆" if row["option"] in winners else ""
-        lines.append(t.gettext("{option}: {votes}{trophy}", option=label, votes=t.number(row["votes"]), trophy=trophy))
+        votes = t.number(row["votes"])
+        if card.kind is PollKind.YESNO:
+            lines.append(t.gettext("{option}: {votes}{trophy}", option=label, votes=votes, trophy=trophy))
+        else:
+            # Numbered, as the chart's bars are when it cannot draw the options' script.
+            lines.append(
+                t.gettext("{rank}. {option}: {votes}{trophy}", rank=rank, option=label, votes=votes, trophy=trophy)
+            )
     lines.append(_outcome_line(t, card, result))
     if not brief:
         lines.extend(_rounds_lines(t, card, result))

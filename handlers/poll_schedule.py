@@ -71,14 +71,16 @@ async def create_poll(
     policy: PollPolicy,
     *,
     created_by: int | None,
+    open_now: bool = True,
 ) -> Poll:
-    """Store a poll with its tie-break order fixed now, and open it at once if its opening time has come."""
+    """Store a poll with its tie-break order fixed now, and open it at once if its opening time has come
+    (`open_now=False`: the caller opens it, once it has linked what the ballot shows)."""
     remind = reminder_at(max(terms.opens_at, now), terms.closes_at, policy.reminder_before)
     poll = await uow.polls.create(terms, scope, now, created_by=created_by, remind_at=remind)
     options = await uow.polls.options(poll.id)
     by_text = {o.text: o.id for o in options}
     await uow.polls.set_lot_order(poll, [by_text[name] for name in lot_order(str(poll.id), list(by_text))])
-    if terms.opens_at <= now:
+    if open_now and terms.opens_at <= now:
         await open_poll(uow, catalogs, poll, now)
     return poll
 

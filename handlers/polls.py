@@ -150,7 +150,7 @@ async def _cast(ctx: Context, poll: Poll, card: PollCard, positions: list[int]) 
     if card.results_visible:
         buttons.append([Button(t.plain("📊 Results so far"), cb("pres", card.id))])
     ctx.toast(t.plain("Vote cast ✅"))
-    ctx.show(safe_join("\n", lines), buttons)
+    ctx.show(safe_join("\n", lines), buttons, secret=True)
 
 
 async def vote_tapped(ctx: Context, data: CallbackData) -> None:

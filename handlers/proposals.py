@@ -18,7 +18,7 @@ from handlers.common import stale
 from handlers.context import Context, Flow
 from handlers.fanout import fan_out, tell
 from handlers.poll_cards import scope_name, when
-from handlers.poll_schedule import create_poll
+from handlers.poll_schedule import create_poll, open_poll
 from handlers.routing import Callback, Command, Routes, any_input
 from storage.models import Proposal
 from storage.uow import UnitOfWork
@@ -293,8 +293,9 @@ async def _accept(ctx: Context, proposal: Proposal) -> None:
         opens_at=now,
         closes_at=now + policy.proposal_poll_length,
     )
-    poll = await create_poll(uow, catalogs, terms, scope, now, policy, created_by=proposal.author_id)
+    poll = await create_poll(uow, catalogs, terms, scope, now, policy, created_by=proposal.author_id, open_now=False)
     await uow.proposals.decide(proposal, ProposalStatus.ACCEPTED, now, poll.id)
+    await open_poll(uow, catalogs, poll, now)  # its ballot shows the proposal's text
     name = await scope_name(uow, scope)
 
     def accepted(t: Translator) -> Reply:

@@ -16,6 +16,8 @@ from storage.models import OutboxMessage
 # Lower goes first. Answers and personal notifications must never wait behind a district-wide fan-out.
 PRIORITY_PERSONAL = 0
 PRIORITY_BULK = 10
+# A deferred reply holding a secret for its chat alone (a ballot receipt): its payload is forgotten once settled.
+TOPIC_SECRET_REPLY = "reply.secret"
 
 _EARLIER = aliased(OutboxMessage)
 
@@ -153,9 +155,18 @@ class OutboxRepository(Repository):
         return [OutboxItem(r.id, r.chat_id, r.attempts, r.priority, dict(r.payload)) for r in rows]
 
     async def settle(self, settlements: Sequence[Settlement], now: datetime) -> None:
-        """Record the outcome of send attempts (one round trip for many)."""
+        """Record the outcome of send attempts (one round trip for many); secrets that reached their chat (or
+        never will) are forgotten."""
         if not settlements:
             return
+        done = [s.id for s in settlements if s.status in ("sent", "failed")]
+        if done:
+            await self.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(done), OutboxMessage.topic == TOPIC_SECRET_REPLY)
+                .values(payload={"forgotten": True})
+                .execution_options(synchronize_session=False)
+            )
         table = OutboxMessage.__table__
         statement = (
             update(table)

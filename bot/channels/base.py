@@ -75,6 +75,9 @@ class Reply:
     # A stored image (the key of a `media` row, e.g. a poll's result chart) sent as a photo with `text` as its
     # caption and the buttons: the outbox sender uploads its bytes once and then sends it by Telegram's file id.
     photo_media: str | None = None
+    # The text holds a secret for this chat alone (a ballot receipt): if it has to wait in the outbox, its
+    # payload is forgotten once it is sent.
+    secret: bool = False
     # A photo's bytes to upload (named `filename`), with `text` as its caption. The sender sets it for the
     # first send of a `photo_media`; a message to many should name a stored image instead of carrying bytes.
     photo_upload: bytes | None = None
