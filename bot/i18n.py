@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,7 +16,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
@@ -86,6 +87,12 @@ class Translator:
     def number(self, value: float) -> str:
         """Format a number for this locale."""
         return format_decimal(value, locale=self.locale)
+
+    def percent(self, value: float) -> str:
+        """Format a percentage (50 is half) with this locale's sign and spacing, to one decimal at most."""
+        # Why Decimal: 50.4 / 100 as a float prints as 50.400000000000006 once quantization is off.
+        share = Decimal(str(round(value, 1))) / 100
+        return format_percent(share, locale=self.locale, decimal_quantization=False)
 
     def datetime(self, moment: datetime, format: str = "medium") -> str:
         """Format an aware datetime in this locale and the configured time zone."""

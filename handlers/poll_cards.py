@@ -83,12 +83,12 @@ async def scope_name(uow: UnitOfWork, scope: PollScope) -> str | None:
     return None
 
 
-async def load_card(uow: UnitOfWork, poll: Poll) -> PollCard:
-    """Read a poll's card: its options, its scope's name and, for a poll born of a proposal, the proposal."""
+async def load_card(uow: UnitOfWork, poll: Poll, details: bool = True) -> PollCard:
+    """Read a poll's card: its options, its scope's name and (with `details`) the proposal it was born of."""
     options = tuple(OptionView(o.id, o.position, o.text, o.code) for o in await uow.polls.options(poll.id))
     scope = PollScope(ScopeKind(poll.scope_kind), poll.scope_id)
     positions = {o.id: o.position for o in options}
-    proposal = await uow.proposals.of_poll(poll.id)
+    proposal = await uow.proposals.of_poll(poll.id) if details else None
     return PollCard(
         id=poll.id,
         kind=PollKind(poll.kind),
@@ -249,8 +249,8 @@ def rules_text(t: Translator, card: PollCard) -> Safe:
     if card.quorum_percent:
         lines.append(
             t.gettext(
-                "Quorum: at least {percent}% of them must vote, or no result is declared.",
-                percent=t.number(card.quorum_percent),
+                "Quorum: at least {percent} of them must vote, or no result is declared.",
+                percent=t.percent(card.quorum_percent),
             )
         )
     else:
@@ -258,8 +258,8 @@ def rules_text(t: Translator, card: PollCard) -> Safe:
     if card.kind is PollKind.YESNO:
         lines.append(
             t.gettext(
-                "It carries if yes is more than {percent}% of the yes and no votes (abstentions are not counted).",
-                percent=t.number(card.threshold_percent),
+                "It carries if yes is more than {percent} of the yes and no votes (abstentions are not counted).",
+                percent=t.percent(card.threshold_percent),
             )
         )
     elif card.kind is PollKind.RANKED:
@@ -294,11 +294,11 @@ def rules_text(t: Translator, card: PollCard) -> Safe:
 def turnout_line(t: Translator, voted: int, eligible: int) -> Safe:
     """'23 of 61 have voted (37%).'"""
     return t.ngettext(
-        "{voted} of {n} has voted ({percent}%).",
-        "{voted} of {n} have voted ({percent}%).",
+        "{voted} of {n} has voted ({percent}).",
+        "{voted} of {n} have voted ({percent}).",
         eligible,
         voted=t.number(voted),
-        percent=t.number(turnout_percent(voted, eligible)),
+        percent=t.percent(turnout_percent(voted, eligible)),
     )
 
 
@@ -347,21 +347,21 @@ def result_lines(t: Translator, card: PollCard, result: dict[str, Any], *, brief
 def _outcome_line(t: Translator, card: PollCard, result: dict[str, Any]) -> Safe:
     if not result["quorum_met"]:
         return t.gettext(
-            "Quorum not reached (at least {percent}% had to vote): no result is declared.",
-            percent=t.number(card.quorum_percent),
+            "Quorum not reached (at least {percent} had to vote): no result is declared.",
+            percent=t.percent(card.quorum_percent),
         )
     if card.kind is PollKind.YESNO:
         yes_share = result.get("yes_percent", 0)
         if result.get("carried"):
             return t.gettext(
-                "✅ Carried: yes has {share}% of the yes and no votes (more than {percent}% was needed).",
-                share=t.number(yes_share),
-                percent=t.number(card.threshold_percent),
+                "✅ Carried: yes has {share} of the yes and no votes (more than {percent} was needed).",
+                share=t.percent(yes_share),
+                percent=t.percent(card.threshold_percent),
             )
         return t.gettext(
-            "❌ Not carried: yes has {share}% of the yes and no votes (more than {percent}% was needed).",
-            share=t.number(yes_share),
-            percent=t.number(card.threshold_percent),
+            "❌ Not carried: yes has {share} of the yes and no votes (more than {percent} was needed).",
+            share=t.percent(yes_share),
+            percent=t.percent(card.threshold_percent),
         )
     if not result.get("winners"):
         return t.gettext("No option received a vote.")

@@ -413,13 +413,15 @@ async def _preview(ctx: Context, *, edit: bool = False) -> None:
             scope=scope_text(t, card),
         ),
         t.gettext("Closes {when}.", when=when(t, terms.closes_at)),
-        t.gettext("Quorum: at least {percent}% must vote.", percent=terms.quorum_percent)
+        t.gettext("Quorum: at least {percent} must vote.", percent=t.percent(terms.quorum_percent))
         if terms.quorum_percent
         else t.gettext("Quorum: none."),
     ]
     if terms.kind is PollKind.YESNO:
         settings.append(
-            t.gettext("Carries with more than {percent}% yes (of yes and no).", percent=terms.threshold_percent)
+            t.gettext(
+                "Carries with more than {percent} yes (of yes and no).", percent=t.percent(terms.threshold_percent)
+            )
         )
     settings.append(
         t.gettext("Results: shown as voting goes.")
@@ -445,10 +447,10 @@ async def _preview(ctx: Context, *, edit: bool = False) -> None:
             Button(t.plain("👁️ Results: hidden / shown"), cb("pct", "visible")),
             Button(t.plain("🔁 Vote change: no / yes"), cb("pct", "change")),
         ],
-        [Button(t.plain("👥 Quorum: {percent}%", percent=terms.quorum_percent), cb("pct", "quorum"))],
+        [Button(t.plain("👥 Quorum: {percent}", percent=t.percent(terms.quorum_percent)), cb("pct", "quorum"))],
     ]
     if terms.kind is PollKind.YESNO:
-        threshold = t.plain("⚖️ More than {percent}% yes", percent=terms.threshold_percent)
+        threshold = t.plain("⚖️ More than {percent} yes", percent=t.percent(terms.threshold_percent))
         rows[-1].append(Button(threshold, cb("pct", "threshold")))
     rows.append(_cancel_row(t))
     (ctx.show if edit else ctx.say)(text, rows)

@@ -10,11 +10,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.domain.ballots import new_ballot_key
 from storage.base import Repository, rowcount
 from storage.models import PollBallot, PollParticipation
+
+# Built once, on the tables rather than the mapped classes: casting is the hot path of a district poll, and
+# the ORM's bulk-insert machinery and a fresh statement's cache key cost more than the inserts themselves.
+_PARTICIPATION = PollParticipation.__table__
+_BALLOT = PollBallot.__table__
+_PARTICIPATE = {
+    postgres: (pg_insert if postgres else sqlite_insert)(_PARTICIPATION)
+    .values(poll_id=bindparam("poll_id"), resident_id=bindparam("resident_id"))
+    .on_conflict_do_nothing(index_elements=["poll_id", "resident_id"])
+    for postgres in (False, True)
+}
+_DROP_BALLOT = insert(_BALLOT).values(
+    id=bindparam("id"),
+    poll_id=bindparam("poll_id"),
+    choice=bindparam("choice", type_=_BALLOT.c.choice.type),
+    tracker_hash=bindparam("tracker_hash"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,18 +50,11 @@ class BallotBox(Repository):
     async def cast(self, poll_id: int, resident_id: int, choice: Sequence[int], tracker_hash: str) -> bool:
         """Record that `resident_id` voted and, separately, their ballot; False (and nothing written) if they
         had voted already."""
-        participation = (
-            self._insert(PollParticipation)
-            .values(poll_id=poll_id, resident_id=resident_id)
-            .on_conflict_do_nothing(index_elements=["poll_id", "resident_id"])
-        )
-        if rowcount(await self.session.execute(participation)) != 1:
+        voter = {"poll_id": poll_id, "resident_id": resident_id}
+        if rowcount(await self.session.execute(_PARTICIPATE[self.postgres], voter)) != 1:
             return False
-        await self.session.execute(
-            insert(PollBallot).values(
-                id=new_ballot_key(), poll_id=poll_id, choice=list(choice), tracker_hash=tracker_hash
-            )
-        )
+        ballot = {"id": new_ballot_key(), "poll_id": poll_id, "choice": list(choice), "tracker_hash": tracker_hash}
+        await self.session.execute(_DROP_BALLOT, ballot)
         return True
 
     async def has_voted(self, poll_id: int, resident_id: int) -> bool:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, exists, func, insert, literal, not_, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, func, insert, literal, not_, or_, select
 
 from bot.domain.ballots import PollKind
 from bot.domain.polls import YESNO_OPTIONS, PollScope, PollStatus, PollTerms, ScopeKind, next_due
@@ -24,6 +24,14 @@ class Contact:
     resident_id: int
     chat_id: int
     locale: str
+
+
+# Built once: a tap on a ballot runs these, and keying a fresh statement costs more than running it.
+_POLL_BY_ID = select(Poll).where(Poll.id == bindparam("poll_id"))
+_OPTIONS_OF_POLL = select(PollOption).where(PollOption.poll_id == bindparam("poll_id")).order_by(PollOption.position)
+_IS_ELECTOR = select(literal(1)).where(
+    PollElector.poll_id == bindparam("poll_id"), PollElector.resident_id == bindparam("resident_id")
+)
 
 
 def _scope_members(scope: PollScope) -> Select[tuple[int]]:
@@ -89,15 +97,13 @@ class PollRepository(Repository):
 
     async def get(self, poll_id: int, *, lock: bool = False) -> Poll | None:
         """One poll, locked for update on PostgreSQL when asked."""
-        query = select(Poll).where(Poll.id == poll_id)
         if lock and self.postgres:
-            query = query.with_for_update()
-        return await self.session.scalar(query)
+            return await self.session.scalar(_POLL_BY_ID.with_for_update(), {"poll_id": poll_id})
+        return await self.session.scalar(_POLL_BY_ID, {"poll_id": poll_id})
 
     async def options(self, poll_id: int) -> list[PollOption]:
         """A poll's options in their order."""
-        query = select(PollOption).where(PollOption.poll_id == poll_id).order_by(PollOption.position)
-        return list((await self.session.scalars(query)).all())
+        return list((await self.session.scalars(_OPTIONS_OF_POLL, {"poll_id": poll_id})).all())
 
     async def open(self, poll: Poll, now: datetime) -> int:
         """Open a poll: freeze its electorate (the scope's verified members now) and schedule it."""
@@ -152,8 +158,8 @@ class PollRepository(Repository):
 
     async def is_elector(self, poll_id: int, resident_id: int) -> bool:
         """Whether a resident is in a poll's frozen electorate."""
-        query = select(literal(1)).where(PollElector.poll_id == poll_id, PollElector.resident_id == resident_id)
-        return (await self.session.scalar(query)) is not None
+        found = await self.session.scalar(_IS_ELECTOR, {"poll_id": poll_id, "resident_id": resident_id})
+        return found is not None
 
     async def members_of(self, scope: PollScope) -> int:
         """How many verified members a scope has now (proposal thresholds, previews)."""

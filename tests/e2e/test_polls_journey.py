@@ -167,7 +167,10 @@ async def test_a_circle_poll_from_creation_to_result_in_each_members_language(fa
 
     # /receipt finds Amina's ballot.
     replies = await amina.say(f"/receipt {code}")
-    counted = tr("ar", "✅ Your ballot was counted in “{question}”: {choice}.\nWith so few ballots only the totals "
-                    "are published, so that no one's vote can be told.", question=QUESTION, choice=OPTIONS[0])  # fmt: skip
+    counted_msgid = (
+        "✅ Your ballot was counted in “{question}”: {choice}.\nWith so few ballots only the totals "
+        "are published, so that no one's vote can be told."
+    )
+    counted = tr("ar", counted_msgid, question=QUESTION, choice=OPTIONS[0])
     assert any(counted in (m.get("text") or "") for m in replies), [m.get("text") for m in replies]
     await db.close()

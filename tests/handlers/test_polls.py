@@ -280,7 +280,9 @@ async def test_a_vote_is_changed_only_with_its_receipt(bot):
     new_code = receipt_in(replies)
     assert new_code != code
     replies = await bot.send(LUCIA, f"/receipt {code}")
-    assert "No ballot of" in texts(replies)
+    unknown = ("No ballot of “{question}” has that receipt. Check that you copied all of it. If you changed your "
+               "vote, only the receipt of your last ballot counts.")  # fmt: skip
+    assert tr(bot, "es", unknown, question="¿Horario?") in texts(replies)
     replies = await bot.send(LUCIA, f"/receipt {new_code}")
     assert tr(bot, "es", "✅ Your ballot is in the ballot box of “{question}”: {choice}.\nThe ballots are published, without names, when the poll closes ({when}).",  # noqa: E501
               question="¿Horario?", choice="Tarde", when=bot.catalogs.translator("es").datetime(bot.clock() + timedelta(days=3), "short")) in texts(replies)  # fmt: skip  # noqa: E501
@@ -317,8 +319,8 @@ async def test_the_reminder_reaches_only_non_voters_and_the_author_sees_turnout_
     assert [a["text"] for a in author] == [
         "\n".join([
             t.gettext("📈 <b>Turnout</b> · {question}", question="¿Fiesta del barrio en junio?"),
-            t.ngettext("{voted} of {n} has voted ({percent}%).", "{voted} of {n} have voted ({percent}%).", 4,
-                       voted="2", percent="50"),
+            t.ngettext("{voted} of {n} has voted ({percent}).", "{voted} of {n} have voted ({percent}).", 4,
+                       voted="2", percent=t.percent(50)),
             t.gettext("It closes {when}.", when=t.datetime(closes, "short")),
         ])
     ]  # fmt: skip
@@ -353,9 +355,9 @@ async def test_the_close_counts_and_tells_every_elector_in_their_language_and_re
             tr(
                 bot,
                 who.language_code,
-                "✅ Carried: yes has {share}% of the yes and no votes (more than {percent}% was needed).",
-                share="75",
-                percent="50",
+                "✅ Carried: yes has {share} of the yes and no votes (more than {percent} was needed).",
+                share=bot.catalogs.translator(who.language_code).percent(75),
+                percent=bot.catalogs.translator(who.language_code).percent(50),
             )
             in result["text"]
         )

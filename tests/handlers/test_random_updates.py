@@ -16,7 +16,10 @@ from handlers import ROUTES
 from handlers.account import LeaveStep
 from handlers.contact import WriteStep
 from handlers.context import Flow
+from handlers.poll_wizard import PollStep
+from handlers.polls import ReceiptStep, RevoteStep
 from handlers.privacy import ForgetStep
+from handlers.proposals import ProposeStep
 from handlers.registration import Step
 from handlers.settings import LanguageStep
 from storage.db import Database
@@ -115,7 +118,8 @@ async def check_invariants(h: Harness) -> None:
     assert await h.scalar("SELECT count(*) FROM membership WHERE resident_id IS NULL AND status != 'erased'") == 0
     statuses = {row[0] for row in await h.rows("SELECT DISTINCT status FROM membership")}
     assert statuses <= {s.value for s in MembershipStatus}
-    steps = {""} | {s.value for enum in (Step, LeaveStep, WriteStep, ForgetStep, LanguageStep) for s in enum}
+    steps = {""} | {s.value for enum in (Step, LeaveStep, WriteStep, ForgetStep, LanguageStep, PollStep, RevoteStep,
+                                         ReceiptStep, ProposeStep) for s in enum}  # fmt: skip
     for flow, step in await h.rows("SELECT flow, step FROM conversation"):
         Flow(flow)
         assert step in steps
