@@ -15,7 +15,7 @@ help:
 	@echo "make test     - run every test (set VECINOS_TEST_POSTGRES_URL for PostgreSQL)"
 	@echo "make lint     - ruff check and format check"
 	@echo "make extract  - extract messages and update catalogs"
-	@echo "make bench    - benchmarks against the fake Bot API server (throughput, outbox pacing)"
+	@echo "make bench    - benchmarks (throughput and outbox pacing against the fake Bot API server, STV counting)"
 	@echo "make clean    - remove data and caches (var/, the database, compiled catalogs); keeps .venv"
 	@echo "make distclean - clean, and remove .venv too"
 
@@ -59,6 +59,7 @@ format: $(STAMP)
 bench: $(STAMP) locales
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/outbox.py
+	$(BIN)/python bench/tally.py
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache .hypothesis locales/*/LC_MESSAGES/*.mo

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cli_polls import add_commands as add_poll_commands
+from bot.cli_tally import add_tally_command, run_tally
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import EXIT_TASK_ENDED, CommandError, TaskEnded, cannot_listen
 
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--user", type=int, help="only this Telegram user id")
     listing.add_argument("--role", choices=role_names, help="only this role")
     add_poll_commands(sub)
+    add_tally_command(sub)
     return parser
 
 
@@ -134,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     for chatty in ("aiogram", "apscheduler", "alembic", "httpx", "httpcore", "telegram", "aiohttp.access"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
+        if args.command == "tally":
+            return run_tally(args)
         if args.command == "fake-telegram":
             from bot.fakeapi.server import run_fake_server
 

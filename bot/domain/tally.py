@@ -83,7 +83,7 @@ class TallyResult:
 
 def lot_order(election_id: str, candidates: Sequence[str]) -> tuple[str, ...]:
     """Candidates sorted by SHA-256(election_id ‖ ':' ‖ candidate) hex: the 'by lot' order published before voting."""
-    names = _check_candidates(candidates, ValueError)
+    names = check_candidates(candidates, ValueError)
 
     def digest(name: str) -> str:
         return hashlib.sha256(f"{election_id}:{name}".encode()).hexdigest()
@@ -95,10 +95,10 @@ def count_plurality(
     candidates: Sequence[str], ballots: Iterable[Ballot], *, seats: int = 1, lot: Sequence[str]
 ) -> TallyResult:
     """First preferences: the `seats` candidates with most votes win; ties for a place go by lot."""
-    names = _check_candidates(candidates, ValueError)
-    _check_seats(seats, names, ValueError)
-    rank = _lot_rank(names, lot)
-    groups = _group(_check_ballots(names, ballots))
+    names = check_candidates(candidates, ValueError)
+    check_seats(seats, names, ValueError)
+    rank = lot_rank(names, lot)
+    groups = _group(check_ballots(names, ballots))
     votes = dict.fromkeys(names, 0)
     for ranking, n in groups.items():
         if ranking:
@@ -115,14 +115,14 @@ def count_approval(
     max_choices: int | None = None,
 ) -> TallyResult:
     """Approvals: every listed candidate gets the ballot's vote; winners and ties as in plurality."""
-    names = _check_candidates(candidates, ValueError)
-    _check_seats(seats, names, ValueError)
+    names = check_candidates(candidates, ValueError)
+    check_seats(seats, names, ValueError)
     if max_choices is not None and (isinstance(max_choices, bool) or not isinstance(max_choices, int)):
         raise ValueError(f"max_choices must be an integer or None, not {max_choices!r}")
     if max_choices is not None and max_choices < 1:
         raise ValueError(f"max_choices must be at least 1, not {max_choices}")
-    rank = _lot_rank(names, lot)
-    groups = _group(_check_ballots(names, ballots, max_choices=max_choices))
+    rank = lot_rank(names, lot)
+    groups = _group(check_ballots(names, ballots, max_choices=max_choices))
     votes = dict.fromkeys(names, 0)
     for ranking, n in groups.items():
         for name in ranking:
@@ -132,9 +132,9 @@ def count_approval(
 
 def count_irv(candidates: Sequence[str], ballots: Iterable[Ballot], *, lot: Sequence[str]) -> TallyResult:
     """Instant-runoff for one seat: exclude the last candidate, one a round, until one holds a majority."""
-    names = _check_candidates(candidates, ValueError)
-    rank = _lot_rank(names, lot)
-    groups = _group(_check_ballots(names, ballots))
+    names = check_candidates(candidates, ValueError)
+    rank = lot_rank(names, lot)
+    groups = _group(check_ballots(names, ballots))
     valid = sum(groups.values())
     continuing = list(names)
     history: list[dict[str, int]] = []
@@ -188,7 +188,7 @@ def count(
         kind = Method(method)
     except ValueError:
         raise ValueError(f"unknown counting method {method!r}") from None
-    names = _check_candidates(candidates, ValueError)
+    names = check_candidates(candidates, ValueError)
     order = lot_order(election_id, names) if lot is None else lot
     if max_choices is not None and kind is not Method.APPROVAL:
         raise ValueError(f"max_choices applies to approval only, not {kind}")
@@ -240,9 +240,9 @@ def read_ballot_document(doc: Mapping[str, Any]) -> tuple[str, int, tuple[str, .
         raise BallotError(f"'method' must be a non-empty string, not {method!r}")
     if not isinstance(doc["candidates"], list):
         raise BallotError("'candidates' must be a list of names")
-    names = _check_candidates(doc["candidates"], BallotError)
+    names = check_candidates(doc["candidates"], BallotError)
     seats = doc["seats"]
-    _check_seats(seats, names, BallotError)
+    check_seats(seats, names, BallotError)
     if not isinstance(doc["ballots"], list):
         raise BallotError("'ballots' must be a list")
     ballots: list[Ballot] = []
@@ -255,16 +255,16 @@ def read_ballot_document(doc: Mapping[str, Any]) -> tuple[str, int, tuple[str, .
         if not isinstance(entry["ranking"], list):
             raise BallotError(f"ballot {number} ranking must be a list of candidate names")
         ballots.append(Ballot(tuple(entry["ranking"]), entry["count"]))
-    return method, seats, names, _check_ballots(names, ballots)
+    return method, seats, names, check_ballots(names, ballots)
 
 
 def ballot_document(
     method: str, seats: int, candidates: Sequence[str], ballots: Iterable[Ballot], **extra: Any
 ) -> dict[str, Any]:
     """The canonical ballot document: identical rankings grouped with counts summed, groups sorted by ranking."""
-    names = _check_candidates(candidates, ValueError)
-    _check_seats(seats, names, ValueError)
-    checked = _check_ballots(names, ballots)
+    names = check_candidates(candidates, ValueError)
+    check_seats(seats, names, ValueError)
+    checked = check_ballots(names, ballots)
     if method == Method.APPROVAL:
         # The order of an approval set means nothing and could single out a voter, so it is dropped.
         position = {name: i for i, name in enumerate(names)}
@@ -279,7 +279,7 @@ def ballot_document(
     }
 
 
-def _check_candidates(candidates: Sequence[str], error: type[ValueError]) -> tuple[str, ...]:
+def check_candidates(candidates: Sequence[str], error: type[ValueError]) -> tuple[str, ...]:
     """The candidate names as a tuple, refusing an empty list, blank names and duplicates."""
     if isinstance(candidates, str):
         raise error("candidates must be a list of names, not a string")
@@ -296,7 +296,7 @@ def _check_candidates(candidates: Sequence[str], error: type[ValueError]) -> tup
     return names
 
 
-def _check_seats(seats: Any, names: tuple[str, ...], error: type[ValueError]) -> None:
+def check_seats(seats: Any, names: tuple[str, ...], error: type[ValueError]) -> None:
     """Refuse a seat count that is not a whole number between 1 and the number of candidates."""
     if isinstance(seats, bool) or not isinstance(seats, int) or seats < 1:
         raise error(f"'seats' must be a positive integer, not {seats!r}")
@@ -304,7 +304,7 @@ def _check_seats(seats: Any, names: tuple[str, ...], error: type[ValueError]) ->
         raise error(f"'seats' is {seats} but there are only {len(names)} candidates")
 
 
-def _lot_rank(names: tuple[str, ...], lot: Sequence[str]) -> dict[str, int]:
+def lot_rank(names: tuple[str, ...], lot: Sequence[str]) -> dict[str, int]:
     """Each candidate's place in the lot order, which must list every candidate once."""
     order = tuple(lot)
     if len(order) != len(names) or set(order) != set(names):
@@ -312,9 +312,7 @@ def _lot_rank(names: tuple[str, ...], lot: Sequence[str]) -> dict[str, int]:
     return {name: i for i, name in enumerate(order)}
 
 
-def _check_ballots(
-    names: tuple[str, ...], ballots: Iterable[Ballot], *, max_choices: int | None = None
-) -> list[Ballot]:
+def check_ballots(names: tuple[str, ...], ballots: Iterable[Ballot], *, max_choices: int | None = None) -> list[Ballot]:
     """The ballots with tuple rankings, or BallotError for the first bad one (numbered from 1)."""
     known = set(names)
     checked: list[Ballot] = []
@@ -364,11 +362,16 @@ def _lowest(
     """The candidate of `pool` with fewest votes in the latest round, and the tie-break if it took one."""
     latest = history[-1]
     fewest = min(latest[name] for name in pool)
-    return _break_tie([name for name in pool if latest[name] == fewest], history[:-1], rank, lowest=True)
+    return break_tie([name for name in pool if latest[name] == fewest], history[:-1], rank, lowest=True)
 
 
-def _break_tie(
-    tied: Sequence[str], earlier: Sequence[Mapping[str, int]], rank: Mapping[str, int], *, lowest: bool
+def break_tie(
+    tied: Sequence[str],
+    earlier: Sequence[Mapping[str, int]],
+    rank: Mapping[str, int],
+    *,
+    lowest: bool,
+    lot_falls_on_first: bool = False,
 ) -> tuple[str, TieBreak | None]:
     """One of `tied`: lowest (or highest) at the latest earlier round that separates them, else by lot.
 
@@ -388,8 +391,9 @@ def _break_tie(
         still = [name for name in still if votes[name] == target]
         if len(still) == 1:
             return still[0], TieBreak(TieBreakKind.LOOK_BACK, among, still[0], index + 1)
-    # The lot order is the order of preference: its first keeps or wins, its last goes.
-    chosen = still[-1] if lowest else still[0]
+    # For polls the lot order is an order of preference: its first keeps or wins, its last goes. For STV it is
+    # the order names are drawn: the lot falls on the first, to be excluded or elected (`lot_falls_on_first`).
+    chosen = still[0] if lot_falls_on_first or not lowest else still[-1]
     return chosen, TieBreak(TieBreakKind.LOT, tuple(still), chosen)
 
 
