@@ -395,7 +395,7 @@ def _preview_card(terms: PollTerms, scope: PollScope, scope_name: str | None, el
 
 
 async def _preview(ctx: Context, *, edit: bool = False) -> None:
-    from handlers.poll_cards import scope_name, scope_text
+    from handlers.poll_cards import option_label, scope_name, scope_text
 
     t = ctx.t
     scope = _scope_from(ctx.data.get("scope", ""))
@@ -438,6 +438,12 @@ async def _preview(ctx: Context, *, edit: bool = False) -> None:
         [
             t.gettext("👀 <b>Preview</b>: this is what each voter gets, in their language."),
             ballot_reply(t, card).text,
+            # The ballot's buttons are the author's options; the preview's buttons are the author's controls.
+            safe_join(
+                "\n",
+                [t.gettext("Its buttons, one per option:")]
+                + [t.gettext("▫️ {option}", option=option_label(t, o)) for o in card.options],
+            ),
             safe_join("\n", settings),
         ],
     )

@@ -488,3 +488,15 @@ async def test_a_proposal_without_enough_support_expires_and_its_supporters_are_
     replies = await bot.tap(LUCIA, f"ppsu:{proposal_id}")
     assert [r.toast for r in replies if r.toast] == [plain(bot, "es", "This proposal is closed.")]
     assert await bot.scalar("SELECT count(*) FROM poll") == 0
+
+
+async def test_the_preview_lists_the_ballots_buttons_in_the_authors_language(bot):
+    await circle_with_members(bot)
+    await bot.send(DELIA, "/poll")
+    await bot.tap(DELIA, "pck:yesno")
+    await bot.send(DELIA, "¿Cerramos la plaza al tráfico los domingos?")
+    replies = await bot.tap(DELIA, "pcc:3d")
+    preview = texts(replies)
+    assert tr(bot, "es", "Its buttons, one per option:") in preview
+    for option in ("Yes", "No", "Abstain"):
+        assert tr(bot, "es", "▫️ {option}", option=plain(bot, "es", option)) in preview
