@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
+from bot.domain.elections import ElectionPolicy
 from bot.domain.polls import PollPolicy
 from bot.domain.proposals import SupportRule
 from bot.errors import TaskEnded, cannot_listen
@@ -71,6 +72,13 @@ class Vecinos:
                 barrio_support=SupportRule(settings.proposal_support_barrio_percent, settings.proposal_min_support),
                 proposal_window=timedelta(days=settings.proposal_days),
                 proposal_poll_length=timedelta(days=settings.proposal_poll_days),
+            ),
+            elections=ElectionPolicy(
+                delegate_seats=settings.delegate_seats,
+                term=timedelta(days=settings.delegate_term_days),
+                nominations=timedelta(days=settings.election_nomination_days),
+                voting=timedelta(days=settings.election_voting_days),
+                forum_seats=settings.forum_seats,
             ),
         )
         return cls(settings, db, catalogs, services, Dispatcher(services), wakers)

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     proposal_min_support: int = Field(default=3, ge=1, le=10000)
     proposal_days: float = Field(default=30.0, gt=0, le=365)
     proposal_poll_days: float = Field(default=7.0, gt=0, le=90)
+    # Elections: seats per circle, the delegates' term, and how long nominations and voting last.
+    delegate_seats: int = Field(default=2, ge=1, le=10)
+    delegate_term_days: float = Field(default=730.0, gt=0, le=3650)
+    election_nomination_days: float = Field(default=7.0, gt=0, le=90)
+    election_voting_days: float = Field(default=5.0, gt=0, le=90)
+    forum_seats: int = Field(default=1, ge=1, le=5)
     seed_file: str | None = None
 
     @field_validator("bot_token", mode="before")

@@ -10,6 +10,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from handlers.approvals import send_due_reminders
 from handlers.cases import send_due_case_work
 from handlers.context import Services
+from handlers.election_life import send_due_election_work
 from handlers.poll_schedule import send_due_poll_work
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,9 @@ async def follow_up_cases(services: Services) -> int:
 
 
 async def run_polls(services: Services) -> int:
-    """Tick: polls to open, remind, close and announce; proposals to expire."""
-    return await send_due_poll_work(services)
+    """Tick: polls to open, remind, close and announce; proposals to expire; elections' nominations to close
+    and terms that ended."""
+    return await send_due_poll_work(services) + await send_due_election_work(services)
 
 
 async def prune_update_records(services: Services) -> int:

@@ -8,6 +8,7 @@ from handlers import (
     approvals,
     cases,
     contact,
+    elections,
     poll_wizard,
     polls,
     privacy,
@@ -33,6 +34,7 @@ ROUTES: Routes = assemble(
         polls.ROUTES,
         poll_wizard.ROUTES,
         proposals.ROUTES,
+        elections.ROUTES,
     ]
 )
 

@@ -11,6 +11,7 @@ from bot.domain.residents import MembershipStatus
 from bot.i18n import LANGUAGE_NAMES, N_, Safe, safe_join
 from handlers.common import describe_grant, stale
 from handlers.context import Context, Flow
+from handlers.election_life import fill_vacant_seat
 from handlers.labels import status_name
 from handlers.routing import Callback, Command, Routes, any_input
 
@@ -28,6 +29,8 @@ HELP_LINES: tuple[tuple[Action, str], ...] = (
     (Action.SEE_POLLS, N_("/polls: polls you can vote in, and results")),
     (Action.CHECK_RECEIPT, N_("/receipt CODE: check that your ballot was counted")),
     (Action.PROPOSE, N_("/propose: propose something to your circle or barrio; /proposals lists them")),
+    (Action.SEE_POLLS, N_("/elections: elections of your circle and council: stand, nominate, vote")),
+    (Action.SEE_POLLS, N_("/bodies: your delegates, council, Governance Commission and the District Forum")),
     (Action.VIEW_OWN_DATA, N_("/me: your circle, role and status")),
     (Action.JOIN_CIRCLE, N_("/start: join a circle, or use an invitation")),
     (Action.LEAVE_CIRCLE, N_("/leave: leave your circle")),
@@ -151,6 +154,9 @@ async def confirm_leave(ctx: Context, data: CallbackData) -> None:
         await stale(ctx)
         return
     await ctx.uow.memberships.leave(membership, ctx.now)
+    # A delegate who leaves hands the seat to the first substitute (and leaves the council).
+    if await fill_vacant_seat(ctx.uow, ctx.services.catalogs, ctx.resident.id, membership.circle_id, ctx.now):
+        ctx.wrote_outbox = True
     await ctx.uow.roles.revoke_circle_roles(ctx.resident.id, membership.circle_id)
     await ctx.finish()
     circle = await ctx.uow.territory.circle(membership.circle_id)

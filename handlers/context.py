@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.channels.base import Button, Incoming, Reply
+from bot.domain.elections import DEFAULT_ELECTION_POLICY, ElectionPolicy
 from bot.domain.permissions import Action, Grant, Place, can, can_somewhere, is_registered, resident_grant
 from bot.domain.polls import DEFAULT_POLICY, PollPolicy
 from bot.i18n import Catalogs, Translator
@@ -38,6 +39,7 @@ class Flow(StrEnum):
     POLL_REVOTE = "poll_revote"
     RECEIPT = "receipt"
     PROPOSE = "propose"
+    STAND = "stand"
 
 
 class NoStep(StrEnum):
@@ -59,6 +61,7 @@ class Services:
     report_follow_up_days: float = 3.0
     open311_keys: frozenset[str] = frozenset()
     polls: PollPolicy = DEFAULT_POLICY
+    elections: ElectionPolicy = DEFAULT_ELECTION_POLICY
 
 
 @dataclass

@@ -11,6 +11,8 @@ MENU: tuple[tuple[str, str], ...] = (
     ("polls", N_("Polls and results")),
     ("proposals", N_("Proposals of your neighbours")),
     ("receipt", N_("Check your ballot was counted")),
+    ("elections", N_("Elections: stand, nominate, vote")),
+    ("bodies", N_("Delegates, council and Forum")),
     ("poll", N_("Open a poll (delegates, managers)")),
     ("me", N_("Your circle, role and status")),
     ("help", N_("What you can do")),

@@ -62,6 +62,7 @@ class PollCard:
     details: str | None = None
     result: dict[str, Any] | None = None
     published_sha256: str | None = None
+    office: str | None = None
 
     def option_at(self, position: int) -> OptionView | None:
         """The option at a position, if there is one."""
@@ -109,6 +110,7 @@ async def load_card(uow: UnitOfWork, poll: Poll, details: bool = True) -> PollCa
         details=proposal.text if proposal else None,
         result=poll.result,
         published_sha256=poll.published_sha256,
+        office=poll.office,
     )
 
 
@@ -121,6 +123,24 @@ def option_label(t: Translator, option: OptionView) -> str:
 
 def _button_text(text: str) -> str:
     return text if len(text) <= BUTTON_TEXT_MAX else text[: BUTTON_TEXT_MAX - 1] + "…"
+
+
+def poll_title(t: Translator, question: str, office: str | None) -> str:
+    """A poll's title: its question as the author wrote it, or for an election's vote, what it elects and
+    where, in the reader's language."""
+    if office == "delegate":
+        return t.plain("Election of the delegates of {place}", place=question)
+    if office == "forum":
+        return t.plain("Election of the {place} council's representatives to the District Forum", place=question)
+    if office == "governance":
+        return t.plain("Election of the {place} council's representative to its Governance Commission",
+                       place=question)  # fmt: skip
+    return question
+
+
+def title(t: Translator, card: PollCard) -> str:
+    """`poll_title` of a card."""
+    return poll_title(t, card.question, card.office)
 
 
 def scope_text(t: Translator, card: PollCard) -> str:
@@ -176,7 +196,7 @@ def ballot_reply(
     if header is not None:
         lines.append(header)
     lines.append(t.gettext("🗳️ <b>Poll</b> · {scope}", scope=scope_text(t, card)))
-    lines.append(t.gettext("<b>{question}</b>", question=card.question))
+    lines.append(t.gettext("<b>{question}</b>", question=title(t, card)))
     if card.details:
         lines.append(escape(card.details))
     if card.kind is PollKind.RANKED:
@@ -237,7 +257,7 @@ def ballot_buttons(t: Translator, card: PollCard, draft: Sequence[int] = ()) -> 
 def rules_text(t: Translator, card: PollCard) -> Safe:
     """What decides this poll, fixed before it opened: kind, closing, quorum, threshold, the tie-break order."""
     lines = [
-        t.gettext("ℹ️ <b>Rules</b> · {question}", question=card.question),
+        t.gettext("ℹ️ <b>Rules</b> · {question}", question=title(t, card)),
         t.gettext("Kind: {kind}", kind=t.plain(KIND_NAMES[card.kind])),
         t.gettext(
             "Who votes: the verified members of {scope} when the poll opened ({count}).",
@@ -305,7 +325,7 @@ def turnout_line(t: Translator, voted: int, eligible: int) -> Safe:
 def result_lines(t: Translator, card: PollCard, result: dict[str, Any], *, brief: bool = False) -> list[Safe]:
     """The result of a count, in the reader's language (`brief`: for a photo caption)."""
     options = {o.text: o for o in card.options}
-    lines = [t.gettext("📊 <b>Result</b> · {question}", question=card.question)]
+    lines = [t.gettext("📊 <b>Result</b> · {question}", question=title(t, card))]
     lines.append(turnout_line(t, result["voted"], result["eligible"]))
     winners = set(result.get("winners") or [])
     for rank, row in enumerate(result["results"], 1):
@@ -365,12 +385,59 @@ def _outcome_line(t: Translator, card: PollCard, result: dict[str, Any]) -> Safe
         )
     if not result.get("winners"):
         return t.gettext("No option received a vote.")
+    if result.get("method") == "stv":
+        return t.gettext("🏆 Elected, in order: {names}", names=", ".join(result["winners"]))
     return t.gettext("Winner: {option}", option=", ".join(result["winners"]))
+
+
+def _votes(t: Translator, text: str) -> str:
+    """An STV count's five-decimal votes, to two decimals in the reader's locale (the JSON keeps all five)."""
+    return t.number(round(float(text), 2))
+
+
+def _stv_lines(t: Translator, result: dict[str, Any]) -> list[Safe]:
+    """Every stage of a Scottish STV count, in words."""
+    lines = [
+        t.ngettext(
+            "Scottish STV for {n} seat: a candidate is elected on reaching the quota of {quota} votes.",
+            "Scottish STV for {n} seats: a candidate is elected on reaching the quota of {quota} votes.",
+            int(result.get("seats", 1)),
+            quota=_votes(t, result.get("quota", "0")),
+        )
+    ]
+    for stage in result.get("rounds", []):
+        number, subject = stage["round"], stage.get("subject")
+        if stage.get("action") == "surplus":
+            lines.append(
+                t.gettext(
+                    "Round {round}: the surplus of {name} ({votes} votes) passes to the next preferences.",
+                    round=number,
+                    name=subject,
+                    votes=_votes(t, stage.get("transferred", "0")),
+                )
+            )
+        elif stage.get("action") == "exclusion":
+            lines.append(
+                t.gettext(
+                    "Round {round}: {name} has fewest votes and is excluded; their ballots pass on.",
+                    round=number,
+                    name=subject,
+                )
+            )
+        elif stage.get("action") == "remaining_elected":
+            lines.append(
+                t.gettext("Round {round}: as many candidates are left as seats, so they are elected.", round=number)
+            )
+        if stage.get("elected"):
+            lines.append(t.gettext("Round {round}: elected {names}.", round=number, names=", ".join(stage["elected"])))
+    return lines
 
 
 def _rounds_lines(t: Translator, card: PollCard, result: dict[str, Any]) -> list[Safe]:
     if card.kind is not PollKind.RANKED or not result.get("quorum_met"):
         return []
+    if result.get("method") == "stv":
+        return _stv_lines(t, result)
     lines = []
     for round_ in result.get("rounds", []):
         for name in round_.get("excluded", []):

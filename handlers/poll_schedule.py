@@ -28,6 +28,7 @@ from bot.domain.polls import (
     reminder_at,
     tally_method,
 )
+from bot.domain.stv import SCALE, count_stv, stv_to_json
 from bot.domain.tally import Ballot, count, lot_order, result_to_json
 from bot.i18n import Catalogs, Translator, safe_join
 from handlers.context import Services
@@ -38,6 +39,7 @@ from handlers.poll_cards import (
     ballots_button,
     load_card,
     result_lines,
+    title,
     turnout_line,
     when,
 )
@@ -46,6 +48,8 @@ from storage.polls import Contact
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+STV = "stv"
 
 TOPIC_POLL_BALLOT = "poll.ballot"
 TOPIC_POLL_REMINDER = "poll.reminder"
@@ -132,7 +136,7 @@ async def _tell_author_turnout(uow: UnitOfWork, catalogs: Catalogs, poll: Poll, 
             text=safe_join(
                 "\n",
                 [
-                    t.gettext("📈 <b>Turnout</b> · {question}", question=card.question),
+                    t.gettext("📈 <b>Turnout</b> · {question}", question=title(t, card)),
                     turnout_line(t, voted, card.eligible),
                     t.gettext("It closes {when}.", when=when(t, card.closes_at)),
                 ],
@@ -169,12 +173,17 @@ async def count_poll(uow: UnitOfWork, poll: Poll, card: PollCard) -> tuple[dict[
         log.error("poll %s: %s participations but %s ballots", poll.id, voted, len(sealed))
     kind = PollKind(poll.kind)
     candidates = candidates_of(card)
-    method = tally_method(kind)
+    method = poll.count_method or tally_method(kind)
     rankings = [tuple(n for n in (candidates.name_of.get(i) for i in b.choice) if n is not None) for b in sealed]
     lot = [name for name in (candidates.name_of.get(i) for i in poll.lot_order) if name in candidates.names]
     if kind is PollKind.YESNO:
         lot = list(YESNO_CANDIDATES)
-    tally = count(method, candidates.names, [Ballot(r) for r in rankings], lot=lot)
+    if method == STV:
+        tally = _count_by_stv(candidates.names, rankings, poll.seats, lot)
+    else:
+        counted_rounds = count(method, candidates.names, [Ballot(r) for r in rankings], lot=lot)
+        tally = _Tally(counted_rounds.winners, dict(counted_rounds.totals), counted_rounds.blank,
+                       result_to_json(counted_rounds)["rounds"])  # fmt: skip
     outcome = decide(
         kind,
         tally.winners if any(tally.totals.values()) else (),
@@ -196,13 +205,13 @@ async def count_poll(uow: UnitOfWork, poll: Poll, card: PollCard) -> tuple[dict[
             poll_id=poll.id,
             question=poll.question,
             method=method,
+            seats=poll.seats,
             candidates=candidates.names,
             tie_break_order=lot,
             ballots=[PublishedBallot(b.tracker_hash, r) for b, r in zip(sealed, rankings, strict=True)],
             eligible=poll.eligible_count,
             participations=voted,
         )
-    counted = result_to_json(tally)
     result = {
         "method": method,
         "eligible": poll.eligible_count,
@@ -214,11 +223,33 @@ async def count_poll(uow: UnitOfWork, poll: Poll, card: PollCard) -> tuple[dict[
         "yes_percent": math.floor(yes * 100 / (yes + no)) if yes + no else 0,
         "winners": list(outcome.winners),
         "results": results,
-        "rounds": counted["rounds"],
+        "rounds": tally.rounds,
         "tie_break_order": lot,
+        "seats": poll.seats,
+        "quota": tally.quota,
         "published": published,
     }
     return result, document
+
+
+@dataclass(frozen=True, slots=True)
+class _Tally:
+    """What the result needs of any count: winners, first-count totals (whole votes), blanks, rounds as JSON."""
+
+    winners: tuple[str, ...]
+    totals: dict[str, int]
+    blank: int
+    rounds: list[dict[str, Any]]
+    quota: str | None = None
+
+
+def _count_by_stv(names: tuple[str, ...], rankings: list[tuple[str, ...]], seats: int, lot: list[str]) -> _Tally:
+    """Scottish STV for an election's ranked poll; totals are the first preferences."""
+    counted = count_stv(names, [Ballot(r) for r in rankings], seats=min(seats, len(names)), lot=lot or names)
+    first = counted.stages[0].votes
+    totals = {name: first[name] // SCALE for name in names}
+    report = stv_to_json(counted)
+    return _Tally(counted.winners, totals, counted.blank, report["rounds"], report["quota"])
 
 
 async def close_poll(uow: UnitOfWork, poll: Poll, now: datetime) -> dict[str, Any]:
@@ -313,7 +344,8 @@ async def send_due_poll_work(services: Services, limit: int = 20) -> int:
             if status is PollStatus.SCHEDULED and poll.opens_at <= now:
                 queued += await open_poll(uow, services.catalogs, poll, now)
             elif status is PollStatus.OPEN and poll.closes_at <= now:
-                await close_poll(uow, poll, now)
+                result = await close_poll(uow, poll, now)
+                queued += await _finish_election(services, uow, poll, result, now)
                 to_announce.append(poll.id)
             elif status is PollStatus.OPEN and poll.remind_at is not None and not poll.reminded:
                 if poll.remind_at <= now:
@@ -329,6 +361,18 @@ async def send_due_poll_work(services: Services, limit: int = 20) -> int:
     return queued
 
 
+async def _finish_election(
+    services: Services, uow: UnitOfWork, poll: Poll, result: dict[str, Any], now: datetime
+) -> int:
+    """An election's vote is counted: its winners take their seats in the same transaction."""
+    if poll.office is None:
+        return 0
+    # Imported here: elections build on this module (a poll is their vote), not the other way round.
+    from handlers.election_life import finish_vote
+
+    return await finish_vote(uow, services.catalogs, poll, result, now, services.elections)
+
+
 async def close_now(services: Services, poll_id: int) -> dict[str, Any] | None:
     """Close a poll at once (the command line): count, then announce. None if there is no such open poll."""
     now = services.clock()
@@ -338,6 +382,7 @@ async def close_now(services: Services, poll_id: int) -> dict[str, Any] | None:
             return None
         await uow.polls.close_now(poll, now)
         result = await close_poll(uow, poll, now)
+        await _finish_election(services, uow, poll, result, now)
         await uow.commit()
     await announce_result(services, poll_id)
     return result

@@ -34,8 +34,10 @@ from handlers.poll_cards import (
     choice_text,
     draft_positions,
     load_card,
+    poll_title,
     result_lines,
     rules_text,
+    title,
     turnout_line,
     when,
 )
@@ -76,7 +78,7 @@ async def _open_ballot(ctx: Context, poll_id: int | None, casting: bool = False)
         return None
     if poll.status != PollStatus.OPEN or ctx.now >= poll.closes_at:
         ctx.toast(ctx.t.plain("This poll is closed."))
-        question = ctx.t.gettext("<b>{question}</b>", question=poll.question)
+        question = ctx.t.gettext("<b>{question}</b>", question=poll_title(ctx.t, poll.question, poll.office))
         ctx.show(safe_join("\n\n", [question, _closed_notice(ctx, poll)]))
         return None
     if not await ctx.uow.polls.is_elector(poll.id, ctx.resident.id):
@@ -109,14 +111,15 @@ def _already_voted(ctx: Context, card: PollCard) -> None:
         ctx.say(
             ctx.t.gettext(
                 "You have already voted in “{question}”. To change your vote, tap the button and send me your receipt.",
-                question=card.question,
+                question=title(ctx.t, card),
             ),
             [[Button(ctx.t.plain("🔁 Change my vote"), cb("pw", card.id))]],
         )
     else:
         ctx.say(
             ctx.t.gettext(
-                "You have already voted in “{question}”; votes in this poll cannot be changed.", question=card.question
+                "You have already voted in “{question}”; votes in this poll cannot be changed.",
+                question=title(ctx.t, card),
             )
         )
 
@@ -137,7 +140,7 @@ async def _cast(ctx: Context, poll: Poll, card: PollCard, positions: list[int]) 
     t = ctx.t
     shown = draft_positions(card, positions) if card.kind is PollKind.RANKED else choice
     lines = [
-        t.gettext("✅ <b>Your vote is cast</b> · {question}", question=card.question),
+        t.gettext("✅ <b>Your vote is cast</b> · {question}", question=title(t, card)),
         t.gettext("You chose: {choice}", choice=choice_text(t, card, shown)),
         t.gettext("🧾 Your receipt (shown only this once: keep it somewhere safe):"),
         Safe(f"<code>{receipt.code}</code>"),
@@ -289,7 +292,7 @@ async def change_vote_tapped(ctx: Context, data: CallbackData) -> None:
         ctx.t.gettext(
             "🔁 To change your vote in “{question}”, send me the receipt you were given when you voted (it starts "
             "with {prefix}). I cannot find your ballot without it. Send /cancel to keep your vote.",
-            question=poll.question,
+            question=poll_title(ctx.t, poll.question, poll.office),
             prefix=f"{poll.id}-",
         )
     )
@@ -384,7 +387,7 @@ async def _check_receipt(ctx: Context, text: str) -> None:
             t.gettext(
                 "No ballot of “{question}” has that receipt. Check that you copied all of it. If you changed your "
                 "vote, only the receipt of your last ballot counts.",
-                question=poll.question,
+                question=poll_title(t, poll.question, poll.office),
             )
         )
         return
@@ -395,7 +398,7 @@ async def _check_receipt(ctx: Context, text: str) -> None:
             t.gettext(
                 "✅ Your ballot is in the ballot box of “{question}”: {choice}.\nThe ballots are published, without "
                 "names, when the poll closes ({when}).",
-                question=poll.question,
+                question=poll_title(t, poll.question, poll.office),
                 choice=chose,
                 when=when(t, poll.closes_at),
             )
@@ -405,7 +408,7 @@ async def _check_receipt(ctx: Context, text: str) -> None:
             t.gettext(
                 "✅ Your ballot is among the published ballots of “{question}”: {choice}.\nIn the file it is the one "
                 "whose receipt_hash starts with {hash}.",
-                question=poll.question,
+                question=poll_title(t, poll.question, poll.office),
                 choice=chose,
                 hash=receipt.tracker_hash[:12],
             ),
@@ -416,7 +419,7 @@ async def _check_receipt(ctx: Context, text: str) -> None:
             t.gettext(
                 "✅ Your ballot was counted in “{question}”: {choice}.\nWith so few ballots only the totals are "
                 "published, so that no one's vote can be told.",
-                question=poll.question,
+                question=poll_title(t, poll.question, poll.office),
                 choice=chose,
             )
         )
@@ -443,7 +446,7 @@ async def list_polls(ctx: Context) -> None:
             lines.append(
                 t.gettext(
                     "• {question} (closes {when}) · {mark}",
-                    question=poll.question,
+                    question=poll_title(t, poll.question, poll.office),
                     when=when(t, poll.closes_at),
                     mark=mark,
                 )
@@ -460,7 +463,7 @@ async def list_polls(ctx: Context) -> None:
             lines.append(
                 t.gettext(
                     "• {question}: {turnout}",
-                    question=poll.question,
+                    question=poll_title(t, poll.question, poll.office),
                     turnout=turnout_line(t, voted_count, poll.eligible_count),
                 )
             )
@@ -468,7 +471,7 @@ async def list_polls(ctx: Context) -> None:
     if closed:
         lines.append(t.gettext("<b>Closed</b>"))
         for poll in closed:
-            lines.append(t.gettext("• {question}", question=poll.question))
+            lines.append(t.gettext("• {question}", question=poll_title(t, poll.question, poll.office)))
             rows.append([Button(t.plain("📊 {question}", question=_short(poll.question)), cb("pres", poll.id))])
     if ctx.allowed_somewhere(Action.CREATE_POLL):
         rows.append([Button(t.plain("➕ New poll"), cb("pnew"))])
@@ -493,7 +496,9 @@ async def results_tapped(ctx: Context, data: CallbackData) -> None:
     if poll.status == PollStatus.OPEN and poll.results_visible:
         running, _document = await count_poll(ctx.uow, poll, card)
         lines = result_lines(t, card, {**running, "published": False, "ballots": 0}, brief=True)
-        lines[0] = t.gettext("📊 <b>Results so far</b> · {question}", question=poll.question)
+        lines[0] = t.gettext(
+            "📊 <b>Results so far</b> · {question}", question=poll_title(t, poll.question, poll.office)
+        )
         lines[-1] = t.gettext("The poll closes {when}.", when=when(t, poll.closes_at))
         ctx.say(safe_join("\n", lines))
         return

@@ -368,6 +368,13 @@ class Poll(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     published_sha256: Mapped[str | None] = mapped_column(String(64))
     closed_at: Mapped[datetime | None]
+    # Seats to fill (ranked polls of elections fill several) and the counting method when it is not the
+    # kind's own (elections count by Scottish STV: "stv").
+    seats: Mapped[int] = mapped_column(default=1, server_default="1")
+    count_method: Mapped[str | None] = mapped_column(String(16))
+    # An election's vote: the office it fills (delegate | forum | governance); the question is then the place's
+    # name, and every reader sees the title in their own language.
+    office: Mapped[str | None] = mapped_column(String(16))
 
 
 class PollOption(Base):
@@ -442,6 +449,66 @@ class ProposalSupport(Base):
     __tablename__ = "proposal_support"
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposal.id", ondelete="CASCADE"), primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), primary_key=True)
+    since: Mapped[datetime]
+
+
+class Election(Base):
+    """An election of a circle's delegates, or of a council's representatives to the District Forum or its
+    barrio's Governance Commission: nominations, then a ranked poll (the ballot box of polls) counted by STV."""
+
+    __tablename__ = "election"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # circle (electorate: its verified members) | council (electorate: the barrio's council members)
+    scope_kind: Mapped[str] = mapped_column(String(16))
+    scope_id: Mapped[int] = mapped_column(index=True)
+    office: Mapped[str] = mapped_column(String(24))  # delegate | forum | governance
+    seats: Mapped[int]
+    # nominating | voting | elected (counted, grants made) | void (nobody stood)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    nominations_close_at: Mapped[datetime]
+    voting_closes_at: Mapped[datetime]
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    poll_id: Mapped[int | None] = mapped_column(ForeignKey("poll.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    term_ends_at: Mapped[datetime | None]
+    # The published order for ties "by lot" (candidacy ids), fixed when the candidate list is published.
+    lot_order: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class Candidacy(Base):
+    """Someone standing in an election: self-nominated, or nominated by another and accepted; their place in
+    the result (1..seats elected, then the substitutes in order)."""
+
+    __tablename__ = "candidacy"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    election_id: Mapped[int] = mapped_column(ForeignKey("election.id", ondelete="CASCADE"), index=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    statement: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16))  # proposed | standing | withdrawn | declined
+    nominated_by: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    # elected | substitute | replaced (a substitute who took a seat) | left | null before the count
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    place: Mapped[int | None]
+
+    __table_args__ = (UniqueConstraint("election_id", "resident_id", name="uq_candidacy_person"),)
+
+
+class BodySeat(Base):
+    """A seat in a body above the councils: the District Citizen Forum, or a barrio's Community Governance
+    Commission (institutional members granted by an admin, plus one council representative elected)."""
+
+    __tablename__ = "body_seat"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    body: Mapped[str] = mapped_column(String(16))  # forum | governance
+    barrio_id: Mapped[int] = mapped_column(ForeignKey("barrio.id", ondelete="CASCADE"), index=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(16))  # elected | institution
+    label: Mapped[str] = mapped_column(String(120), default="")  # the institution, for granted seats
+    election_id: Mapped[int | None] = mapped_column(ForeignKey("election.id", ondelete="SET NULL"))
     since: Mapped[datetime]
 
 

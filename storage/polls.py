@@ -11,10 +11,21 @@ from datetime import datetime
 from sqlalchemy import Select, and_, bindparam, exists, func, insert, literal, not_, or_, select
 
 from bot.domain.ballots import PollKind
+from bot.domain.permissions import Role
+from bot.domain.permissions import ScopeKind as GrantScope
 from bot.domain.polls import YESNO_OPTIONS, PollScope, PollStatus, PollTerms, ScopeKind, next_due
 from bot.domain.residents import MembershipStatus, ResidentStatus
 from storage.base import Repository
-from storage.models import Circle, Membership, Poll, PollElector, PollOption, PollParticipation, Resident
+from storage.models import (
+    Circle,
+    Membership,
+    Poll,
+    PollElector,
+    PollOption,
+    PollParticipation,
+    Resident,
+    RoleGrant,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +35,20 @@ class Contact:
     resident_id: int
     chat_id: int
     locale: str
+
+
+def council_members(barrio_id: int | None) -> Select[tuple[int]]:
+    """The members of a barrio's Citizen Community Council (its council_member grants), as resident ids."""
+    return (
+        select(RoleGrant.resident_id)
+        .where(
+            RoleGrant.role == Role.COUNCIL_MEMBER,
+            RoleGrant.scope == GrantScope.BARRIO,
+            RoleGrant.scope_id == barrio_id,
+            RoleGrant.resident_id.is_not(None),
+        )
+        .distinct()
+    )
 
 
 # Built once: a tap on a ballot runs these, and keying a fresh statement costs more than running it.
@@ -36,6 +61,8 @@ _IS_ELECTOR = select(literal(1)).where(
 
 def _scope_members(scope: PollScope) -> Select[tuple[int]]:
     """The residents who are verified members of the scope, as a SELECT of resident ids."""
+    if scope.kind is ScopeKind.COUNCIL:
+        return council_members(scope.id)
     query = (
         select(Membership.resident_id)
         .where(Membership.status == MembershipStatus.VERIFIED, Membership.resident_id.is_not(None))
@@ -100,6 +127,12 @@ class PollRepository(Repository):
         if lock and self.postgres:
             return await self.session.scalar(_POLL_BY_ID.with_for_update(), {"poll_id": poll_id})
         return await self.session.scalar(_POLL_BY_ID, {"poll_id": poll_id})
+
+    async def make_election_vote(self, poll: Poll, *, seats: int, method: str, office: str) -> None:
+        """Before it opens: the poll is an election's vote, filling `seats` by `method`."""
+        poll.seats = seats
+        poll.count_method = method
+        poll.office = office
 
     async def options(self, poll_id: int) -> list[PollOption]:
         """A poll's options in their order."""

@@ -11,7 +11,7 @@ from sqlalchemy import and_, delete, or_, select, update
 
 from bot.domain.permissions import Grant, Role, ScopeKind, Sector
 from storage.base import Repository, rowcount
-from storage.models import Resident, RoleGrant
+from storage.models import Circle, Resident, RoleGrant
 
 
 def grant_of(row: RoleGrant) -> Grant:
@@ -117,6 +117,30 @@ class RoleRepository(Repository):
                 RoleGrant.scope_id == circle_id,
             )
         )
+
+    async def circle_role_holders(self, role: Role, circle_id: int) -> list[int]:
+        """Residents holding `role` over one circle."""
+        query = select(RoleGrant.resident_id).where(
+            RoleGrant.role == role, RoleGrant.scope == ScopeKind.CIRCLE, RoleGrant.scope_id == circle_id,
+            RoleGrant.resident_id.is_not(None),
+        )  # fmt: skip
+        return [int(r) for r in (await self.session.scalars(query)).all() if r is not None]
+
+    async def delegate_elsewhere_in(self, resident_id: int, barrio_id: int, except_circle_id: int) -> bool:
+        """Whether a resident is a delegate of another circle of the barrio."""
+        query = (
+            select(RoleGrant.id)
+            .join(Circle, Circle.id == RoleGrant.scope_id)
+            .where(
+                RoleGrant.resident_id == resident_id,
+                RoleGrant.role == Role.DELEGATE,
+                RoleGrant.scope == ScopeKind.CIRCLE,
+                Circle.barrio_id == barrio_id,
+                RoleGrant.scope_id != except_circle_id,
+            )
+            .limit(1)
+        )
+        return (await self.session.scalar(query)) is not None
 
     async def holders(self) -> Sequence[GrantHolder]:
         """Every grant with its holder, staff who have not written yet included, by role and place."""

@@ -12,6 +12,7 @@ from storage.ballots import BallotBox
 from storage.cases import CaseRepository
 from storage.conversations import ConversationRepository, UpdateRepository
 from storage.demo import DemoRepository
+from storage.elections import ElectionRepository
 from storage.invites import InviteRepository
 from storage.media import MediaRepository
 from storage.memberships import MembershipRepository
@@ -86,6 +87,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session, postgres)
         self.cases = CaseRepository(session, postgres, territory_cache)
         self.polls = PollRepository(session, postgres)
+        self.elections = ElectionRepository(session, postgres)
         self.ballots = BallotBox(session, postgres)
         self.proposals = ProposalRepository(session, postgres)
         self.demo = DemoRepository(session, postgres)

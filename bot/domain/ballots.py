@@ -156,6 +156,7 @@ def published_document(
     ballots: Sequence[PublishedBallot],
     eligible: int,
     participations: int,
+    seats: int = 1,
 ) -> dict[str, object]:
     """The anonymised ballots of a closed poll in the format `vecinos tally` reads, one entry per ballot
     sorted by receipt hash (never in the order cast), each with its hash so a voter can find theirs."""
@@ -163,7 +164,7 @@ def published_document(
         "poll": poll_id,
         "question": question,
         "method": method,
-        "seats": 1,
+        "seats": seats,
         "candidates": list(candidates),
         "tie_break_order": list(tie_break_order),
         "eligible": eligible,

@@ -54,6 +54,7 @@ class Action(StrEnum):
     REPORT_PROBLEM = "report_problem"
     VOTE = "vote"
     PROPOSE = "propose"
+    STAND = "stand"  # stand in an election, or nominate someone (a circle's members; a council's members)
     # Staff.
     APPROVE_MEMBERSHIP = "approve_membership"
     LIST_PENDING = "list_pending"
@@ -65,6 +66,7 @@ class Action(StrEnum):
     SEND_NOTICE = "send_notice"
     HANDLE_REPORTS = "handle_reports"
     CREATE_POLL = "create_poll"
+    CALL_ELECTION = "call_election"
 
 
 class ScopeKind(StrEnum):
@@ -125,7 +127,7 @@ NEVER_ON_ONESELF: frozenset[Action] = frozenset({Action.APPROVE_MEMBERSHIP, Acti
 
 # The one table: which place-bound actions each role allows within the scope of its grant.
 PERMISSIONS: dict[Role, frozenset[Action]] = {
-    Role.RESIDENT: frozenset({Action.REPORT_PROBLEM, Action.VOTE, Action.PROPOSE}),
+    Role.RESIDENT: frozenset({Action.REPORT_PROBLEM, Action.VOTE, Action.PROPOSE, Action.STAND}),
     Role.DELEGATE: frozenset(
         {Action.APPROVE_MEMBERSHIP, Action.LIST_PENDING, Action.BROADCAST_CIRCLE, Action.CREATE_POLL}
     ),
@@ -139,10 +141,11 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.SEND_NOTICE,
             Action.HANDLE_REPORTS,
             Action.CREATE_POLL,
+            Action.CALL_ELECTION,
         }
     ),
     Role.SECTORIAL_MANAGER: frozenset({Action.HANDLE_REPORTS}),
-    Role.COUNCIL_MEMBER: frozenset({Action.VOTE}),
+    Role.COUNCIL_MEMBER: frozenset({Action.VOTE, Action.STAND}),
     Role.ADMIN: frozenset(set(Action) - PUBLIC - SELF_SERVICE),
 }
 

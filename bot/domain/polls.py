@@ -59,6 +59,7 @@ class ScopeKind(StrEnum):
     BARRIO = "barrio"
     DISTRICT = "district"
     BODY = "body"
+    COUNCIL = "council"  # a barrio's Citizen Community Council: its members (id: the barrio)
 
 
 class YesNo(StrEnum):
@@ -93,7 +94,7 @@ def parse_scope(text: str) -> PollScope | None:
     if text == ScopeKind.DISTRICT:
         return PollScope(ScopeKind.DISTRICT)
     kind, _, ident = text.partition(":")
-    if kind not in (ScopeKind.CIRCLE, ScopeKind.BARRIO, ScopeKind.BODY) or not ident.isdigit():
+    if kind not in (ScopeKind.CIRCLE, ScopeKind.BARRIO, ScopeKind.BODY, ScopeKind.COUNCIL) or not ident.isdigit():
         return None
     return PollScope(ScopeKind(kind), int(ident))
 

@@ -55,6 +55,7 @@ see_polls           ..     YY         YY       YY       YY      YY     YY      Y
 report_problem      ..     ..         Y.       ..       ..      ..     ..      YY
 vote                ..     ..         Y.       ..       ..      ..     Y.      YY
 propose             ..     ..         Y.       ..       ..      ..     ..      YY
+stand               ..     ..         Y.       ..       ..      ..     Y.      YY
 approve_membership  ..     ..         ..       Y.       Y.      ..     ..      YY
 list_pending        ..     ..         ..       Y.       Y.      ..     ..      YY
 answer_resident     ..     ..         ..       ..       Y.      ..     ..      YY
@@ -65,6 +66,7 @@ broadcast_circle    ..     ..         ..       Y.       ..      ..     ..      Y
 send_notice         ..     ..         ..       ..       Y.      ..     ..      YY
 handle_reports      ..     ..         ..       ..       Y.      Y.     ..      YY
 create_poll         ..     ..         ..       Y.       Y.      ..     ..      YY
+call_election       ..     ..         ..       ..       Y.      ..     ..      YY
 """
 
 
