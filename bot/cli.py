@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.cli_elections import add_election_commands
 from bot.cli_polls import add_commands as add_poll_commands
 from bot.cli_tally import add_tally_command, run_tally
 from bot.config import ConfigError, Settings, load_settings
@@ -113,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--role", choices=role_names, help="only this role")
     add_poll_commands(sub)
     add_tally_command(sub)
+    add_election_commands(sub)
     return parser
 
 
@@ -201,6 +203,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from bot.cli_polls import run_polls
 
             await run_polls(app, args)
+        elif args.command == "elections":
+            from bot.cli_elections import run_elections
+
+            await run_elections(app, args)
         elif args.command == "demo":
             from bot.cli_polls import run_demo
 
