@@ -207,6 +207,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from bot.cli_elections import run_elections
 
             await run_elections(app, args)
+        elif args.command == "bodies":
+            from bot.cli_elections import run_bodies
+
+            await run_bodies(app, args)
         elif args.command == "demo":
             from bot.cli_polls import run_demo
 

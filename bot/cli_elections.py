@@ -37,6 +37,15 @@ def add_election_commands(sub: Any) -> None:
         action = actions.add_parser(verb, help=text)
         action.add_argument("election", type=int, metavar="ID")
 
+    bodies = sub.add_parser("bodies", help="the bodies above the councils: Governance Commission seats, listing")
+    verbs = bodies.add_subparsers(dest="action", required=True)
+    seat = verbs.add_parser("seat", help="give an institution's member a seat in a barrio's Governance Commission")
+    seat.add_argument("--barrio", required=True, help="barrio id or code")
+    seat.add_argument("--user", type=int, required=True, help="the member's Telegram user id (they wrote to the bot)")
+    seat.add_argument("--institution", required=True, help="e.g. 'Policía Municipal'")
+    listing = verbs.add_parser("list", help="print every council, Forum and Governance Commission member as JSON")
+    listing.add_argument("--barrio", help="only this barrio (id or code)")
+
 
 def _moment(text: str, flag: str) -> datetime:
     try:
@@ -64,6 +73,39 @@ async def run_elections(app: Vecinos, args: argparse.Namespace) -> None:
         print(json.dumps(await _advance(app, args.election), ensure_ascii=False))
     else:
         print(json.dumps(await _results(app, args.election), ensure_ascii=False))
+
+
+async def run_bodies(app: Vecinos, args: argparse.Namespace) -> None:
+    """`vecinos bodies ...`."""
+    await app.open()
+    async with app.db.unit_of_work() as uow:
+        barrios = await uow.territory.barrios()
+        if args.barrio:
+            chosen = [b for b in barrios if str(b.id) == args.barrio or b.code == args.barrio]
+            if not chosen:
+                raise CommandError(f"there is no barrio {args.barrio!r}")
+            barrios = chosen
+        if args.action == "seat":
+            resident = await uow.residents.by_telegram_id(args.user)
+            if resident is None:
+                raise CommandError(f"user {args.user} has not written to the bot yet: ask them to send /start")
+            if not args.institution.strip():
+                raise CommandError("--institution must name the institution")
+            await uow.elections.add_institution_seat(barrios[0].id, resident.id, args.institution.strip(),
+                                                     app.services.clock())  # fmt: skip
+            await uow.commit()
+            print(f"{resident.first_name} sits in the Governance Commission of {barrios[0].name} for "
+                  f"{args.institution.strip()}")  # fmt: skip
+            return
+        report = []
+        for barrio in barrios:
+            council = [p.first_name for p in await uow.elections.council(barrio.id)]
+            governance = [{"name": p.first_name, "seat": seat.source, "institution": seat.label or None}
+                          for seat, p in await uow.elections.body_seats(Office.GOVERNANCE, barrio.id)]  # fmt: skip
+            forum = [p.first_name for seat, p in await uow.elections.body_seats(Office.FORUM, barrio.id)]
+            report.append({"barrio": barrio.code, "council": council, "governance_commission": governance,
+                           "forum_representatives": forum})  # fmt: skip
+    print(json.dumps(report, ensure_ascii=False))
 
 
 async def _create(app: Vecinos, args: argparse.Namespace) -> int:
@@ -144,6 +186,7 @@ def _report(election: Any, candidacies: list[Any], poll: Any, receipts: int) -> 
         "status": election.status,
         "office": election.office,
         "electorate": f"{election.scope_kind}:{election.scope_id}",
+        "poll": election.poll_id,
         "seats": election.seats,
         "nominations_close": election.nominations_close_at.isoformat(),
         "voting_closes": election.voting_closes_at.isoformat(),

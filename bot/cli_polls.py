@@ -45,7 +45,9 @@ def add_commands(sub: Any) -> None:
     """Add `polls` and `demo` to the `vecinos` parser."""
     polls = sub.add_parser("polls", help="create, close and inspect polls").add_subparsers(dest="action", required=True)
     create = polls.add_parser("create", help="open a poll now; prints its id")
-    create.add_argument("--scope", required=True, help="circle:ID, barrio:ID (ids or codes) or district")
+    create.add_argument(
+        "--scope", required=True, help="circle:ID, barrio:ID, council:BARRIO (ids or codes) or district"
+    )
     create.add_argument("--question", required=True)
     create.add_argument("--option", action="append", default=[], help="an option (repeat for each)")
     create.add_argument("--kind", choices=[k.value for k in PollKind], help="default: single, or yesno without options")
@@ -69,6 +71,7 @@ def add_commands(sub: Any) -> None:
         action.add_argument("poll", type=int, metavar="ID")
         if verb == "ballots":
             action.add_argument("--output", type=Path, help="a file (default: standard output)")
+            action.add_argument("--format", choices=["json", "blt"], default="json", help="json (default) or blt")
 
     demo = sub.add_parser("demo", help="synthetic residents").add_subparsers(dest="action", required=True)
     populate = demo.add_parser("populate", help="create N verified demo residents across circles and languages")
@@ -92,22 +95,22 @@ async def run_polls(app: Vecinos, args: argparse.Namespace) -> None:
     elif args.action == "results":
         print(json.dumps(await _results(app, args.poll), ensure_ascii=False))
     else:
-        await _ballots(app, args.poll, args.output)
+        await _ballots(app, args.poll, args.output, args.format)
 
 
 async def _scope(app: Vecinos, text: str) -> PollScope:
     kind, _, ident = text.strip().partition(":")
     if kind == ScopeKind.DISTRICT and not ident:
         return PollScope(ScopeKind.DISTRICT)
-    if kind not in (ScopeKind.CIRCLE, ScopeKind.BARRIO) or not ident:
-        raise CommandError(f"--scope {text!r}: use circle:ID, barrio:ID or district")
+    if kind not in (ScopeKind.CIRCLE, ScopeKind.BARRIO, ScopeKind.COUNCIL) or not ident:
+        raise CommandError(f"--scope {text!r}: use circle:ID, barrio:ID, council:BARRIO or district")
     async with app.db.unit_of_work() as uow:
         if kind == ScopeKind.CIRCLE:
             place = await (uow.territory.circle(int(ident)) if ident.isdigit() else uow.territory.circle_by_code(ident))
         else:
             place = await (uow.territory.barrio(int(ident)) if ident.isdigit() else uow.territory.barrio_by_code(ident))
     if place is None:
-        raise CommandError(f"--scope {text!r}: there is no {kind} {ident!r}")
+        raise CommandError(f"--scope {text!r}: there is no {'barrio' if kind == ScopeKind.COUNCIL else kind} {ident!r}")
     return PollScope(ScopeKind(kind), place.id)
 
 
@@ -185,7 +188,8 @@ async def _results(app: Vecinos, poll_id: int) -> dict[str, Any]:
     return report
 
 
-async def _ballots(app: Vecinos, poll_id: int, output: Path | None) -> None:
+async def _ballots(app: Vecinos, poll_id: int, output: Path | None, form: str = "json") -> None:
+    from bot.domain.ballot_files import to_blt
     from bot.domain.ballots import canonical_json
     from handlers.poll_schedule import published_ballots
 
@@ -199,7 +203,7 @@ async def _ballots(app: Vecinos, poll_id: int, output: Path | None) -> None:
         sha = poll.published_sha256
     if document is None:
         raise CommandError(f"poll {poll_id} had fewer than 5 ballots: only its totals are published")
-    content = canonical_json(document) + b"\n"
+    content = to_blt(document).encode("utf-8") if form == "blt" else canonical_json(document) + b"\n"
     if output is None:
         sys.stdout.buffer.write(content)
         sys.stdout.flush()

@@ -29,7 +29,7 @@ from handlers.election_life import (
     office_line,
     place_name,
 )
-from handlers.poll_cards import when
+from handlers.poll_cards import shorten, when
 from handlers.routing import Callback, Command, Routes, any_input
 from storage.elections import Person
 from storage.models import Election
@@ -88,7 +88,7 @@ async def list_elections(ctx: Context) -> None:
     rows: list[list[Button]] = []
     if not elections:
         lines.append(t.gettext("No election in your circle or your council yet."))
-    for election in elections[:6]:
+    for election in elections[:4]:
         place = await place_name(ctx.uow, election)
         lines.append(
             t.gettext(
@@ -99,7 +99,10 @@ async def list_elections(ctx: Context) -> None:
         )
         statuses = [CandidacyStatus.STANDING]
         for candidacy in await ctx.uow.elections.candidacies(election.id, statuses=statuses):
-            lines.append(_candidate_line(t, candidacy.name, candidacy.statement, candidacy.outcome, candidacy.place))
+            # Statements while they matter (before the count), names after: the list stays one message.
+            active = election.status in (ElectionStatus.NOMINATING, ElectionStatus.VOTING)
+            statement = shorten(candidacy.statement, 300) if active else ""
+            lines.append(_candidate_line(t, candidacy.name, statement, candidacy.outcome, candidacy.place))
         if election.status == ElectionStatus.NOMINATING and ctx.resident is not None:
             mine = await ctx.uow.elections.candidacy_of(election.id, ctx.resident.id)
             if mine is not None and mine.status == CandidacyStatus.STANDING:

@@ -78,7 +78,7 @@ async def scope_name(uow: UnitOfWork, scope: PollScope) -> str | None:
     if scope.kind is ScopeKind.CIRCLE and scope.id:
         circle = await uow.territory.circle(scope.id)
         return circle.name if circle else None
-    if scope.kind is ScopeKind.BARRIO and scope.id:
+    if scope.kind in (ScopeKind.BARRIO, ScopeKind.COUNCIL) and scope.id:
         barrio = await uow.territory.barrio(scope.id)
         return barrio.name if barrio else None
     return None
@@ -89,7 +89,8 @@ async def load_card(uow: UnitOfWork, poll: Poll, details: bool = True) -> PollCa
     options = tuple(OptionView(o.id, o.position, o.text, o.code) for o in await uow.polls.options(poll.id))
     scope = PollScope(ScopeKind(poll.scope_kind), poll.scope_id)
     positions = {o.id: o.position for o in options}
-    proposal = await uow.proposals.of_poll(poll.id) if details else None
+    proposal = await uow.proposals.of_poll(poll.id) if details and poll.office is None else None
+    statements = await _candidate_statements(uow, poll.id) if details and poll.office is not None else None
     return PollCard(
         id=poll.id,
         kind=PollKind(poll.kind),
@@ -107,11 +108,31 @@ async def load_card(uow: UnitOfWork, poll: Poll, details: bool = True) -> PollCa
         scope=scope,
         scope_name=await scope_name(uow, scope),
         lot_positions=tuple(positions[i] for i in poll.lot_order if i in positions),
-        details=proposal.text if proposal else None,
+        details=proposal.text if proposal else statements,
         result=poll.result,
         published_sha256=poll.published_sha256,
         office=poll.office,
     )
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters at a word, with an ellipsis if anything was cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0] or text[: limit - 1]
+    return cut.rstrip() + "…"
+
+
+async def _candidate_statements(uow: UnitOfWork, poll_id: int) -> str | None:
+    """An election ballot's candidate list: each candidate's name and statement, as they wrote it."""
+    election = await uow.elections.by_poll(poll_id)
+    if election is None:
+        return None
+    standing = await uow.elections.candidacies(election.id, statuses=["standing"])
+    lines = [
+        f"• {c.name}: {c.statement}" if c.statement else f"• {c.name}" for c in sorted(standing, key=lambda c: c.id)
+    ]
+    return "\n".join(lines) or None
 
 
 def option_label(t: Translator, option: OptionView) -> str:
@@ -147,6 +168,8 @@ def scope_text(t: Translator, card: PollCard) -> str:
     """Whose poll it is, in the reader's language."""
     if card.scope.kind is ScopeKind.DISTRICT:
         return t.plain("the whole district")
+    if card.scope.kind is ScopeKind.COUNCIL:
+        return t.plain("the Citizen Community Council of {place}", place=card.scope_name or "?")
     return card.scope_name or "?"
 
 

@@ -11,6 +11,7 @@ import json
 from enum import StrEnum
 
 from bot.channels.base import Button
+from bot.domain.ballot_files import to_blt
 from bot.domain.ballots import (
     PollKind,
     decode_draft,
@@ -530,6 +531,9 @@ async def ballots_tapped(ctx: Context, data: CallbackData) -> None:
         "Ballots of poll {poll}. SHA-256 of its canonical form: {sha}", poll=poll.id, sha=poll.published_sha256
     )
     ctx.send_document(content, f"poll-{poll.id}-ballots.json", caption)
+    if poll.count_method == "stv":
+        # An election's ballots also in BLT, the format every STV counter reads.
+        ctx.send_document(to_blt(document).encode("utf-8"), f"poll-{poll.id}-ballots.blt")
 
 
 ROUTES = Routes(

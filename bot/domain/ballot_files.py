@@ -128,6 +128,28 @@ def read_blt(text: str) -> BallotFile:
     return BallotFile(STV, seats, standing, ballots, title)
 
 
+def to_blt(document: Mapping[str, Any]) -> str:
+    """A ballot document (the JSON polls and elections publish) as BLT: identical rankings grouped, in a
+    canonical order, so that the same ballots always give the same file."""
+    candidates = [str(c) for c in document["candidates"]]
+    number = {name: i for i, name in enumerate(candidates, 1)}
+    groups: dict[tuple[int, ...], int] = {}
+    for ballot in document["ballots"]:
+        ranking = tuple(number[name] for name in ballot["ranking"])
+        if ranking:
+            groups[ranking] = groups.get(ranking, 0) + int(ballot.get("count", 1))
+    lines = [f"{len(candidates)} {int(document.get('seats', 1))}"]
+    lines += [f"{groups[ranking]} {' '.join(map(str, ranking))} 0" for ranking in sorted(groups)]
+    lines.append("0")
+    lines += [_quoted(name) for name in candidates]
+    lines.append(_quoted(str(document.get("question") or document.get("title") or "")))
+    return "\n".join(lines) + "\n"
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
 def _integers(line: str, number: int, expected: str, exactly: int | None = None) -> list[int]:
     try:
         values = [int(word) for word in line.split()]
@@ -220,5 +242,6 @@ __all__ = [
     "read_blt",
     "read_json_ballots",
     "result_table",
+    "to_blt",
     "votes_text",
 ]

@@ -81,7 +81,7 @@ async def vote(person: Person, poll_id: int, order: str) -> None:
     await person.wait_for("🧾")
 
 
-async def test_a_circle_elects_its_delegates_in_chat_and_the_council_its_forum_representative(fake, poll_bot):
+async def test_a_circle_elects_its_delegates_in_chat_and_the_council_its_forum_representative(fake, poll_bot):  # noqa: F811
     _bot, url = poll_bot
     _api, client = fake
     db = DatabaseProbe(url)

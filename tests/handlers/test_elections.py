@@ -238,3 +238,39 @@ async def test_the_ballot_box_of_an_election_holds_no_link_to_any_voter(bot):
     dumped = (await bot.dump()).lower()
     for row in await bot.rows("SELECT tracker_hash FROM poll_ballot"):
         assert dumped.count(row[0]) == 1  # only in the ballot row itself
+
+
+async def test_a_new_election_is_called_when_the_delegates_term_ends_and_councils_can_hold_polls(bot):
+    from bot.domain.ballots import PollKind
+    from bot.domain.polls import DEFAULT_POLICY, PollScope, PollTerms, ScopeKind
+    from handlers.poll_schedule import create_poll
+
+    await members(bot, (AMINA, LUCIA, JOHN))
+    election_id = await call_delegates(bot)
+    await stand(bot, AMINA, election_id, "Me presento.")
+    await stand(bot, JOHN, election_id, "Me too.")
+    bot.clock.advance(days=7, minutes=1)
+    await send_due_election_work(bot.services)
+    assert await bot.scalar("SELECT status FROM election WHERE id = :e", e=election_id) == "elected"
+
+    # The council (Amina and John) holds a poll of its own.
+    barrio_id = int(await bot.scalar("SELECT id FROM barrio WHERE code = 'embajadores'"))
+    async with bot.db.unit_of_work() as uow:
+        now = bot.clock()
+        terms = PollTerms(PollKind.YESNO, "¿Pedimos más papeleras?", (), now, now + timedelta(days=2))
+        poll = await create_poll(uow, bot.catalogs, terms, PollScope(ScopeKind.COUNCIL, barrio_id), now,
+                                 DEFAULT_POLICY, created_by=None)  # fmt: skip
+        await uow.commit()
+        poll_id = poll.id
+    assert await bot.scalar("SELECT eligible_count FROM poll WHERE id = :p", p=poll_id) == 2
+    ballot = next(m for m in await bot.outbox(JOHN.user_id) if "¿Pedimos más papeleras?" in m["text"])
+    council = bot.catalogs.translator("en").plain("the Citizen Community Council of {place}", place="Embajadores")
+    assert council in ballot["text"]
+    assert not [m for m in await bot.outbox(LUCIA.user_id) if "¿Pedimos más papeleras?" in m["text"]]
+
+    # Two years on, the term is over: a new election opens by itself, once.
+    bot.clock.advance(days=731)
+    await send_due_election_work(bot.services)
+    await send_due_election_work(bot.services)
+    rows = await bot.rows("SELECT status, created_by FROM election ORDER BY id")
+    assert rows == [("elected", rows[0][1]), ("nominating", None)]
