@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.elections import ELECTORATE_OF, ElectionStatus, ElectorateKind, Office, check_phases
+from bot.domain.permissions import Sector
 from bot.domain.polls import parse_duration
 from bot.errors import CommandError
+from storage.elections import COMMISSION
 
 if TYPE_CHECKING:
     from bot.app import Vecinos
@@ -43,6 +45,10 @@ def add_election_commands(sub: Any) -> None:
     seat.add_argument("--barrio", required=True, help="barrio id or code")
     seat.add_argument("--user", type=int, required=True, help="the member's Telegram user id (they wrote to the bot)")
     seat.add_argument("--institution", required=True, help="e.g. 'Policía Municipal'")
+    commission = verbs.add_parser("commission", help="record a council member the council chose for a commission")
+    commission.add_argument("--barrio", required=True, help="barrio id or code")
+    commission.add_argument("--sector", required=True, choices=[s.value for s in Sector])
+    commission.add_argument("--user", type=int, required=True, help="the council member's Telegram user id")
     listing = verbs.add_parser("list", help="print every council, Forum and Governance Commission member as JSON")
     listing.add_argument("--barrio", help="only this barrio (id or code)")
 
@@ -85,6 +91,17 @@ async def run_bodies(app: Vecinos, args: argparse.Namespace) -> None:
             if not chosen:
                 raise CommandError(f"there is no barrio {args.barrio!r}")
             barrios = chosen
+        if args.action == "commission":
+            resident = await uow.residents.by_telegram_id(args.user)
+            council = {p.resident_id for p in await uow.elections.council(barrios[0].id)}
+            if resident is None or resident.id not in council:
+                raise CommandError(f"user {args.user} is not a member of the {barrios[0].name} council")
+            added = await uow.elections.add_commission_member(barrios[0].id, resident.id, args.sector,
+                                                              app.services.clock())  # fmt: skip
+            await uow.commit()
+            print(f"{resident.first_name} {'sits' if added else 'already sits'} in the {args.sector} commission "
+                  f"of {barrios[0].name}")  # fmt: skip
+            return
         if args.action == "seat":
             resident = await uow.residents.by_telegram_id(args.user)
             if resident is None:
@@ -103,8 +120,11 @@ async def run_bodies(app: Vecinos, args: argparse.Namespace) -> None:
             governance = [{"name": p.first_name, "seat": seat.source, "institution": seat.label or None}
                           for seat, p in await uow.elections.body_seats(Office.GOVERNANCE, barrio.id)]  # fmt: skip
             forum = [p.first_name for seat, p in await uow.elections.body_seats(Office.FORUM, barrio.id)]
-            report.append({"barrio": barrio.code, "council": council, "governance_commission": governance,
-                           "forum_representatives": forum})  # fmt: skip
+            commissions: dict[str, list[str]] = {}
+            for seat, person in await uow.elections.body_seats(COMMISSION, barrio.id):
+                commissions.setdefault(seat.label, []).append(person.first_name)
+            report.append({"barrio": barrio.code, "council": council, "commissions": commissions,
+                           "governance_commission": governance, "forum_representatives": forum})  # fmt: skip
     print(json.dumps(report, ensure_ascii=False))
 
 

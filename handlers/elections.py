@@ -18,7 +18,7 @@ from bot.domain.elections import (
     StatementProblem,
     check_statement,
 )
-from bot.domain.permissions import Action, Place, Role
+from bot.domain.permissions import Action, Place, Role, Sector
 from bot.domain.text import clean_free_text
 from bot.i18n import Safe, Translator, escape, safe_join
 from handlers.common import stale
@@ -29,9 +29,10 @@ from handlers.election_life import (
     office_line,
     place_name,
 )
+from handlers.labels import sector_name
 from handlers.poll_cards import shorten, when
 from handlers.routing import Callback, Command, Routes, any_input
-from storage.elections import Person
+from storage.elections import COMMISSION, Person
 from storage.models import Election
 
 PAGE = 8
@@ -413,6 +414,12 @@ async def list_bodies(ctx: Context) -> None:
         council = await ctx.uow.elections.council(barrio_id)
         lines.append(t.gettext("<b>Citizen Community Council of {place}</b>: {names}", place=name,
                                names=", ".join(p.first_name for p in council) or t.plain("none yet")))  # fmt: skip
+        commissions: dict[str, list[str]] = {}
+        for seat, person in await ctx.uow.elections.body_seats(COMMISSION, barrio_id):
+            commissions.setdefault(seat.label, []).append(person.first_name)
+        for sector, names in commissions.items():
+            label = sector_name(t, Sector(sector)) if sector in set(Sector) else sector
+            lines.append(t.gettext("<b>Commission: {sector}</b>: {names}", sector=label, names=", ".join(names)))
         seats = await ctx.uow.elections.body_seats(Office.GOVERNANCE, barrio_id)
         members = [escape(p.first_name if s.source == "elected" else f"{p.first_name} ({s.label})") for s, p in seats]
         lines.append(t.gettext("<b>Community Governance Commission of {place}</b>: {names}", place=name,

@@ -19,6 +19,7 @@ from storage.models import BodySeat, Candidacy, Circle, Election, Membership, Re
 from storage.polls import council_members
 
 ACTIVE = (ElectionStatus.NOMINATING, ElectionStatus.VOTING)
+COMMISSION = "commission"  # a council's sectorial commission (body_seat.label: the sector)
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +318,24 @@ class ElectionRepository(Repository):
                                   source="institution", label=label[:120], since=now))  # fmt: skip
         await self.session.flush()
 
-    async def body_seats(self, body: Office, barrio_id: int | None = None) -> list[tuple[BodySeat, Person]]:
+    async def add_commission_member(self, barrio_id: int, resident_id: int, sector: str, now: datetime) -> bool:
+        """A council member the council chose for one of its sectorial commissions; False if already in it."""
+        existing = await self.session.scalar(
+            select(BodySeat.id).where(
+                BodySeat.body == COMMISSION,
+                BodySeat.barrio_id == barrio_id,
+                BodySeat.resident_id == resident_id,
+                BodySeat.label == sector,
+            )
+        )
+        if existing is not None:
+            return False
+        self.session.add(BodySeat(body=COMMISSION, barrio_id=barrio_id, resident_id=resident_id, source="council",
+                                  label=sector, since=now))  # fmt: skip
+        await self.session.flush()
+        return True
+
+    async def body_seats(self, body: str, barrio_id: int | None = None) -> list[tuple[BodySeat, Person]]:
         """Who sits in the Forum (every barrio's representatives) or in one barrio's Governance Commission."""
         query = (
             select(BodySeat, Resident.id, Resident.first_name, Resident.chat_id, Resident.locale)

@@ -110,6 +110,9 @@ def test_governance_commission_seats_are_granted_and_listed(tmp_path):
     assert "has not written to the bot" in refused(tmp_path, "bodies", "seat", "--barrio", "embajadores", "--user",
                                                    "42", "--institution", "Policía")  # fmt: skip
     assert "there is no barrio" in refused(tmp_path, "bodies", "list", "--barrio", "atlantis")
+    assert "is not a member of the Embajadores council" in refused(
+        tmp_path, "bodies", "commission", "--barrio", "embajadores", "--sector", "mediation", "--user", first_user
+    )
 
 
 def test_elections_of_an_unknown_id_are_refused(tmp_path):

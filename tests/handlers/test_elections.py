@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from bot.domain.permissions import Sector
 from handlers.election_life import send_due_election_work
+from handlers.labels import sector_name
 from handlers.poll_schedule import send_due_poll_work
 from tests.handlers.harness import Harness, Person, buttons, make_staff, texts
 from tests.handlers.test_polls import AMINA, JOHN, LUCIA, OMAR, ROSA, clear_outbox, plain, tr, verified
@@ -267,6 +269,16 @@ async def test_a_new_election_is_called_when_the_delegates_term_ends_and_council
     council = bot.catalogs.translator("en").plain("the Citizen Community Council of {place}", place="Embajadores")
     assert council in ballot["text"]
     assert not [m for m in await bot.outbox(LUCIA.user_id) if "¿Pedimos más papeleras?" in m["text"]]
+
+    # The council puts John on its mediation commission; /bodies shows it.
+    john = await resident_id(bot, JOHN)
+    async with bot.db.unit_of_work() as uow:
+        assert await uow.elections.add_commission_member(barrio_id, john, "mediation", now)
+        await uow.commit()
+    replies = await bot.send(AMINA, "/bodies")
+    t = bot.catalogs.translator("ar")
+    mediation = sector_name(t, Sector.MEDIATION)
+    assert t.gettext("<b>Commission: {sector}</b>: {names}", sector=mediation, names="John") in texts(replies)
 
     # Two years on, the term is over: a new election opens by itself, once.
     bot.clock.advance(days=731)
