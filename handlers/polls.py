@@ -195,17 +195,22 @@ async def approval_toggled(ctx: Context, data: CallbackData) -> None:
     ctx.show(ballot_reply(ctx.t, card, draft=picked).text, ballot_buttons(ctx.t, card, picked))
 
 
-async def approval_submitted(ctx: Context, data: CallbackData) -> None:
-    """pas:<poll>:<draft>: cast the ticked options."""
+async def _submit(ctx: Context, data: CallbackData, kind: PollKind) -> None:
+    """Cast the draft held in the button (the ticked options, or the order), if the poll is of that kind."""
     ready = await _open_ballot(ctx, data.int_arg(0))
     if ready is None:
         return
     poll, card = ready
     draft = _draft(card, data, 1)
-    if card.kind is not PollKind.APPROVAL or not draft:
+    if card.kind is not kind or not draft:
         await stale(ctx)
         return
     await _cast(ctx, poll, card, draft)
+
+
+async def approval_submitted(ctx: Context, data: CallbackData) -> None:
+    """pas:<poll>:<draft>: cast the ticked options."""
+    await _submit(ctx, data, PollKind.APPROVAL)
 
 
 async def rank_tapped(ctx: Context, data: CallbackData) -> None:
@@ -242,15 +247,7 @@ async def rank_undone(ctx: Context, data: CallbackData) -> None:
 
 async def rank_submitted(ctx: Context, data: CallbackData) -> None:
     """prs:<poll>:<draft>: cast the order."""
-    ready = await _open_ballot(ctx, data.int_arg(0))
-    if ready is None:
-        return
-    poll, card = ready
-    draft = _draft(card, data, 1)
-    if card.kind is not PollKind.RANKED or not draft:
-        await stale(ctx)
-        return
-    await _cast(ctx, poll, card, draft)
+    await _submit(ctx, data, PollKind.RANKED)
 
 
 async def ballot_requested(ctx: Context, data: CallbackData) -> None:

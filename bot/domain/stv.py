@@ -125,17 +125,10 @@ class _Count:
         """Record the stage and elect whoever reached the quota, highest first (ties as rule 49 orders them)."""
         self.history.append(self._snapshot())
         reached = [i for i, going in enumerate(self.continuing) if going and self.votes[i] >= self.quota]
-        elected: list[int] = []
-        order_tie: TieBreak | None = None
-        while reached and len(self.elected) < self.seats:
-            top = max(self.votes[i] for i in reached)
-            tied = [self.names[i] for i in reached if self.votes[i] == top]
-            name, tie = break_tie(tied, self.history[:-1], self.rank, lowest=False, lot_falls_on_first=True)
-            order_tie = order_tie or tie
-            index = self.names.index(name)
-            reached.remove(index)
+        order, order_tie = self._by_votes(reached)
+        elected = order[: self.seats - len(self.elected)]
+        for index in elected:
             self._elect(index)
-            elected.append(index)
         self.stages.append(
             Stage(
                 number=len(self.stages) + 1,
@@ -149,6 +142,21 @@ class _Count:
                 transferred=transferred,
             )
         )
+
+    def _by_votes(self, pool: list[int]) -> tuple[list[int], TieBreak | None]:
+        """`pool` highest first, equal votes ordered as rule 49 orders surpluses; the first tie-break it took."""
+        order: list[int] = []
+        first_tie: TieBreak | None = None
+        left = list(pool)
+        while left:
+            top = max(self.votes[i] for i in left)
+            tied = [self.names[i] for i in left if self.votes[i] == top]
+            name, tie = break_tie(tied, self.history[:-1], self.rank, lowest=False, lot_falls_on_first=True)
+            first_tie = first_tie or tie
+            index = self.names.index(name)
+            left.remove(index)
+            order.append(index)
+        return order, first_tie
 
     def _elect(self, index: int) -> None:
         self.continuing[index] = False
@@ -213,17 +221,7 @@ class _Count:
 
     def _elect_remaining(self, standing: list[int]) -> None:
         """Rule 52: as many continuing candidates as seats left: all are elected, in order of votes."""
-        order: list[int] = []
-        tie_seen: TieBreak | None = None
-        pool = list(standing)
-        while pool:
-            top = max(self.votes[i] for i in pool)
-            tied = [self.names[i] for i in pool if self.votes[i] == top]
-            name, tie = break_tie(tied, self.history[:-1], self.rank, lowest=False, lot_falls_on_first=True)
-            tie_seen = tie_seen or tie
-            index = self.names.index(name)
-            pool.remove(index)
-            order.append(index)
+        order, tie_seen = self._by_votes(standing)
         for index in order:
             self.continuing[index] = False
             self.elected.append(index)
