@@ -168,7 +168,7 @@ async def _create(app: Vecinos, args: argparse.Namespace) -> int:
 
 async def _advance(app: Vecinos, election_id: int) -> dict[str, Any]:
     from handlers.election_life import close_nominations
-    from handlers.poll_schedule import close_now
+    from handlers.poll_ticks import close_now
 
     now = app.services.clock()
     async with app.db.unit_of_work() as uow:

@@ -86,7 +86,7 @@ async def run_polls(app: Vecinos, args: argparse.Namespace) -> None:
     if args.action == "create":
         print(await _create(app, args))
     elif args.action == "close":
-        from handlers.poll_schedule import close_now
+        from handlers.poll_ticks import close_now
 
         result = await close_now(app.services, args.poll)
         if result is None:

@@ -11,7 +11,7 @@ from handlers.approvals import send_due_reminders
 from handlers.cases import send_due_case_work
 from handlers.context import Services
 from handlers.election_life import send_due_election_work
-from handlers.poll_schedule import send_due_poll_work
+from handlers.poll_ticks import send_due_poll_work
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from bot.domain.permissions import Sector
 from handlers.election_life import send_due_election_work
 from handlers.labels import sector_name
-from handlers.poll_schedule import send_due_poll_work
+from handlers.poll_ticks import send_due_poll_work
 from tests.handlers.harness import Harness, Person, buttons, make_staff, texts
 from tests.handlers.test_polls import AMINA, JOHN, LUCIA, OMAR, ROSA, clear_outbox, plain, tr, verified
 

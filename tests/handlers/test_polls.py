@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from bot.domain.ballots import parse_receipt
-from handlers.poll_schedule import send_due_poll_work
+from handlers.poll_ticks import send_due_poll_work
 from tests.handlers.harness import Harness, Person, buttons, make_staff, texts
 
 DELIA = Person(701, "Delia", "es")  # delegate of Plaza de Lavapiés
