@@ -66,7 +66,7 @@ def _cancel_row(t: Translator) -> list[Button]:
 def _place(scope: PollScope, barrio_of_circle: int | None) -> Place:
     if scope.kind is ScopeKind.CIRCLE:
         return Place(barrio_of_circle, scope.id)
-    if scope.kind is ScopeKind.BARRIO:
+    if scope.kind in (ScopeKind.BARRIO, ScopeKind.COUNCIL):
         return Place(scope.id, None)
     return Place()
 
@@ -93,6 +93,8 @@ async def creatable_scopes(ctx: Context) -> list[tuple[PollScope, str]]:
             barrio = await ctx.uow.territory.barrio(grant.scope_id)
             if barrio is not None:
                 found.append((PollScope(ScopeKind.BARRIO, barrio.id), f"🏘️ {barrio.name}"))
+                council = t.plain("🏛️ The council of {place}", place=barrio.name)
+                found.append((PollScope(ScopeKind.COUNCIL, barrio.id), council))
             for circle in await ctx.uow.territory.circles_in_barrio(grant.scope_id):
                 found.append((PollScope(ScopeKind.CIRCLE, circle.id), circle_label(circle.kind, circle.name)))
         elif grant.scope is GrantScope.CIRCLE and grant.scope_id:

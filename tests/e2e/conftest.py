@@ -233,3 +233,6 @@ async def start_subprocess_bot(
     )
     _STARTED.append(process)
     return process
+
+
+from tests.e2e.cli import cli  # noqa: E402, F401  (the in-process `vecinos` fixture)

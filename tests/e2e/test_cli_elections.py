@@ -15,7 +15,7 @@ from bot.domain.ballots import new_receipt
 from bot.domain.elections import CandidacyStatus
 from storage.db import Database
 from storage.elections import Person
-from tests.e2e.test_cli_polls import database, refused, run_ok
+from tests.e2e.test_cli_polls import database
 
 CIRCLE = "emb-plaza-lavapies"
 
@@ -47,38 +47,38 @@ async def stand_and_vote(url: str, election_id: int, candidates: int, rankings: 
     await db.dispose()
 
 
-def test_an_office_runs_a_delegate_election_and_anyone_can_repeat_its_count(tmp_path):
-    run_ok(tmp_path, "demo", "populate", "--residents", "9", "--circle", CIRCLE)
-    election_id = int(run_ok(tmp_path, "elections", "create", "--circle", CIRCLE, "--seats", "2").strip())
+def test_an_office_runs_a_delegate_election_and_anyone_can_repeat_its_count(cli, tmp_path):
+    cli.ok("demo", "populate", "--residents", "9", "--circle", CIRCLE)
+    election_id = int(cli.ok("elections", "create", "--circle", CIRCLE, "--seats", "2").strip())
     url = database(tmp_path)["VECINOS_DATABASE_URL"]
     asyncio.run(stand_and_vote(url, election_id, 3, None))
-    voting = json.loads(run_ok(tmp_path, "elections", "advance", str(election_id)))
+    voting = json.loads(cli.ok("elections", "advance", str(election_id)))
     assert voting["status"] == "voting" and len(voting["candidates"]) == 3 and voting["receipts"] == 0
     names = [c["name"] for c in voting["candidates"]]
 
     rankings = [[0], [0, 1], [0], [1], [1, 0], [2], [2, 1], [0, 2], [1]]
     asyncio.run(stand_and_vote(url, election_id, 3, rankings))
-    decided = json.loads(run_ok(tmp_path, "elections", "advance", str(election_id)))
+    decided = json.loads(cli.ok("elections", "advance", str(election_id)))
     assert decided["status"] == "elected" and decided["method"] == "stv" and decided["receipts"] == 9
     assert decided["quota"] == "4.00000"  # 9 // 3 + 1
     assert decided["winners"] == [names[0], names[1]] and decided["substitutes"] == [names[2]]
     assert decided["seated"] == decided["winners"]
-    assert json.loads(run_ok(tmp_path, "elections", "results", str(election_id))) == decided
+    assert json.loads(cli.ok("elections", "results", str(election_id))) == decided
 
     poll_id = decided["poll"]
     for form in ("json", "blt"):
         path = tmp_path / f"ballots.{form}"
-        run_ok(tmp_path, "polls", "ballots", str(poll_id), "--format", form, "--output", str(path))
-        recount = json.loads(run_ok(tmp_path, "tally", str(path)))
+        cli.ok("polls", "ballots", str(poll_id), "--format", form, "--output", str(path))
+        recount = json.loads(cli.ok("tally", str(path)))
         assert recount["winners"] == decided["winners"], form
         assert recount["rounds"] == decided["rounds"] or form == "blt"  # BLT names the same stages
-    assert "is over" in refused(tmp_path, "elections", "advance", str(election_id))
+    assert "is over" in cli.refused("elections", "advance", str(election_id))
 
 
-def test_an_election_nobody_stands_in_is_void(tmp_path):
-    run_ok(tmp_path, "demo", "populate", "--residents", "3", "--circle", CIRCLE)
-    election_id = run_ok(tmp_path, "elections", "create", "--circle", CIRCLE).strip()
-    void = json.loads(run_ok(tmp_path, "elections", "advance", election_id))
+def test_an_election_nobody_stands_in_is_void(cli):
+    cli.ok("demo", "populate", "--residents", "3", "--circle", CIRCLE)
+    election_id = cli.ok("elections", "create", "--circle", CIRCLE).strip()
+    void = json.loads(cli.ok("elections", "advance", election_id))
     assert void["status"] == "void" and void["winners"] == []
 
 
@@ -94,27 +94,27 @@ def test_an_election_nobody_stands_in_is_void(tmp_path):
         (["--circle", CIRCLE, "--voting-closes", "2027-01-01T10:00"], "needs a time zone"),
     ],
 )
-def test_a_bad_election_argument_is_one_clear_line(tmp_path, args, says):
-    run_ok(tmp_path, "seed")
-    assert says in refused(tmp_path, "elections", "create", *args)
+def test_a_bad_election_argument_is_one_clear_line(cli, args, says):
+    cli.ok("seed")
+    assert says in cli.refused("elections", "create", *args)
 
 
-def test_governance_commission_seats_are_granted_and_listed(tmp_path):
-    populated = run_ok(tmp_path, "demo", "populate", "--residents", "2", "--circle", CIRCLE)
+def test_governance_commission_seats_are_granted_and_listed(cli):
+    populated = cli.ok("demo", "populate", "--residents", "2", "--circle", CIRCLE)
     first_user = populated.split("Telegram ids ")[1].split("-")[0]
-    said = run_ok(tmp_path, "bodies", "seat", "--barrio", "embajadores", "--user", first_user,
+    said = cli.ok("bodies", "seat", "--barrio", "embajadores", "--user", first_user,
                   "--institution", "Policía Municipal")  # fmt: skip
     assert "Governance Commission of Embajadores for Policía Municipal" in said
-    listing = json.loads(run_ok(tmp_path, "bodies", "list", "--barrio", "embajadores"))
+    listing = json.loads(cli.ok("bodies", "list", "--barrio", "embajadores"))
     assert listing[0]["governance_commission"][0]["institution"] == "Policía Municipal"
-    assert "has not written to the bot" in refused(tmp_path, "bodies", "seat", "--barrio", "embajadores", "--user",
+    assert "has not written to the bot" in cli.refused("bodies", "seat", "--barrio", "embajadores", "--user",
                                                    "42", "--institution", "Policía")  # fmt: skip
-    assert "there is no barrio" in refused(tmp_path, "bodies", "list", "--barrio", "atlantis")
-    assert "is not a member of the Embajadores council" in refused(
-        tmp_path, "bodies", "commission", "--barrio", "embajadores", "--sector", "mediation", "--user", first_user
+    assert "there is no barrio" in cli.refused("bodies", "list", "--barrio", "atlantis")
+    assert "is not a member of the Embajadores council" in cli.refused(
+        "bodies", "commission", "--barrio", "embajadores", "--sector", "mediation", "--user", first_user
     )
 
 
-def test_elections_of_an_unknown_id_are_refused(tmp_path):
-    run_ok(tmp_path, "seed")
-    assert "there is no election 7" in refused(tmp_path, "elections", "results", "7")
+def test_elections_of_an_unknown_id_are_refused(cli):
+    cli.ok("seed")
+    assert "there is no election 7" in cli.refused("elections", "results", "7")

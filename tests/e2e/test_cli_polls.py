@@ -117,19 +117,19 @@ def test_an_office_opens_a_poll_to_demo_residents_closes_it_and_publishes_its_ba
         (["--scope", "district", "--question", "Q?", "--option", "Only one"], "option"),
     ],
 )
-def test_a_bad_poll_argument_is_one_clear_line(tmp_path, args, says):
-    run_ok(tmp_path, "demo", "populate", "--residents", "3")
-    assert says in refused(tmp_path, "polls", "create", *args)
+def test_a_bad_poll_argument_is_one_clear_line(cli, args, says):
+    cli.ok("demo", "populate", "--residents", "3")
+    assert says in cli.refused("polls", "create", *args)
 
 
-def test_a_poll_with_nobody_to_vote_and_an_unknown_poll_are_refused(tmp_path):
-    run_ok(tmp_path, "seed")
-    assert "no verified members" in refused(tmp_path, "polls", "create", "--scope", "district", "--question", "Q?")
-    assert "there is no poll 99" in refused(tmp_path, "polls", "results", "99")
+def test_a_poll_with_nobody_to_vote_and_an_unknown_poll_are_refused(cli):
+    cli.ok("seed")
+    assert "no verified members" in cli.refused("polls", "create", "--scope", "district", "--question", "Q?")
+    assert "there is no poll 99" in cli.refused("polls", "results", "99")
 
 
-def test_demo_residents_never_mix_with_real_ones_unless_forced(tmp_path):
-    run_ok(tmp_path, "demo", "populate", "--residents", "4")
+def test_demo_residents_never_mix_with_real_ones_unless_forced(cli, tmp_path):
+    cli.ok("demo", "populate", "--residents", "4")
 
     async def make_one_real() -> None:
         db = Database(normalise_database_url(database(tmp_path)["VECINOS_DATABASE_URL"]))
@@ -139,8 +139,8 @@ def test_demo_residents_never_mix_with_real_ones_unless_forced(tmp_path):
         await db.dispose()
 
     asyncio.run(make_one_real())
-    assert "holds 1 real residents" in refused(tmp_path, "demo", "populate", "--residents", "4")
-    assert run_ok(tmp_path, "demo", "populate", "--residents", "4", "--force").startswith("created 4 demo residents")
-    assert "between 1 and" in refused(tmp_path, "demo", "populate", "--residents", "0")
-    unknown = refused(tmp_path, "demo", "populate", "--residents", "2", "--circle", "atlantis", "--force")
+    assert "holds 1 real residents" in cli.refused("demo", "populate", "--residents", "4")
+    assert cli.ok("demo", "populate", "--residents", "4", "--force").startswith("created 4 demo residents")
+    assert "between 1 and" in cli.refused("demo", "populate", "--residents", "0")
+    unknown = cli.refused("demo", "populate", "--residents", "2", "--circle", "atlantis", "--force")
     assert "no such circle" in unknown

@@ -40,26 +40,26 @@ def test_glasgow_2007_is_reproduced_byte_for_byte_in_two_processes_and_from_shuf
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
-def test_every_public_vector_from_a_json_file(tmp_path, vector):
+def test_every_public_vector_from_a_json_file(cli, tmp_path, vector):
     path = tmp_path / "vector.json"
     fields = ("method", "seats", "candidates", "ballots")
     path.write_text(json.dumps({k: vector[k] for k in fields}, ensure_ascii=False), encoding="utf-8")
-    assert set(json.loads(tally(tmp_path, str(path)))["winners"]) == set(vector["expected_winners"])
+    assert set(json.loads(cli.ok("tally", str(path)))["winners"]) == set(vector["expected_winners"])
 
 
-def test_the_table_explains_every_stage(tmp_path):
-    table = tally(tmp_path, str(GLASGOW), "--table")
+def test_the_table_explains_every_stage(cli):
+    table = cli.ok("tally", str(GLASGOW), "--table")
     assert "valid ballots 8682, quota 1737.00000, seats 4" in table
     assert "R2: surplus of Patricia Duffy transferred" in table
     assert "R3: Caroline Scott excluded" in table
     assert table.rstrip().endswith("elected, in order: " + ", ".join(DECLARED))
 
 
-def test_method_and_seats_can_be_given(tmp_path):
-    one_seat = json.loads(tally(tmp_path, str(GLASGOW), "--seats", "1"))
-    instant_runoff = json.loads(tally(tmp_path, str(GLASGOW), "--method", "irv"))
+def test_method_and_seats_can_be_given(cli):
+    one_seat = json.loads(cli.ok("tally", str(GLASGOW), "--seats", "1"))
+    instant_runoff = json.loads(cli.ok("tally", str(GLASGOW), "--method", "irv"))
     assert one_seat["winners"] == instant_runoff["winners"] == ["Alex Glass"]  # Duffy led the first count only
-    plurality = json.loads(tally(tmp_path, str(GLASGOW), "--method", "plurality", "--seats", "2"))
+    plurality = json.loads(cli.ok("tally", str(GLASGOW), "--method", "plurality", "--seats", "2"))
     assert plurality["method"] == "plurality" and plurality["winners"] == ["Patricia Duffy", "Alex Glass"]
 
 
@@ -74,15 +74,12 @@ def test_method_and_seats_can_be_given(tmp_path):
         ('{"method": "irv", "seats": 2, "candidates": ["A", "B"], "ballots": []}', "irv fills one seat"),
     ],
 )
-def test_a_bad_file_is_one_line_naming_the_problem_and_exit_code_2(tmp_path, content, says):
+def test_a_bad_file_is_one_line_naming_the_problem_and_exit_code_2(cli, tmp_path, content, says):
     path = tmp_path / "bad.blt"
     path.write_text(content, encoding="utf-8")
-    result = vecinos("tally", str(path), cwd=tmp_path)
-    assert result.returncode == 2 and result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and says in lines[0] and str(path) in lines[0], result.stderr
+    line = cli.refused("tally", str(path))
+    assert says in line and str(path) in line
 
 
-def test_a_missing_file_is_one_line(tmp_path):
-    result = vecinos("tally", str(tmp_path / "nowhere.blt"), cwd=tmp_path)
-    assert result.returncode == 2 and "no such file" in result.stderr and "Traceback" not in result.stderr
+def test_a_missing_file_is_one_line(cli, tmp_path):
+    assert "no such file" in cli.refused("tally", str(tmp_path / "nowhere.blt"))

@@ -172,7 +172,7 @@ async def test_a_delegate_cannot_open_a_barrio_or_district_poll_but_a_manager_ca
     plaza = await bot.scalar("SELECT id FROM circle WHERE code = 'emb-plaza-lavapies'")
     calle = await bot.scalar("SELECT id FROM circle WHERE code = 'emb-calle-embajadores'")
     assert [d for _, d in buttons(replies) if d.startswith("pcs:")] == [f"pcs:circle:{plaza}", f"pcs:circle:{calle}"]
-    for forged in (f"pcs:barrio:{barrio_id}", "pcs:district"):
+    for forged in (f"pcs:barrio:{barrio_id}", f"pcs:council:{barrio_id}", "pcs:district"):
         replies = await bot.tap(DELIA, forged)
         assert tr(bot, "es", "You are not allowed to do that.") in texts(replies), forged
     assert await bot.scalar("SELECT count(*) FROM poll") == 0
@@ -182,6 +182,7 @@ async def test_a_delegate_cannot_open_a_barrio_or_district_poll_but_a_manager_ca
     await make_staff(bot, PABLO, "community_manager", "embajadores", locale="en")
     replies = await bot.send(PABLO, "/poll")
     assert f"pcs:barrio:{barrio_id}" in [d for _, d in buttons(replies)]
+    assert f"pcs:council:{barrio_id}" in [d for _, d in buttons(replies)]  # the barrio's council, as a body
     assert "pcs:district" not in [d for _, d in buttons(replies)]
     await bot.tap(PABLO, f"pcs:barrio:{barrio_id}")
     await bot.tap(PABLO, "pck:yesno")
