@@ -129,7 +129,7 @@ async def run_bodies(app: Vecinos, args: argparse.Namespace) -> None:
 
 
 async def _create(app: Vecinos, args: argparse.Namespace) -> int:
-    from handlers.election_life import call_election
+    from handlers.election_life import call_election, electorate_scope
 
     policy = app.services.elections
     kind = ElectorateKind.CIRCLE if args.circle else ElectorateKind.COUNCIL
@@ -159,6 +159,8 @@ async def _create(app: Vecinos, args: argparse.Namespace) -> int:
             raise CommandError(f"there is no {'circle' if kind is ElectorateKind.CIRCLE else 'barrio'} {ident!r}")
         if await uow.elections.active_for(kind, place.id, office) is not None:
             raise CommandError(f"an election of {office} is already under way there")
+        if await uow.polls.members_of(electorate_scope(kind, place.id)) == 0:
+            raise CommandError(f"nobody could stand or vote: the {kind} of {place.name} has no members yet")
         election = await call_election(uow, app.catalogs, electorate_kind=kind, scope_id=place.id, office=office,
                                        seats=seats, nominations_close=close, voting_closes=voting, created_by=None,
                                        now=now)  # fmt: skip

@@ -60,8 +60,12 @@ async def barrio_of(uow: UnitOfWork, election: Election) -> int | None:
 
 
 def _poll_scope(election: Election) -> PollScope:
-    kind = PollScopeKind.CIRCLE if election.scope_kind == ElectorateKind.CIRCLE else PollScopeKind.COUNCIL
-    return PollScope(kind, election.scope_id)
+    return electorate_scope(ElectorateKind(election.scope_kind), election.scope_id)
+
+
+def electorate_scope(kind: ElectorateKind, scope_id: int) -> PollScope:
+    """The electorate as a poll's scope: a circle's verified members, or a council's members."""
+    return PollScope(PollScopeKind.CIRCLE if kind is ElectorateKind.CIRCLE else PollScopeKind.COUNCIL, scope_id)
 
 
 async def electorate(uow: UnitOfWork, election: Election) -> list[Contact]:

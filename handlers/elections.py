@@ -26,6 +26,7 @@ from handlers.context import Context, Flow
 from handlers.election_life import (
     TOPIC_ELECTION_PERSONAL,
     call_election,
+    electorate_scope,
     office_line,
     place_name,
 )
@@ -157,6 +158,10 @@ async def call_tapped(ctx: Context, data: CallbackData) -> None:
         return
     if await ctx.uow.elections.active_for(kind, scope_id, office) is not None:
         ctx.toast(ctx.t.plain("An election is already under way there."))
+        return
+    if await ctx.uow.polls.members_of(electorate_scope(kind, scope_id)) == 0:
+        ctx.toast(ctx.t.plain("Nobody could stand or vote there yet."))
+        ctx.say(ctx.t.gettext("Nobody could stand or vote in that election yet: it has no members."))
         return
     policy = ctx.services.elections
     seats = (

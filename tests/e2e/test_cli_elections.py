@@ -115,6 +115,8 @@ def test_governance_commission_seats_are_granted_and_listed(cli):
     )
 
 
-def test_elections_of_an_unknown_id_are_refused(cli):
+def test_elections_of_an_unknown_id_or_with_nobody_to_take_part_are_refused(cli):
     cli.ok("seed")
+    assert "has no members yet" in cli.refused("elections", "create", "--council", "embajadores", "--office", "forum")
+    assert "has no members yet" in cli.refused("elections", "create", "--circle", CIRCLE)
     assert "there is no election 7" in cli.refused("elections", "results", "7")

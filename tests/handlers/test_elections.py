@@ -206,6 +206,10 @@ async def test_only_managers_call_and_only_members_stand_and_nominations_close_o
     assert [r.toast for r in replies if r.toast] == [plain(bot, "ar", "You are not allowed to do that.")]
     replies = await bot.tap(PABLO, f"elc:circle:{circle_id}:delegate")
     assert [r.toast for r in replies if r.toast] == [plain(bot, "en", "An election is already under way there.")]
+    barrio_id = int(await bot.scalar("SELECT id FROM barrio WHERE code = 'embajadores'"))
+    replies = await bot.tap(PABLO, f"elc:council:{barrio_id}:forum")  # the council has no members yet
+    assert [r.toast for r in replies if r.toast] == [plain(bot, "en", "Nobody could stand or vote there yet.")]
+    assert await bot.scalar("SELECT count(*) FROM election") == 1
     await bot.tap(AMINA, f"els:{election_id}")
     replies = await bot.send(AMINA, "x" * 600)
     assert tr(bot, "ar", "That is too long ({length} characters; at most {max}). Please shorten it.",
