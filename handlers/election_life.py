@@ -173,11 +173,16 @@ async def close_nominations(uow: UnitOfWork, catalogs: Catalogs, election: Elect
     return queued
 
 
-async def _tell_managers_nobody_stood(uow: UnitOfWork, catalogs: Catalogs, election: Election, place: str,
-                                      now: datetime) -> int:  # fmt: skip
+async def _managers(uow: UnitOfWork, election: Election) -> list[Contact]:
+    """The community managers of the election's barrio (the admins when it has none), reachable."""
     barrio = await barrio_of(uow, election)
     managers = await uow.roles.community_managers(barrio) if barrio is not None else []
-    contacts = [Contact(m.id, m.chat_id, m.locale) for m in managers if m.status == "active"]
+    return [Contact(m.id, m.chat_id, m.locale) for m in managers if m.status == "active"]
+
+
+async def _tell_managers_nobody_stood(uow: UnitOfWork, catalogs: Catalogs, election: Election, place: str,
+                                      now: datetime) -> int:  # fmt: skip
+    contacts = await _managers(uow, election)
 
     def notice(t: Translator) -> Reply:
         return Reply(
@@ -361,9 +366,7 @@ async def _install_one(
 
 async def _tell_managers_seat_empty(uow: UnitOfWork, catalogs: Catalogs, election: Election, leaving: Candidacy,
                                     place: str, now: datetime) -> int:  # fmt: skip
-    barrio = await barrio_of(uow, election)
-    managers = await uow.roles.community_managers(barrio) if barrio is not None else []
-    contacts = [Contact(m.id, m.chat_id, m.locale) for m in managers if m.status == "active"]
+    contacts = await _managers(uow, election)
     name = leaving.name
 
     def notice(t: Translator) -> Reply:
