@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.channels.base import Button, Incoming, Reply
 from bot.domain.elections import DEFAULT_ELECTION_POLICY, ElectionPolicy
-from bot.domain.permissions import Action, Grant, Place, can, can_somewhere, is_registered, resident_grant
+from bot.domain.permissions import Action, Grant, Place, Role, can, can_somewhere, is_registered, resident_grant
 from bot.domain.polls import DEFAULT_POLICY, PollPolicy
 from bot.i18n import Catalogs, Translator
 from storage.conversations import ChatState
@@ -186,6 +186,11 @@ class Context:
         """The person registered during this update: they hold the resident grant from now on."""
         self.resident = resident
         self.grants = [resident_grant(verified_circle_id), *(g for g in self.grants if g.role != "resident")]
+
+    @property
+    def verified_circle_id(self) -> int | None:
+        """The circle this person is a verified member of, if any (their resident grant's)."""
+        return next((g.scope_id for g in self.grants if g.role is Role.RESIDENT and g.scope_id), None)
 
     def allowed(self, action: Action, place: Place, *, on_oneself: bool = False) -> bool:
         """Whether the current person may do `action` at `place` (the one permission table decides)."""

@@ -31,7 +31,7 @@ from bot.domain.polls import PollScope, PollTerms
 from bot.domain.polls import ScopeKind as PollScopeKind
 from bot.i18n import Catalogs, Translator, safe_join
 from handlers.fanout import fan_out, tell
-from handlers.poll_cards import when
+from handlers.poll_cards import scope_name, when
 from handlers.poll_schedule import STV, create_poll, open_poll
 from storage.models import Candidacy, Election, Poll
 from storage.polls import Contact
@@ -45,18 +45,20 @@ TOPIC_ELECTION_PERSONAL = "election.personal"
 
 async def place_name(uow: UnitOfWork, election: Election) -> str:
     """The circle's name, or the council's barrio's name."""
-    if election.scope_kind == ElectorateKind.CIRCLE:
-        circle = await uow.territory.circle(election.scope_id)
-        return circle.name if circle else "?"
-    barrio = await uow.territory.barrio(election.scope_id)
-    return barrio.name if barrio else "?"
+    return await scope_name(uow, _poll_scope(election)) or "?"
+
+
+async def barrio_of_circle(uow: UnitOfWork, circle_id: int) -> int | None:
+    """The barrio a circle is in (from the territory snapshot)."""
+    circle = await uow.territory.circle(circle_id)
+    return circle.barrio_id if circle else None
 
 
 async def barrio_of(uow: UnitOfWork, election: Election) -> int | None:
     """The barrio an election belongs to."""
     if election.scope_kind == ElectorateKind.COUNCIL:
         return election.scope_id
-    return await uow.elections.barrio_of_circle(election.scope_id)
+    return await barrio_of_circle(uow, election.scope_id)
 
 
 def _poll_scope(election: Election) -> PollScope:
@@ -285,11 +287,7 @@ async def _install(uow: UnitOfWork, election: Election, resident_ids: list[int],
             if holder not in resident_ids:
                 await step_down_as_delegate(uow, holder, election.scope_id, barrio)
         for resident_id in resident_ids:
-            await uow.roles.grant(Grant(Role.DELEGATE, ScopeKind.CIRCLE, election.scope_id), now,
-                                  resident_id=resident_id)  # fmt: skip
-            if barrio is not None:
-                await uow.roles.grant(Grant(Role.COUNCIL_MEMBER, ScopeKind.BARRIO, barrio), now,
-                                      resident_id=resident_id)  # fmt: skip
+            await _install_one(uow, election, resident_id, barrio, now)
         return
     await uow.elections.replace_elected_seats(
         Office(election.office), election.scope_id, resident_ids, election.id, now
@@ -315,7 +313,7 @@ async def fill_vacant_seat(uow: UnitOfWork, catalogs: Catalogs, resident_id: int
     """A delegate left the circle: the first substitute still a member takes the seat; the circle is told."""
     if resident_id not in await uow.roles.circle_role_holders(Role.DELEGATE, circle_id):
         return 0
-    barrio = await uow.elections.barrio_of_circle(circle_id)
+    barrio = await barrio_of_circle(uow, circle_id)
     await step_down_as_delegate(uow, resident_id, circle_id, barrio)
     election = await uow.elections.latest_elected(ElectorateKind.CIRCLE, circle_id, Office.DELEGATE)
     if election is None:
@@ -348,10 +346,6 @@ async def fill_vacant_seat(uow: UnitOfWork, catalogs: Catalogs, resident_id: int
 
     queued = await fan_out(uow, catalogs, await electorate(uow, election), notice, TOPIC_ELECTION, now,
                            ref=_ref(election))  # fmt: skip
-    person = await uow.elections.person(substitute.resident_id)
-    if person is not None and all(c.resident_id != person.resident_id for c in await electorate(uow, election)):
-        queued += await tell(uow, catalogs, [Contact(person.resident_id, person.chat_id, person.locale)], notice,
-                             TOPIC_ELECTION_PERSONAL, now)  # fmt: skip
     log.info("election %s: a seat fell vacant and went to substitute %s", election.id, substitute.id)
     return queued
 

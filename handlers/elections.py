@@ -25,6 +25,7 @@ from handlers.common import stale
 from handlers.context import Context, Flow
 from handlers.election_life import (
     TOPIC_ELECTION_PERSONAL,
+    barrio_of_circle,
     call_election,
     electorate_scope,
     office_line,
@@ -43,10 +44,6 @@ class StandStep(StrEnum):
     """Standing: the statement."""
 
     STATEMENT = "statement"
-
-
-def _verified_circle(ctx: Context) -> int | None:
-    return next((g.scope_id for g in ctx.grants if g.role is Role.RESIDENT and g.scope_id), None)
 
 
 def _council_barrios(ctx: Context) -> list[int]:
@@ -84,7 +81,7 @@ def _candidate_line(t: Translator, name: str, statement: str, outcome: str | Non
 async def list_elections(ctx: Context) -> None:
     """/elections: the elections of my circle and my councils, and what I can do in each."""
     t = ctx.t
-    circle_id = _verified_circle(ctx)
+    circle_id = ctx.verified_circle_id
     elections = await ctx.uow.elections.visible_to(circle_id, _council_barrios(ctx))
     lines: list[Safe] = [t.gettext("🗳️ <b>Elections</b>")]
     rows: list[list[Button]] = []
@@ -151,7 +148,7 @@ async def call_tapped(ctx: Context, data: CallbackData) -> None:
     except (IndexError, ValueError):
         await stale(ctx)
         return
-    barrio = scope_id if kind is ElectorateKind.COUNCIL else await ctx.uow.elections.barrio_of_circle(scope_id)
+    barrio = scope_id if kind is ElectorateKind.COUNCIL else await barrio_of_circle(ctx.uow, scope_id)
     circle = scope_id if kind is ElectorateKind.CIRCLE else None
     if barrio is None or not ctx.allowed(Action.CALL_ELECTION, Place(barrio, circle)):
         ctx.toast(ctx.t.plain("Only the barrio's community managers call its elections."))
@@ -401,11 +398,9 @@ async def decline_tapped(ctx: Context, data: CallbackData) -> None:
 async def list_bodies(ctx: Context) -> None:
     """/bodies: my circle's delegates, my barrio's council, its Governance Commission, and the District Forum."""
     t = ctx.t
-    circle_id = _verified_circle(ctx)
+    circle_id = ctx.verified_circle_id
     councils = _council_barrios(ctx)
-    barrio_id = (
-        councils[0] if councils else (await ctx.uow.elections.barrio_of_circle(circle_id) if circle_id else None)
-    )
+    barrio_id = councils[0] if councils else (await barrio_of_circle(ctx.uow, circle_id) if circle_id else None)
     lines: list[Safe] = [t.gettext("🏛️ <b>The bodies of the model</b>")]
     if circle_id is not None:
         circle = await ctx.uow.territory.circle(circle_id)

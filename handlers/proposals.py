@@ -9,7 +9,7 @@ from enum import StrEnum
 from bot.channels.base import Button, Reply
 from bot.domain.ballots import PollKind
 from bot.domain.callbacks import CallbackData, cb
-from bot.domain.permissions import Action, Role
+from bot.domain.permissions import Action
 from bot.domain.polls import PollScope, PollTerms, ScopeKind
 from bot.domain.proposals import TEXT_MAX, TITLE_MAX, ProposalStatus, SupportOutcome, after_support, support_needed
 from bot.domain.text import clean_free_text, has_letters_or_digits
@@ -40,13 +40,9 @@ def _cancel_row(t: Translator) -> list[Button]:
     return [Button(t.plain("✖️ Cancel"), cb("ppx"))]
 
 
-def _verified_circle(ctx: Context) -> int | None:
-    return next((g.scope_id for g in ctx.grants if g.role is Role.RESIDENT and g.scope_id), None)
-
-
 async def _my_scopes(ctx: Context) -> list[PollScope]:
     """My circle and my barrio (where I may propose and support)."""
-    circle_id = _verified_circle(ctx)
+    circle_id = ctx.verified_circle_id
     if circle_id is None:
         return []
     circle = await ctx.uow.territory.circle(circle_id)

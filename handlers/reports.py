@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from bot.channels.base import Button, IncomingKind, Reply
 from bot.domain.callbacks import CallbackData, cb
-from bot.domain.permissions import Action, Role
+from bot.domain.permissions import Action
 from bot.domain.reports import (
     MAX_PHOTOS,
     MAX_REPORT_TEXT,
@@ -73,11 +73,6 @@ BACK: dict[ReportStep, ReportStep] = {
 def _navigation(t: Translator, *, back: bool = True) -> list[Button]:
     row = [Button(t.plain("« Back"), cb("rbk"))] if back else []
     return [*row, Button(t.plain("✖️ Cancel"), cb("rx"))]
-
-
-def verified_circle(ctx: Context) -> int | None:
-    """The circle the person is a verified member of."""
-    return next((g.scope_id for g in ctx.grants if g.role is Role.RESIDENT and g.scope_id), None)
 
 
 # ---------------------------------------------------------------- the wizard
@@ -191,7 +186,7 @@ async def photos_done(ctx: Context, data: CallbackData) -> None:
 
 async def my_circle_chosen(ctx: Context, data: CallbackData) -> None:
     """rlc: the problem is at the resident's own circle."""
-    circle_id = verified_circle(ctx)
+    circle_id = ctx.verified_circle_id
     if ctx.flow != Flow.REPORT or ctx.step != ReportStep.LOCATION or circle_id is None:
         await stale(ctx)
         return

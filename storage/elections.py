@@ -15,7 +15,7 @@ from bot.domain.permissions import Role
 from bot.domain.permissions import ScopeKind as GrantScope
 from bot.domain.residents import MembershipStatus
 from storage.base import Repository
-from storage.models import BodySeat, Candidacy, Circle, Election, Membership, Resident, RoleGrant
+from storage.models import BodySeat, Candidacy, Election, Membership, Resident, RoleGrant
 from storage.polls import council_members
 
 ACTIVE = (ElectionStatus.NOMINATING, ElectionStatus.VOTING)
@@ -160,14 +160,6 @@ class ElectionRepository(Repository):
         election.decided_at = now
         election.due_at = None
 
-    async def advance_now(self, election: Election, now: datetime) -> None:
-        """End the current phase at once (offices and tests): nominations close now, or voting does."""
-        if election.status == ElectionStatus.NOMINATING:
-            election.nominations_close_at = now
-            election.due_at = now
-
-    # ------------------------------------------------------------ candidacies
-
     async def candidacies(self, election_id: int, *, statuses: Sequence[str] | None = None) -> list[Candidacy]:
         """An election's candidacies in the order they were made (or in the result's order once counted)."""
         query = select(Candidacy).where(Candidacy.election_id == election_id)
@@ -276,10 +268,6 @@ class ElectionRepository(Repository):
                 )
             )
         return bool(await self.session.scalar(query))
-
-    async def barrio_of_circle(self, circle_id: int) -> int | None:
-        """The barrio a circle is in."""
-        return await self.session.scalar(select(Circle.barrio_id).where(Circle.id == circle_id))
 
     async def council_barrios(self, resident_id: int) -> list[int]:
         """The barrios whose council this person sits in."""
