@@ -176,18 +176,27 @@ def _draft(card: PollCard, data: CallbackData, index: int) -> list[int] | None:
     return decode_draft(data.args[index], len(card.options)) if len(data.args) > index else None
 
 
-async def approval_toggled(ctx: Context, data: CallbackData) -> None:
-    """pa:<poll>:<draft>:<position>: tick or untick an option (no more than the poll allows)."""
+async def _draft_tap(ctx: Context, data: CallbackData, kind: PollKind) -> tuple[PollCard, list[int], int] | None:
+    """<poll>:<draft>:<position> on a ballot of `kind` being built: the card, the draft and the option tapped."""
     ready = await _open_ballot(ctx, data.int_arg(0))
     if ready is None:
-        return
+        return None
     _poll, card = ready
     draft = _draft(card, data, 1)
     position = data.args[2] if len(data.args) > 2 and data.args[2].isdigit() else None
-    if card.kind is not PollKind.APPROVAL or draft is None or position is None or card.option_at(int(position)) is None:
+    if card.kind is not kind or draft is None or position is None or card.option_at(int(position)) is None:
         await stale(ctx)
+        return None
+    return card, draft, int(position)
+
+
+async def approval_toggled(ctx: Context, data: CallbackData) -> None:
+    """pa:<poll>:<draft>:<position>: tick or untick an option (no more than the poll allows)."""
+    tap = await _draft_tap(ctx, data, PollKind.APPROVAL)
+    if tap is None:
         return
-    picked = toggled(draft, int(position))
+    card, draft, position = tap
+    picked = toggled(draft, position)
     limit = card.max_choices or len(card.options)
     if len(picked) > limit:
         ctx.toast(ctx.t.plain("You can tick at most {max}. Untick one first.", max=limit))
@@ -215,19 +224,14 @@ async def approval_submitted(ctx: Context, data: CallbackData) -> None:
 
 async def rank_tapped(ctx: Context, data: CallbackData) -> None:
     """pr:<poll>:<draft>:<position>: the next preference."""
-    ready = await _open_ballot(ctx, data.int_arg(0))
-    if ready is None:
+    tap = await _draft_tap(ctx, data, PollKind.RANKED)
+    if tap is None:
         return
-    _poll, card = ready
-    draft = _draft(card, data, 1)
-    position = data.args[2] if len(data.args) > 2 and data.args[2].isdigit() else None
-    if card.kind is not PollKind.RANKED or draft is None or position is None or card.option_at(int(position)) is None:
-        await stale(ctx)
-        return
-    if int(position) in draft:
+    card, draft, position = tap
+    if position in draft:
         ctx.toast(ctx.t.plain("Already in your order."))
         return
-    order = [*draft, int(position)]
+    order = [*draft, position]
     ctx.show(ballot_reply(ctx.t, card, draft=order).text, ballot_buttons(ctx.t, card, order))
 
 
