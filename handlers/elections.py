@@ -124,17 +124,18 @@ async def _call_buttons(ctx: Context) -> list[list[Button]]:
     if barrios is not None and not barrios:
         return []
     rows: list[list[Button]] = []
+    under_way = await ctx.uow.elections.under_way()
     for circle in await ctx.uow.territory.circles():
         if barrios is not None and circle.barrio_id not in barrios:
             continue
-        if await ctx.uow.elections.active_for(ElectorateKind.CIRCLE, circle.id, Office.DELEGATE) is None:
+        if (ElectorateKind.CIRCLE, circle.id, Office.DELEGATE) not in under_way:
             label = ctx.t.plain("📣 Call: delegates of {place}", place=circle.name)
             rows.append([Button(label, cb("elc", ElectorateKind.CIRCLE.value, circle.id, Office.DELEGATE.value))])
     for barrio in await ctx.uow.territory.barrios():
         if barrios is not None and barrio.id not in barrios:
             continue
         for office in (Office.FORUM, Office.GOVERNANCE):
-            if await ctx.uow.elections.active_for(ElectorateKind.COUNCIL, barrio.id, office) is None:
+            if (ElectorateKind.COUNCIL, barrio.id, office) not in under_way:
                 label = office_line(ctx.t, office, 1, barrio.name)
                 rows.append([Button(ctx.t.plain("📣 Call: {what}", what=label),
                                     cb("elc", ElectorateKind.COUNCIL.value, barrio.id, office.value))])  # fmt: skip

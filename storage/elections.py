@@ -77,6 +77,11 @@ class ElectionRepository(Repository):
         )
         return await self.session.scalar(query)
 
+    async def under_way(self) -> set[tuple[str, int, str]]:
+        """(electorate kind, id, office) of every election under way, in one query."""
+        query = select(Election.scope_kind, Election.scope_id, Election.office).where(Election.status.in_(ACTIVE))
+        return {(r[0], int(r[1]), r[2]) for r in (await self.session.execute(query)).all()}
+
     async def latest_elected(self, scope_kind: str, scope_id: int, office: str) -> Election | None:
         """The last election that elected someone for this electorate and office."""
         query = (
