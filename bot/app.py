@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
 from bot.domain.elections import ElectionPolicy
+from bot.domain.notices import DEFAULT_NOTICE_POLICY, NoticePolicy, parse_quiet_hours
 from bot.domain.polls import PollPolicy
 from bot.domain.proposals import SupportRule
 from bot.errors import TaskEnded, cannot_listen
@@ -22,6 +24,7 @@ from bot.i18n import Catalogs
 from bot.outbox import OutboxSender
 from handlers import Dispatcher
 from handlers.context import Services
+from handlers.notice_delivery import NoticeFeed
 from storage.db import Database
 from storage.seed import DEFAULT_SEED, read_seed, seed_territory
 
@@ -52,8 +55,8 @@ class Vecinos:
     http_port: int | None = None
 
     @classmethod
-    def build(cls, settings: Settings) -> Vecinos:
-        """Wire the parts together (nothing is opened yet)."""
+    def build(cls, settings: Settings, clock: Callable[[], datetime] = utc_now) -> Vecinos:
+        """Wire the parts together (nothing is opened yet); `clock` is what every part reads the time from."""
         db = Database(settings.database_url)
         catalogs = Catalogs(settings.default_language, settings.timezone)
         wakers: list = []
@@ -62,7 +65,7 @@ class Vecinos:
             catalogs=catalogs,
             bot_username=settings.bot_username,
             reminder_every=timedelta(hours=settings.pending_reminder_hours),
-            clock=utc_now,
+            clock=clock,
             on_outbox=lambda: [wake() for wake in wakers],
             report_follow_up_days=settings.report_follow_up_days,
             open311_keys=settings.open311_keys,
@@ -79,6 +82,10 @@ class Vecinos:
                 nominations=timedelta(days=settings.election_nomination_days),
                 voting=timedelta(days=settings.election_voting_days),
                 forum_seats=settings.forum_seats,
+            ),
+            notices=NoticePolicy(
+                delegate_daily_limit=settings.delegate_broadcasts_per_day,
+                quiet=parse_quiet_hours(settings.quiet_hours) or DEFAULT_NOTICE_POLICY.quiet,
             ),
         )
         return cls(settings, db, catalogs, services, Dispatcher(services), wakers)
@@ -126,6 +133,8 @@ class Vecinos:
             channel,
             per_second=self.settings.send_rate_per_second,
             per_chat_interval=self.settings.per_chat_interval_seconds,
+            bulk=NoticeFeed(self.catalogs),
+            clock=self.services.clock,
         )
         self.wakers.append(sender.wake)
         leader = self.db.leader_lock()

@@ -1,4 +1,4 @@
-"""The `vecinos` command: run, chat, fake-telegram, seed, migrate, invites, roles, polls, demo."""
+"""The `vecinos` command: run, chat, fake-telegram, seed, migrate, invites, roles, polls, elections, notices, demo."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cli_elections import add_election_commands
+from bot.cli_notices import add_notice_commands
 from bot.cli_polls import add_commands as add_poll_commands
 from bot.cli_tally import add_tally_command, run_tally
 from bot.config import ConfigError, Settings, load_settings
@@ -115,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_poll_commands(sub)
     add_tally_command(sub)
     add_election_commands(sub)
+    add_notice_commands(sub)
     return parser
 
 
@@ -211,6 +213,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from bot.cli_elections import run_bodies
 
             await run_bodies(app, args)
+        elif args.command == "notices":
+            from bot.cli_notices import run_notices
+
+            await run_notices(app, args)
         elif args.command == "demo":
             from bot.cli_polls import run_demo
 

@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     # Days after "resolved" the reporter is asked whether it is fixed.
     report_follow_up_days: float = Field(default=3.0, gt=0, le=60)
     leader_retry_seconds: float = Field(default=2.0, gt=0, le=60)
-    send_rate_per_second: float = Field(default=25.0, gt=0, le=1000)
+    # Telegram's limit to different chats: about 30 messages a second (1000 with paid broadcasts).
+    send_rate_per_second: float = Field(default=30.0, gt=0, le=1000)
     per_chat_interval_seconds: float = Field(default=1.0, ge=0, le=60)
     pending_reminder_hours: float = Field(default=48.0, gt=0)
     scheduler_tick_seconds: float = Field(default=30.0, gt=0)
@@ -71,6 +72,9 @@ class Settings(BaseSettings):
     election_nomination_days: float = Field(default=7.0, gt=0, le=90)
     election_voting_days: float = Field(default=5.0, gt=0, le=90)
     forum_seats: int = Field(default=1, ge=1, le=5)
+    # Notices: a delegate's broadcasts per local day, and when normal notices wait (local time; "off": never).
+    delegate_broadcasts_per_day: int = Field(default=3, ge=0, le=100)
+    quiet_hours: str = "22:00-08:00"
     seed_file: str | None = None
 
     @field_validator("bot_token", mode="before")
@@ -101,6 +105,17 @@ class Settings(BaseSettings):
             if self.webhook_secret is None:
                 raise ValueError("VECINOS_WEBHOOK_SECRET: webhook mode needs a shared secret")
         return self
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        from bot.domain.notices import parse_quiet_hours
+
+        if value.strip().lower() in ("off", "none", ""):
+            return "00:00-00:00"
+        if parse_quiet_hours(value) is None:
+            raise ValueError("must be a range of local times such as 22:00-08:00 (or off)")
+        return value
 
     @field_validator("webhook_path")
     @classmethod

@@ -23,14 +23,18 @@ import os
 import secrets
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from bot.channels.base import Delivered, Deliverer, Rejected, Reply, RetryLater, TransientFailure, Unreachable
 from storage.db import Database
 from storage.media import MediaRow
-from storage.outbox import OutboxItem, Settlement
+from storage.notices import DeliveryOutcome
+from storage.outbox import SOURCE_NOTICE, SOURCE_OUTBOX, OutboxItem, Settlement
+from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,25 @@ BUFFER_SECONDS = 1.0
 # How long a sender trusts the file id it knows for a stored image before reading its media row again (so a key
 # stored anew with other bytes reaches a running sender).
 MEDIA_RECHECK_SECONDS = 60.0
+# Telegram counts sends in sliding one-second windows when they arrive: a send waits until the one `rate`
+# places before it started this much more than a second ago, so jitter on the way never makes a window hold
+# one too many (it costs about 1 % of the rate). The same margin spaces two sends to one chat.
+PACING_MARGIN = 0.01
+
+
+class BulkFeed(Protocol):
+    """Where the sender gets bulk messages rendered at send time (the notices' delivery rows)."""
+
+    async def claim(
+        self, uow: UnitOfWork, now: datetime, limit: int, sender: str, lease_until: datetime
+    ) -> list[OutboxItem]:
+        """Claim up to `limit` due messages for `sender`, rendered in each recipient's language."""
+        ...
+
+
+def _outcome(settlement: Settlement) -> DeliveryOutcome:
+    """A notice delivery's settlement, as its row records it (a retry stays pending until `send_at`)."""
+    return DeliveryOutcome(settlement.id, settlement.status, settlement.locale, settlement.send_at)
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -58,6 +81,8 @@ class RateLimiter:
 
     def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = 1.0 / per_second
+        # The start times of the last `per_second` sends: no sliding second ever holds more.
+        self._window: deque[float] = deque(maxlen=max(1, int(per_second)))
         # A wake-up that comes late may catch up this much, so timer lateness does not lower the rate; over
         # any second the count stays within the rate plus this small burst.
         self.catch_up = max(2 * self.interval, 0.01)
@@ -80,12 +105,18 @@ class RateLimiter:
         while True:
             now = self._clock()
             slot = max(now - self.catch_up, self._next, self.paused_until)
+            if len(self._window) == self._window.maxlen:
+                slot = max(slot, self._window[0] + 1.0 + PACING_MARGIN)
             if slot > now:
                 await asyncio.sleep(slot - now)
             if not self.paused:
                 # Slots are spaced from the previous slot, not from when we woke.
                 self._next = slot + self.interval
                 return
+
+    def started(self, at: float) -> None:
+        """A send started at `at` (after its turn and a free slot): it counts in the sliding window."""
+        self._window.append(at)
 
     def pause(self, seconds: float) -> None:
         """Stop every send for `seconds` (Telegram's retry_after)."""
@@ -98,7 +129,7 @@ class ReadyQueue:
     passed since that chat's last send."""
 
     def __init__(self, per_chat_interval: float) -> None:
-        self.per_chat_interval = per_chat_interval
+        self.per_chat_interval = per_chat_interval + (PACING_MARGIN if per_chat_interval > 0 else 0.0)
         self._order = itertools.count()
         self._ready: list[tuple[int, int, int, OutboxItem]] = []  # (priority, id, seq, item)
         self._waiting: list[tuple[float, int, OutboxItem]] = []  # (not before, seq, item)
@@ -120,9 +151,16 @@ class ReadyQueue:
             heapq.heappush(self._ready, (item.priority, item.id, seq, item))
 
     def pop_ready(self, now: float) -> OutboxItem | None:
-        """The most urgent message whose turn has come, if any."""
+        """The most urgent message whose turn has come, if any (two messages to one chat held at once, say a
+        notice and a personal message, go out one interval apart)."""
         self._promote(now)
-        return heapq.heappop(self._ready)[3] if self._ready else None
+        while self._ready:
+            item = heapq.heappop(self._ready)[3]
+            earliest = self.last_sent.get(item.chat_id, -1e18) + self.per_chat_interval
+            if earliest <= now:
+                return item
+            heapq.heappush(self._waiting, (earliest, next(self._order), item))
+        return None
 
     def next_time(self) -> float | None:
         """When the next waiting message's turn comes (None: nothing is waiting)."""
@@ -276,9 +314,14 @@ class OutboxSender:
         max_in_flight: int | None = None,
         lease: timedelta = LEASE,
         housekeeping_seconds: float = HOUSEKEEPING_SECONDS,
+        bulk: BulkFeed | None = None,
     ) -> None:
         self.db = db
         self.deliverer = deliverer
+        self.bulk = bulk
+        # Set when new outbox rows were committed: claim them even if the queue holds plenty of bulk work, so a
+        # personal message never waits behind a district notice.
+        self._claim_wanted = True
         self.per_second = per_second
         self.limiter = RateLimiter(per_second)
         self.queue = ReadyQueue(per_chat_interval)
@@ -295,10 +338,12 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._settled = asyncio.Event()
         self.sent_count = 0
+        self.bulk_sent_count = 0
         self.media = MediaSender(db, deliverer, limiter=self.limiter)
 
     def wake(self) -> None:
         """Tell the sender new rows were committed."""
+        self._claim_wanted = True
         self._wake.set()
 
     async def recover(self) -> int:
@@ -306,6 +351,7 @@ class OutboxSender:
         flight when it died may be sent twice, nothing is lost)."""
         async with self.db.unit_of_work() as uow:
             count = await uow.outbox.reclaim(self.clock(), not_held_by=self.name)
+            count += await uow.notices.reclaim(self.clock(), not_held_by=self.name)
             await uow.commit()
         if count:
             log.warning("outbox: %s messages were in flight when the last sender stopped; resending", count)
@@ -355,7 +401,9 @@ class OutboxSender:
                 self._slots.release()
                 self.queue.put(item, not_before=self.limiter.paused_until)
                 continue
-            self.queue.sent(item.chat_id, time.monotonic())
+            started = time.monotonic()
+            self.limiter.started(started)
+            self.queue.sent(item.chat_id, started)
             task = asyncio.create_task(self._send(item))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
@@ -379,13 +427,16 @@ class OutboxSender:
                 delivered = await self.deliverer.deliver(item.chat_id, reply)
             settlement = Settlement(item.id, "sent", sent_message_id=delivered.message_id)
             self.sent_count += 1
+            if item.source == SOURCE_NOTICE:
+                self.bulk_sent_count += 1
         except RetryLater as exc:
             self.limiter.pause(exc.retry_after)
             log.warning("outbox: rate limited, pausing all sends for %ss", exc.retry_after)
             # Still ours and still first in its chat: send it again after the pause, without an attempt.
             self.queue.put(item, not_before=self.limiter.paused_until)
         except Unreachable as exc:
-            settlement = Settlement(item.id, "failed", error=str(exc))
+            status = "unreachable" if item.source == SOURCE_NOTICE else "failed"
+            settlement = Settlement(item.id, status, error=str(exc))
             blocked_chat = item.chat_id
         except Rejected as exc:
             log.error("outbox: message %s refused: %s", item.id, exc)
@@ -407,6 +458,8 @@ class OutboxSender:
         finally:
             self._slots.release()
             if settlement is not None:
+                if item.source != SOURCE_OUTBOX:
+                    settlement = replace(settlement, source=item.source, locale=item.locale)
                 self._settlements.append((settlement, blocked_chat))
             self._settled.set()
 
@@ -422,8 +475,9 @@ class OutboxSender:
                     if not self._in_flight and not self._settlements:
                         return
                 else:
-                    if len(self.queue) < self.batch_size // 2 and not self.limiter.paused:
-                        await self._claim()
+                    low = len(self.queue) < self.batch_size // 2
+                    if (low or self._claim_wanted) and not self.limiter.paused:
+                        await self._claim(bulk=low)
                     if time.monotonic() >= housekeeping_at:
                         await self._housekeeping()
                         housekeeping_at = time.monotonic() + self.housekeeping_seconds
@@ -460,10 +514,12 @@ class OutboxSender:
         now = self.clock()
         try:
             async with self.db.unit_of_work() as uow:
-                await uow.outbox.settle([s for s, _ in batch], now)
+                await uow.outbox.settle([s for s, _ in batch if s.source == SOURCE_OUTBOX], now)
+                await uow.notices.settle([_outcome(s) for s, _ in batch if s.source == SOURCE_NOTICE], now)
                 for settlement, blocked_chat in batch:
                     if blocked_chat is not None:
                         await uow.outbox.fail_chat(blocked_chat, settlement.error or "unreachable")
+                        await uow.notices.fail_chat(blocked_chat)
                         await uow.residents.mark_unreachable(blocked_chat, now)
                 await uow.commit()
         except Exception:
@@ -471,11 +527,16 @@ class OutboxSender:
             self._settlements = batch + self._settlements
             raise
 
-    async def _claim(self) -> None:
+    async def _claim(self, *, bulk: bool = True) -> None:
+        """Claim outbox rows (personal first), then, when the queue runs low, notices' deliveries to fill it."""
         now = self.clock()
+        self._claim_wanted = False
         async with self.db.unit_of_work() as uow:
             # A chat whose message is held here is 'sending', so the claim skips it by itself.
             items = await uow.outbox.claim(now, self.batch_size, self.name, now + self.lease)
+            room = self.batch_size - len(self.queue) - len(items)
+            if bulk and self.bulk is not None and room > 0:
+                items += await self.bulk.claim(uow, now, room, self.name, now + self.lease)
             await uow.commit()
         for item in items:
             self.queue.put(item)
@@ -484,20 +545,24 @@ class OutboxSender:
         now = self.clock()
         async with self.db.unit_of_work() as uow:
             await uow.outbox.renew_leases(self.name, now + self.lease)
-            reclaimed = await uow.outbox.reclaim(now)
+            await uow.notices.renew_leases(self.name, now + self.lease)
+            reclaimed = await uow.outbox.reclaim(now) + await uow.notices.reclaim(now)
             await uow.commit()
         if reclaimed:
             log.warning("outbox: %s messages had an expired lease; queued again", reclaimed)
 
     async def _release_held(self) -> None:
-        held = [item.id for item in self.queue.drain()]
-        if not held and not self._settlements:
+        drained = self.queue.drain()
+        held = [item.id for item in drained if item.source == SOURCE_OUTBOX]
+        held_bulk = [item.id for item in drained if item.source == SOURCE_NOTICE]
+        if not drained and not self._settlements:
             return
         with contextlib.suppress(Exception):
             await self._write_settlements()
         try:
             async with self.db.unit_of_work() as uow:
                 await uow.outbox.release(held)
+                await uow.notices.release(held_bulk)
                 await uow.commit()
         except Exception:
             log.warning("outbox: could not release %s claimed messages; their leases will expire", len(held))
@@ -514,7 +579,9 @@ class OutboxSender:
                 continue
             await self.limiter.wait_turn()
             await self._slots.acquire()
-            self.queue.sent(item.chat_id, time.monotonic())
+            started = time.monotonic()
+            self.limiter.started(started)
+            self.queue.sent(item.chat_id, started)
             await self._send(item)
             started += 1
             if self.limiter.paused:

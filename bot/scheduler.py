@@ -11,6 +11,7 @@ from handlers.approvals import send_due_reminders
 from handlers.cases import send_due_case_work
 from handlers.context import Services
 from handlers.election_life import send_due_election_work
+from handlers.notice_delivery import send_due_notice_work
 from handlers.poll_ticks import send_due_poll_work
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,11 @@ async def run_polls(services: Services) -> int:
     """Tick: polls to open, remind, close and announce; proposals to expire; elections' nominations to close
     and terms that ended."""
     return await send_due_poll_work(services) + await send_due_election_work(services)
+
+
+async def run_notices(services: Services) -> int:
+    """Tick: scheduled notices to queue, and delivery reports for notices that have gone out."""
+    return await send_due_notice_work(services)
 
 
 async def prune_update_records(services: Services) -> int:
@@ -70,6 +76,15 @@ def build_scheduler(services: Services, tick_seconds: float) -> AsyncIOScheduler
         seconds=tick_seconds,
         args=[services],
         id="polls",
+        next_run_time=datetime.now(UTC),
+        **options,
+    )
+    scheduler.add_job(
+        run_notices,
+        "interval",
+        seconds=min(tick_seconds, 10.0),
+        args=[services],
+        id="notices",
         next_run_time=datetime.now(UTC),
         **options,
     )

@@ -9,6 +9,7 @@ from handlers import (
     cases,
     contact,
     elections,
+    notices,
     poll_wizard,
     polls,
     privacy,
@@ -35,6 +36,7 @@ ROUTES: Routes = assemble(
         poll_wizard.ROUTES,
         proposals.ROUTES,
         elections.ROUTES,
+        notices.ROUTES,
     ]
 )
 

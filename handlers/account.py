@@ -36,6 +36,7 @@ HELP_LINES: tuple[tuple[Action, str], ...] = (
     (Action.LEAVE_CIRCLE, N_("/leave: leave your circle")),
     (Action.CONTACT_MANAGERS, N_("/contact: write to your barrio's community managers")),
     (Action.CHANGE_LANGUAGE, N_("/language: change the language")),
+    (Action.CHANGE_SETTINGS, N_("/settings: quiet hours, and which notices you get")),
     (Action.VIEW_OWN_DATA, N_("/mydata: get a copy of your data")),
     (Action.ERASE_OWN_DATA, N_("/forget: erase your data")),
 )
@@ -43,6 +44,7 @@ STAFF_LINES: tuple[tuple[Action, str], ...] = (
     (Action.HANDLE_REPORTS, N_("/cases: the cases you handle; /case REF opens one")),
     (Action.LIST_PENDING, N_("/pending: requests to join waiting for you")),
     (Action.CREATE_POLL, N_("/poll: open a poll for your circle or barrio")),
+    (Action.BROADCAST_CIRCLE, N_("/notice: send a notice to your circle (delegates) or barrio (managers); /notices")),
     (
         Action.NAME_DELEGATE,
         N_("/grant USER_ID delegate CIRCLE: name a delegate (e.g. /grant 12345 delegate emb-plaza-lavapies)"),

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.channels.base import Button, Incoming, Reply
 from bot.domain.elections import DEFAULT_ELECTION_POLICY, ElectionPolicy
+from bot.domain.notices import DEFAULT_NOTICE_POLICY, NoticePolicy
 from bot.domain.permissions import Action, Grant, Place, Role, can, can_somewhere, is_registered, resident_grant
 from bot.domain.polls import DEFAULT_POLICY, PollPolicy
 from bot.i18n import Catalogs, Translator
@@ -40,6 +41,8 @@ class Flow(StrEnum):
     RECEIPT = "receipt"
     PROPOSE = "propose"
     STAND = "stand"
+    NOTICE = "notice"
+    SETTINGS = "settings"
 
 
 class NoStep(StrEnum):
@@ -62,6 +65,7 @@ class Services:
     open311_keys: frozenset[str] = frozenset()
     polls: PollPolicy = DEFAULT_POLICY
     elections: ElectionPolicy = DEFAULT_ELECTION_POLICY
+    notices: NoticePolicy = DEFAULT_NOTICE_POLICY
 
 
 @dataclass

@@ -321,6 +321,9 @@ async def route(ctx: Context, routes: Routes) -> None:
     if incoming.kind is IncomingKind.PHOTO and not (ctx.step and (ctx.flow, incoming.kind) in routes.step_inputs):
         ctx.say(t.gettext("Thanks, but I cannot use photos here. Send /report to report a problem with photos."))
         return
+    if incoming.kind is IncomingKind.DOCUMENT and not (ctx.step and (ctx.flow, incoming.kind) in routes.step_inputs):
+        ctx.say(t.gettext("Sorry, I cannot use files here. Send /help to see what I can do."))
+        return
     if incoming.kind is IncomingKind.COMMAND:
         command = routes.commands.get(incoming.command or "")
         if command is None:

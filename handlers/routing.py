@@ -45,7 +45,8 @@ class Routes:
 def any_input(flow: str, handler: CommandHandler) -> dict[tuple[str, IncomingKind], CommandHandler]:
     """The step inputs of a flow step that takes whatever is sent (text, a photo, a location) to one handler,
     which answers what it cannot use."""
-    return {(flow, kind): handler for kind in (IncomingKind.TEXT, IncomingKind.PHOTO, IncomingKind.LOCATION)}
+    kinds = (IncomingKind.TEXT, IncomingKind.PHOTO, IncomingKind.DOCUMENT, IncomingKind.LOCATION)
+    return {(flow, kind): handler for kind in kinds}
 
 
 def assemble(modules: Iterable[Routes]) -> Routes:

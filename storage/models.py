@@ -33,7 +33,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("naive datetime")
-        return value
+        # Stored in UTC whatever zone it came in (SQLite compares the stored text).
+        return value.astimezone(UTC) if value is not None else None
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:
@@ -106,6 +107,11 @@ class Resident(Base):
     unreachable_at: Mapped[datetime | None]
     # "consent" for residents; "public_task" for staff granted a role before they wrote to the bot.
     legal_basis: Mapped[str] = mapped_column(String(16), default="consent")
+    # Notices: quiet hours as minutes after local midnight (None: the default 22:00-08:00; start == end: none),
+    # and the kinds of notices muted, comma-separated.
+    quiet_start: Mapped[int | None]
+    quiet_end: Mapped[int | None]
+    muted_kinds: Mapped[str | None] = mapped_column(String(64))
 
 
 class Membership(Base):
@@ -521,3 +527,53 @@ class Media(Base):
     filename: Mapped[str] = mapped_column(String(80))
     file_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
+
+
+class Notice(Base):
+    """A notice from community managers (or the district office), or a delegate's broadcast to their circle: one
+    row with the author's text per language; each recipient's message is rendered when it is sent."""
+
+    __tablename__ = "notice"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # official | delegate
+    scope_kind: Mapped[str] = mapped_column(String(16))  # district | barrio | circle | role
+    scope_id: Mapped[int | None]
+    role: Mapped[str | None] = mapped_column(String(32))
+    texts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    original_locale: Mapped[str] = mapped_column(String(8))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    media_kind: Mapped[str | None] = mapped_column(String(12))  # photo | document
+    media_file_id: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))  # scheduled | sending | done
+    send_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    queued_at: Mapped[datetime | None]
+    recipients: Mapped[int] = mapped_column(default=0)
+    # Reports sent to the author: 0 none, 1 once what could go out went out (some wait for quiet hours), 2 final.
+    reported: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (Index("ix_notice_due", "status", "send_at"),)
+
+
+class NoticeDelivery(Base):
+    """One recipient of a notice: whom, and what became of it (no text: that is rendered at send time)."""
+
+    __tablename__ = "notice_delivery"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notice.id", ondelete="CASCADE"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    # The recipient's language when queued, and the one they got it in once sent (per-language reports).
+    locale: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(12))  # pending | sending | sent | failed | unreachable | muted
+    send_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_notice_delivery_due", "status", "send_at", "id"),
+        Index("ix_notice_delivery_progress", "notice_id", "status"),
+    )

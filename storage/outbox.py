@@ -16,6 +16,8 @@ from storage.models import OutboxMessage
 # Lower goes first. Answers and personal notifications must never wait behind a district-wide fan-out.
 PRIORITY_PERSONAL = 0
 PRIORITY_BULK = 10
+SOURCE_OUTBOX = "outbox"
+SOURCE_NOTICE = "notice"
 # A deferred reply holding a secret for its chat alone (a ballot receipt): its payload is forgotten once settled.
 TOPIC_SECRET_REPLY = "reply.secret"
 
@@ -31,6 +33,10 @@ class OutboxItem:
     attempts: int
     priority: int
     payload: dict[str, Any]
+    # Where the message comes from: an outbox row, or a notice's delivery row (rendered at claim time, in
+    # `locale`).
+    source: str = "outbox"
+    locale: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,8 @@ class Settlement:
     error: str | None = None
     send_at: datetime | None = None
     sent_message_id: int | None = None
+    source: str = "outbox"
+    locale: str | None = None
 
 
 class OutboxRepository(Repository):

@@ -74,6 +74,16 @@ class ResidentRepository(Repository):
         resident.locale = locale
         await self.session.flush()
 
+    async def set_quiet_hours(self, resident: Resident, start: int | None, end: int | None) -> None:
+        """Quiet hours as minutes after local midnight (None, None: back to the default)."""
+        resident.quiet_start, resident.quiet_end = start, end
+        await self.session.flush()
+
+    async def set_muted_kinds(self, resident: Resident, stored: str) -> None:
+        """The kinds of notices this person muted (comma-separated; empty: none)."""
+        resident.muted_kinds = stored or None
+        await self.session.flush()
+
     async def touch(self, resident: Resident, first_name: str, chat_id: int) -> None:
         """Keep name and chat in step with Telegram, and mark the resident reachable again."""
         if first_name and resident.first_name != first_name:

@@ -16,6 +16,7 @@ from storage.elections import ElectionRepository
 from storage.invites import InviteRepository
 from storage.media import MediaRepository
 from storage.memberships import MembershipRepository
+from storage.notices import NoticeRepository
 from storage.outbox import OutboxRepository
 from storage.polls import PollRepository
 from storage.proposals import ProposalRepository
@@ -92,6 +93,7 @@ class UnitOfWork:
         self.proposals = ProposalRepository(session, postgres)
         self.demo = DemoRepository(session, postgres)
         self.media = MediaRepository(session, postgres)
+        self.notices = NoticeRepository(session, postgres)
 
     async def __aenter__(self) -> UnitOfWork:
         if self._lock is not None:

@@ -199,6 +199,15 @@ class AiogramChannel(ChannelRuntime):
         )
         return _message_id(sent)
 
+    async def send_document_id(
+        self, chat_id: int, file_id: str, caption: str | None, buttons: list[list[Button]]
+    ) -> int | None:
+        """sendDocument by file id; the new message's id."""
+        sent: Any = await _call(
+            self.bot.send_document(chat_id, file_id, caption=caption, reply_markup=_markup(buttons))
+        )
+        return _message_id(sent)
+
     async def send_photo(
         self, chat_id: int, file_id: str, caption: str | None, buttons: list[list[Button]]
     ) -> int | None:

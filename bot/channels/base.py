@@ -16,6 +16,7 @@ class IncomingKind(StrEnum):
     CALLBACK = "callback"
     LOCATION = "location"
     PHOTO = "photo"
+    DOCUMENT = "document"
     EDITED = "edited"
     UNSUPPORTED = "unsupported"
 
@@ -40,6 +41,9 @@ class Incoming:
     latitude: float | None = None
     longitude: float | None = None
     photo_file_id: str | None = None
+    # A file the person sent (Telegram's file id) and its name.
+    document_file_id: str | None = None
+    document_name: str | None = None
 
     @property
     def is_private(self) -> bool:
@@ -81,6 +85,8 @@ class Reply:
     # A photo's bytes to upload (named `filename`), with `text` as its caption. The sender sets it for the
     # first send of a `photo_media`; a message to many should name a stored image instead of carrying bytes.
     photo_upload: bytes | None = None
+    # A document Telegram already has (its file id, e.g. one an author attached to a notice), `text` its caption.
+    document_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form, for the outbox and the reply journal."""
@@ -107,6 +113,8 @@ class Reply:
         if self.photo_upload is not None:
             data["photo_upload"] = base64.b64encode(self.photo_upload).decode("ascii")
             data["filename"] = self.filename
+        if self.document_id is not None:
+            data["document_id"] = self.document_id
         return data
 
     @classmethod
@@ -125,6 +133,7 @@ class Reply:
             location=(float(data["location"][0]), float(data["location"][1])) if data.get("location") else None,
             photo_media=data.get("photo_media"),
             photo_upload=base64.b64decode(data["photo_upload"]) if "photo_upload" in data else None,
+            document_id=data.get("document_id"),
         )
 
 

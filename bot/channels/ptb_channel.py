@@ -205,6 +205,18 @@ class PtbChannel(ChannelRuntime):
         )
         return sent.message_id
 
+    async def send_document_id(
+        self, chat_id: int, file_id: str, caption: str | None, buttons: list[list[Button]]
+    ) -> int | None:
+        """sendDocument by file id with an HTML caption; the new message's id."""
+        await self._ready()
+        sent = await _call(
+            self.bot.send_document(
+                chat_id, file_id, caption=caption, parse_mode=ParseMode.HTML, reply_markup=_markup(buttons)
+            )
+        )
+        return sent.message_id
+
     async def send_photo(
         self, chat_id: int, file_id: str, caption: str | None, buttons: list[list[Button]]
     ) -> int | None:

@@ -100,6 +100,12 @@ class ChannelRuntime(ABC):
         """sendDocument with an uploaded file; the new message's id."""
 
     @abstractmethod
+    async def send_document_id(
+        self, chat_id: int, file_id: str, caption: str | None, buttons: list[list[Button]]
+    ) -> int | None:
+        """sendDocument with a file Telegram already has (its file id) and an HTML caption; the new message's id."""
+
+    @abstractmethod
     async def send_photo(
         self, chat_id: int, file_id: str, caption: str | None, buttons: list[list[Button]]
     ) -> int | None:
@@ -272,6 +278,8 @@ class ChannelRuntime(ABC):
             if reply.document is not None:
                 filename = reply.filename or "file"
                 delivered = Delivered(await self.send_document(chat_id, reply.document, filename, caption or None))
+            elif reply.document_id is not None:
+                delivered = Delivered(await self.send_document_id(chat_id, reply.document_id, caption or None, buttons))
             elif reply.photo_upload is not None:
                 filename = reply.filename or "photo.png"
                 delivered = await self.send_photo_upload(
@@ -362,7 +370,8 @@ class DeliveryLog:
 
 def _attaches(reply: Reply) -> bool:
     """Whether a reply shows a document or a photo (its text then being the caption)."""
-    return any(x is not None for x in (reply.document, reply.photo, reply.photo_upload, reply.photo_media))
+    attachments = (reply.document, reply.document_id, reply.photo, reply.photo_upload, reply.photo_media)
+    return any(x is not None for x in attachments)
 
 
 async def _back_off(stop: asyncio.Event, failures: int, exc: Exception, expected: type, what: str) -> None:
@@ -452,5 +461,13 @@ def incoming_from_update(update: Any, bot_username: str | None = None) -> Incomi
         # PTB gives an empty tuple, not None, without a photo; sizes come smallest first.
         return Incoming(
             kind=IncomingKind.PHOTO, photo_file_id=message.photo[-1].file_id, text=message.caption or "", **base
+        )
+    if message.document is not None:
+        return Incoming(
+            kind=IncomingKind.DOCUMENT,
+            document_file_id=message.document.file_id,
+            document_name=message.document.file_name,
+            text=message.caption or "",
+            **base,
         )
     return Incoming(kind=IncomingKind.UNSUPPORTED, **base)

@@ -50,6 +50,7 @@ class Action(StrEnum):
     CONTACT_MANAGERS = "contact_managers"
     FOLLOW_OWN_REPORTS = "follow_own_reports"
     SEE_POLLS = "see_polls"
+    CHANGE_SETTINGS = "change_settings"  # quiet hours, muted notices
     # Verified members of the place's circle.
     REPORT_PROBLEM = "report_problem"
     VOTE = "vote"
@@ -120,6 +121,7 @@ SELF_SERVICE: frozenset[Action] = frozenset(
         Action.CONTACT_MANAGERS,
         Action.FOLLOW_OWN_REPORTS,
         Action.SEE_POLLS,
+        Action.CHANGE_SETTINGS,
     }
 )
 # Nobody may do these when the subject is themselves (deciding on one's own request to join, say).
@@ -138,6 +140,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.ANSWER_RESIDENT,
             Action.CREATE_INVITE,
             Action.NAME_DELEGATE,
+            Action.BROADCAST_CIRCLE,
             Action.SEND_NOTICE,
             Action.HANDLE_REPORTS,
             Action.CREATE_POLL,

@@ -32,6 +32,23 @@ def clean_free_text(raw: str, max_length: int) -> CleanText:
     return CleanText(text)
 
 
+_LINE_SPACES = re.compile(r"[^\S\n]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def clean_long_text(raw: str, max_length: int) -> CleanText:
+    """Like clean_free_text for a text of several paragraphs (a notice): line breaks are kept (at most one
+    blank line in a row), spaces inside each line folded."""
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", raw)).replace("\r\n", "\n").replace("\r", "\n")
+    lines = [_LINE_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    if not text:
+        return CleanText("", "empty")
+    if len(text) > max_length:
+        return CleanText(text[:max_length], "too_long")
+    return CleanText(text)
+
+
 _TAG = re.compile(r"<(/?)([a-zA-Z-]+)[^>]*>")
 
 

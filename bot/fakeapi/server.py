@@ -722,13 +722,14 @@ class FakeTelegram:
             if _find_surrogate(params) or any(_find_surrogate(u.filename) for u in uploads.values()):
                 raise ApiError(400, NOT_UTF8)
             lowered = name.lower()
+            # Telegram counts a send against its limits when it arrives, before the time it takes to answer.
+            self._check_rate(bot, lowered, params)
             low, high = bot.send_latency_ms
             if high > 0 and _delayed(lowered):
                 # A sleep, not a lock: other requests keep being served meanwhile, as by Telegram.
                 await asyncio.sleep(random.uniform(low, high) / 1000)
             self._check_flood(bot, lowered)
             self._consume_failure(bot, lowered)
-            self._check_rate(bot, lowered, params)
             result = entry[1](bot, params, uploads)
             if isinstance(result, Awaitable):
                 result = await result

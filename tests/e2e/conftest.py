@@ -7,7 +7,7 @@ import contextlib
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,9 +93,16 @@ def runtime(request) -> tuple[str, str]:  # type: ignore[no-untyped-def]
 
 
 async def start_in_process(
-    api_url: str, database_url: str, client: FakeTelegramClient, engine: str, mode: str, **extra: Any
+    api_url: str,
+    database_url: str,
+    client: FakeTelegramClient,
+    engine: str,
+    mode: str,
+    clock: Callable[[], datetime] | None = None,
+    **extra: Any,
 ) -> InProcessBot:
-    """Start Vecinos in this event loop and wait until it listens (getUpdates or webhook installed)."""
+    """Start Vecinos in this event loop and wait until it listens (getUpdates or webhook installed); `clock`
+    replaces the real time for everything the bot decides (quiet hours, deadlines)."""
     port = free_port()
     settings = bot_settings(
         api_url,
@@ -107,7 +114,7 @@ async def start_in_process(
         webhook_secret=WEBHOOK_SECRET,
         **extra,
     )
-    app = Vecinos.build(settings)
+    app = Vecinos.build(settings, clock) if clock is not None else Vecinos.build(settings)
     stop = asyncio.Event()
     task = asyncio.create_task(app.run(TOKEN, api_url, stop))
     bot = InProcessBot(app, stop, task)

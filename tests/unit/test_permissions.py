@@ -52,6 +52,7 @@ leave_circle        ..     YY         YY       YY       YY      YY     YY      Y
 contact_managers    ..     YY         YY       YY       YY      YY     YY      YY
 follow_own_reports  ..     YY         YY       YY       YY      YY     YY      YY
 see_polls           ..     YY         YY       YY       YY      YY     YY      YY
+change_settings     ..     YY         YY       YY       YY      YY     YY      YY
 report_problem      ..     ..         Y.       ..       ..      ..     ..      YY
 vote                ..     ..         Y.       ..       ..      ..     Y.      YY
 propose             ..     ..         Y.       ..       ..      ..     ..      YY
@@ -62,7 +63,7 @@ answer_resident     ..     ..         ..       ..       Y.      ..     ..      Y
 create_invite       ..     ..         ..       ..       Y.      ..     ..      YY
 name_delegate       ..     ..         ..       ..       Y.      ..     ..      YY
 grant_role          ..     ..         ..       ..       ..      ..     ..      YY
-broadcast_circle    ..     ..         ..       Y.       ..      ..     ..      YY
+broadcast_circle    ..     ..         ..       Y.       Y.      ..     ..      YY
 send_notice         ..     ..         ..       ..       Y.      ..     ..      YY
 handle_reports      ..     ..         ..       ..       Y.      Y.     ..      YY
 create_poll         ..     ..         ..       Y.       Y.      ..     ..      YY

@@ -87,6 +87,12 @@ UPDATES: dict[str, dict[str, Any]] = {
     "location": {"update_id": 12, "message": _message({"location": {"latitude": 40.4086, "longitude": -3.7016}})},
     "photo with caption": {"update_id": 13, "message": _message({"photo": PHOTO_SIZES, "caption": "farola rota"})},
     "photo without caption": {"update_id": 14, "message": _message({"photo": PHOTO_SIZES})},
+    "document with caption": {
+        "update_id": 24,
+        "message": _message(
+            {"document": {"file_id": "doc-1", "file_unique_id": "d1", "file_name": "bando.pdf"}, "caption": "bando"}
+        ),
+    },
     "sticker": {
         "update_id": 15,
         "message": _message(
@@ -153,6 +159,12 @@ def test_a_few_conversions_in_detail() -> None:
     assert convert("command for another bot").kind is IncomingKind.TEXT
     photo = convert("photo with caption")
     assert (photo.photo_file_id, photo.text) == ("large", "farola rota")
+    document = convert("document with caption")
+    assert (document.kind, document.document_file_id, document.document_name) == (
+        IncomingKind.DOCUMENT,
+        "doc-1",
+        "bando.pdf",
+    )
     orphan = convert("callback without message")
     assert (orphan.chat_id, orphan.message_id, orphan.chat_type) == (USER, None, "private")
     assert convert("message without from").user_id == 0
