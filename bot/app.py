@@ -137,6 +137,7 @@ class Vecinos:
             clock=self.services.clock,
         )
         self.wakers.append(sender.wake)
+        channel.answer_pacer = sender
         leader = self.db.leader_lock()
         tasks: list[asyncio.Task] = []
         web_runner = None

@@ -89,6 +89,8 @@ class RateLimiter:
         self._clock = clock
         self._next = 0.0
         self.paused_until = 0.0
+        # Answers to people talking to the bot waiting for a turn: bulk sends let them go first.
+        self._urgent_waiting = 0
 
     @property
     def paused(self) -> bool:
@@ -100,23 +102,31 @@ class RateLimiter:
         """Seconds the running 429 pause still lasts (0 without one)."""
         return max(0.0, self.paused_until - self._clock())
 
-    async def wait_turn(self) -> None:
-        """Sleep until the next message may start; after a pause, wait for the pause's end first."""
-        while True:
-            now = self._clock()
-            slot = max(now - self.catch_up, self._next, self.paused_until)
-            if len(self._window) == self._window.maxlen:
-                slot = max(slot, self._window[0] + 1.0 + PACING_MARGIN)
-            if slot > now:
-                await asyncio.sleep(slot - now)
-            if not self.paused:
+    async def wait_turn(self, *, urgent: bool = False) -> None:
+        """Sleep until the next message may start, and take that turn (the send starts right after); after a
+        pause, wait for the pause's end first. `urgent` (an answer to someone talking to the bot) goes before
+        every bulk send waiting: answers share Telegram's limit with the outbox instead of breaking it."""
+        if urgent:
+            self._urgent_waiting += 1
+        try:
+            while True:
+                now = self._clock()
+                slot = max(now - self.catch_up, self._next, self.paused_until)
+                if len(self._window) == self._window.maxlen:
+                    slot = max(slot, self._window[0] + 1.0 + PACING_MARGIN)
+                if slot > now:
+                    await asyncio.sleep(slot - now)
+                    continue  # someone may have taken the turn meanwhile: look again
+                if not urgent and self._urgent_waiting:
+                    await asyncio.sleep(0)  # let the answer take it
+                    continue
                 # Slots are spaced from the previous slot, not from when we woke.
                 self._next = slot + self.interval
+                self._window.append(now)
                 return
-
-    def started(self, at: float) -> None:
-        """A send started at `at` (after its turn and a free slot): it counts in the sliding window."""
-        self._window.append(at)
+        finally:
+            if urgent:
+                self._urgent_waiting -= 1
 
     def pause(self, seconds: float) -> None:
         """Stop every send for `seconds` (Telegram's retry_after)."""
@@ -341,6 +351,16 @@ class OutboxSender:
         self.bulk_sent_count = 0
         self.media = MediaSender(db, deliverer, limiter=self.limiter)
 
+    async def answer_turn(self, chat_id: int) -> None:
+        """Before an answer goes to `chat_id` (outside the outbox): take a turn of the global rate ahead of the
+        bulk, and make the chat's next outbox message wait its interval after it."""
+        await self.limiter.wait_turn(urgent=True)
+        self.queue.sent(chat_id, time.monotonic())
+
+    def answer_limited(self, retry_after: float) -> None:
+        """An answer met a 429: every send pauses, as for the outbox's own."""
+        self.limiter.pause(retry_after)
+
     def wake(self) -> None:
         """Tell the sender new rows were committed."""
         self._claim_wanted = True
@@ -391,18 +411,19 @@ class OutboxSender:
             if item is None:
                 await self._wait_for_work(stop)
                 continue
+            # A free slot first, then the turn: a turn is taken only by a send that starts at once.
+            await self._slots.acquire()
             await self.limiter.wait_turn()
             if stop.is_set():
+                self._slots.release()
                 self.queue.put(item)
                 return
-            await self._slots.acquire()
-            if self.limiter.paused:
-                # A 429 arrived while we waited for a free slot: this one waits for the pause too.
-                self._slots.release()
-                self.queue.put(item, not_before=self.limiter.paused_until)
-                continue
             started = time.monotonic()
-            self.limiter.started(started)
+            if self.queue.last_sent.get(item.chat_id, -1e18) + self.queue.per_chat_interval > started:
+                # An answer went to this chat while we waited for the turn: this one waits its interval.
+                self._slots.release()
+                self.queue.put(item)
+                continue
             self.queue.sent(item.chat_id, started)
             task = asyncio.create_task(self._send(item))
             self._in_flight.add(task)
@@ -577,11 +598,9 @@ class OutboxSender:
             if item is None:
                 await asyncio.sleep(0.01)
                 continue
-            await self.limiter.wait_turn()
             await self._slots.acquire()
-            started = time.monotonic()
-            self.limiter.started(started)
-            self.queue.sent(item.chat_id, started)
+            await self.limiter.wait_turn()
+            self.queue.sent(item.chat_id, time.monotonic())
             await self._send(item)
             started += 1
             if self.limiter.paused:

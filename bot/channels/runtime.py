@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from bot.channels.base import (
     Button,
@@ -41,6 +41,18 @@ RENDER_ATTEMPTS = 4
 CAPTION_LIMIT = MAX_CAPTION_LENGTH
 
 
+class AnswerPacer(Protocol):
+    """What answers need from the outbox sender to share Telegram's rate limit with it."""
+
+    async def answer_turn(self, chat_id: int) -> None:
+        """Wait for (and take) a turn of the global rate before answering `chat_id`."""
+        ...
+
+    def answer_limited(self, retry_after: float) -> None:
+        """An answer met a 429: pause every send."""
+        ...
+
+
 class ChannelRuntime(ABC):
     """Runs Vecinos on one chat framework. Without a dispatcher it only delivers (an outbox sender's channel)."""
 
@@ -52,6 +64,9 @@ class ChannelRuntime(ABC):
         self.username: str | None = None
         self._concurrency = asyncio.Semaphore(concurrency)
         self._deliveries = DeliveryLog(dispatcher)
+        # The outbox sender of this process, when it runs here: answers take their turns of Telegram's global
+        # rate from it, ahead of bulk notices.
+        self.answer_pacer: AnswerPacer | None = None
 
     # ------------------------------------------------------------------ primitives (per framework)
 
@@ -240,6 +255,8 @@ class ChannelRuntime(ABC):
                 await answering
 
     async def _show(self, incoming: Incoming, reply: Reply) -> None:
+        if self.answer_pacer is not None:
+            await self.answer_pacer.answer_turn(incoming.chat_id)
         if reply.edit and incoming.message_id is not None and not _attaches(reply):
             try:
                 await self.edit_text(incoming.chat_id, incoming.message_id, reply.text, reply.buttons)
@@ -316,6 +333,8 @@ class ChannelRuntime(ABC):
                 await operation(*args)
                 return
             except RetryLater as exc:
+                if self.answer_pacer is not None:
+                    self.answer_pacer.answer_limited(exc.retry_after)
                 await asyncio.sleep(exc.retry_after)
             except TransientFailure:
                 if attempt == RENDER_ATTEMPTS:

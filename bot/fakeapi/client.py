@@ -160,6 +160,18 @@ class FakeTelegramClient:
         result = await self._post("user", {"user_id": user_id, "open_chat": open_chat, **kw})
         return dict(result["user"])
 
+    async def register_users(self, first: int, count: int) -> int:
+        """Makes `count` users known from id `first` on, each with an open chat."""
+        return int((await self._post("users", {"first": first, "count": count}))["registered"])
+
+    async def counters(self) -> dict[str, int]:
+        """Messages sent so far and 429s answered for the rate limits (cheap, unlike state())."""
+        return dict(await self._request("GET", "counters"))
+
+    async def received(self, first: int, count: int, contains: str) -> dict[str, Any]:
+        """How many of chats first..first+count-1 got a bot message containing `contains`, and duplicates."""
+        return dict(await self._post("received", {"first": first, "count": count, "contains": contains}))
+
     async def block(self, user_id: int, blocked: bool = True, notify: bool = False) -> dict[str, Any]:
         """User blocks (or unblocks) the bot; notify=True also sends a my_chat_member update."""
         return await self._post("block", {"user_id": user_id, "blocked": blocked, "notify": notify})

@@ -372,6 +372,8 @@ class BotState:
         self.requests_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self.request_counts: Counter[str] = Counter()
         self.sent_count = 0
+        # 429s answered because a send broke the configured rate limits (flood windows not counted).
+        self.rate_limited = 0
         self.closed = False
 
     def wake_updates(self) -> None:
@@ -780,6 +782,7 @@ class FakeTelegram:
             while window and window[0] <= horizon:
                 window.popleft()
             if len(window) >= limit:
+                bot.rate_limited += 1
                 raise _too_many(max(1, math.ceil(window[0] + 1.0 - now)))
         for window in windows:
             window.append(now)
@@ -1857,6 +1860,41 @@ class FakeTelegram:
             chat.known = True
         return dict(user)
 
+    def register_users(self, token: str, first: int, count: int) -> int:
+        """Remembers `count` users from id `first` on, each with an open chat (a six-figure audience at once)."""
+        if not (isinstance(first, int) and isinstance(count, int)) or count < 0 or count > 1_000_000:
+            raise ControlError("first and count must be integers, 0 <= count <= 1000000")
+        for user_id in range(first, first + count):
+            self.register_user(token, user_id, first_name=f"User{user_id}")
+        return count
+
+    def counters(self, token: str) -> dict[str, int]:
+        """Cheap counters to watch a big fan-out (state() lists every chat): messages sent, 429s for the limits."""
+        bot = self.get_bot(token)
+        return {"sent_count": bot.sent_count, "rate_limited": bot.rate_limited}
+
+    def received(self, token: str, first: int, count: int, contains: str) -> dict[str, Any]:
+        """Among chats `first`..`first + count - 1`: how many got a bot message containing `contains`, how many
+        such messages there were, the duplicates (messages beyond the first per chat) and a few chats missing."""
+        bot = self.get_bot(token)
+        reached = total = duplicates = 0
+        missing: list[int] = []
+        for chat_id in range(first, first + count):
+            chat = bot.chats.get(chat_id)
+            hits = 0
+            if chat is not None:
+                for message_id in chat.bot_message_ids:
+                    message = chat.messages.get(message_id)
+                    if message is not None and contains in (message.raw_text or ""):
+                        hits += 1
+            total += hits
+            if hits:
+                reached += 1
+                duplicates += hits - 1
+            elif len(missing) < 20:
+                missing.append(chat_id)
+        return {"chats": count, "reached": reached, "messages": total, "duplicates": duplicates, "missing": missing}
+
     def set_blocked(self, token: str, user_id: int, blocked: bool = True, *, notify: bool = False) -> dict[str, Any]:
         """Marks a user as having blocked (or unblocked) the bot; notify=True also queues my_chat_member."""
         bot = self.get_bot(token)
@@ -2251,6 +2289,18 @@ async def _c_user(fake: FakeTelegram, token: str, body: dict[str, Any], request:
     return {"ok": True, "user": user}
 
 
+async def _c_users(fake: FakeTelegram, token: str, body: dict[str, Any], request: web.Request) -> Any:
+    return {"ok": True, "registered": fake.register_users(token, body.get("first"), body.get("count"))}
+
+
+async def _c_received(fake: FakeTelegram, token: str, body: dict[str, Any], request: web.Request) -> Any:
+    return fake.received(token, int(body["first"]), int(body["count"]), str(body["contains"]))
+
+
+async def _c_counters(fake: FakeTelegram, token: str, body: dict[str, Any], request: web.Request) -> Any:
+    return fake.counters(token)
+
+
 async def _c_block(fake: FakeTelegram, token: str, body: dict[str, Any], request: web.Request) -> Any:
     return fake.set_blocked(
         token, int(body["user_id"]), bool(body.get("blocked", True)), notify=bool(body.get("notify", False))
@@ -2356,6 +2406,8 @@ def create_app(fake: FakeTelegram | None = None) -> web.Application:
         "document": _c_document,
         "update": _c_update,
         "user": _c_user,
+        "users": _c_users,
+        "received": _c_received,
         "block": _c_block,
         "rate_limit": _c_rate_limit,
         "fail": _c_fail,
@@ -2366,6 +2418,7 @@ def create_app(fake: FakeTelegram | None = None) -> web.Application:
     }.items():
         router.add_post(f"{prefix}/{name}", _control(handler))
     router.add_get(prefix + "/chats/{chat_id}/messages", _control(_c_messages))
+    router.add_get(prefix + "/counters", _control(_c_counters))
     router.add_get(prefix + "/chats/{chat_id}/callback_answers", _control(_c_callback_answers))
     router.add_get(prefix + "/files/{file_id}", _control(_c_file))
     router.add_get(f"{prefix}/state", _control(_c_state))
