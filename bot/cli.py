@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.cli_elections import add_election_commands
 from bot.cli_notices import add_notice_commands
@@ -129,6 +130,17 @@ def _latency(text: str) -> tuple[float, float]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def run_event_loop(main: Coroutine[Any, Any, int], kind: str) -> int:
+    """Run the bot's main coroutine on uvloop (about a third less CPU per message sent than asyncio's own loop,
+    which is what lets one process keep up with paid broadcasts' 1000/s), or on asyncio's loop if asked."""
+    if kind == "uvloop":
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(main)
+    return asyncio.run(main)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `vecinos` console script."""
     args = build_parser().parse_args(argv)
@@ -157,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.webhook:
                 overrides["webhook"] = True
         settings = load_settings(**overrides)
+        if args.command == "run":
+            return run_event_loop(_dispatch(args, settings), settings.event_loop)
         return asyncio.run(_dispatch(args, settings))
     except ConfigError as exc:
         print(f"vecinos: configuration error: {exc}", file=sys.stderr)

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     default_language: str = "es"
     timezone: str = "Europe/Madrid"
     engine: Literal["aiogram", "ptb"] = "aiogram"
+    # The event loop `vecinos run` uses: uvloop (faster) or Python's own asyncio loop.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     webhook: bool = False
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -62,6 +63,8 @@ async def export_my_data(ctx: Context) -> None:
             "legal_basis": r.legal_basis,
             "consent_given_at": r.consent_at.isoformat() if r.legal_basis == "consent" else None,
             "registered_at": r.created_at.isoformat(),
+            "quiet_hours_minutes": None if r.quiet_start is None else [r.quiet_start, r.quiet_end],
+            "muted_notices": r.muted_kinds or "",
         },
         "memberships": memberships,
         "roles": [
@@ -70,6 +73,14 @@ async def export_my_data(ctx: Context) -> None:
             if g.role is not Role.RESIDENT
         ],
         "reports": reports,
+        "notices_to_you": [
+            {"notice": d.notice_id, "status": d.status, "language": d.locale, "sent_at": _iso(d.sent_at)}
+            for d in await ctx.uow.notices.deliveries_to(r.chat_id)
+        ],
+        "notices_you_wrote": [
+            {"notice": n.id, "scope": n.scope_kind, "texts": n.texts, "created_at": n.created_at.isoformat()}
+            for n in await ctx.uow.notices.recent_by_author(r.id, limit=1000)
+        ],
         "conversation": {"flow": ctx.flow, "step": ctx.step, "data": ctx.data},
         "messages_to_you": [
             {"topic": o.topic, "status": o.status, "created_at": o.created_at.isoformat(), "content": o.payload}
@@ -140,3 +151,7 @@ ROUTES = Routes(
     callbacks={"forget": Callback(confirm_forget, Action.ERASE_OWN_DATA)},
     step_inputs=any_input(Flow.FORGET, forget_text),
 )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

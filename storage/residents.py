@@ -14,6 +14,8 @@ from storage.models import (
     CaseFollower,
     Conversation,
     Membership,
+    Notice,
+    NoticeDelivery,
     OutboxMessage,
     Poll,
     PollElector,
@@ -139,6 +141,9 @@ class ResidentRepository(Repository):
                 )
             )
         )
+        # Notices they were sent leave no trace of them; notices they wrote stay, by nobody.
+        await self.session.execute(delete(NoticeDelivery).where(NoticeDelivery.resident_id == resident.id))
+        await self.session.execute(update(Notice).where(Notice.author_id == resident.id).values(author_id=None))
         await self.session.execute(delete(Conversation).where(Conversation.chat_id == resident.chat_id))
         await self.session.execute(
             update(ProcessedUpdate)

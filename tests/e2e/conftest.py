@@ -22,7 +22,7 @@ from bot.domain.permissions import ROLE_SCOPE, Grant, Role, ScopeKind, Sector
 from bot.fakeapi.client import FakeTelegramClient
 from bot.fakeapi.server import start_fake_server
 from storage.db import Database
-from tests.conftest import database_params, drop_database, fresh_database_url, open_seeded
+from tests.conftest import POSTGRES_URL, database_params, drop_database, fresh_database_url, open_seeded
 
 TOKEN = "424242:E2E-test-token"
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,6 +127,35 @@ async def start_in_process(
             task.result()
         await asyncio.sleep(0.05)
     return bot
+
+
+ENGINE_DATABASE = [(e, d) for e in ENGINES for d in database_params()]
+
+
+def engine_database_id(param: tuple[str, Any]) -> str:
+    """A test id such as aiogram-sqlite."""
+    return f"{param[0]}-{param[1].values[0]}"
+
+
+@contextlib.asynccontextmanager
+async def journey_bot(
+    param: tuple[str, Any], fake: tuple[str, FakeTelegramClient], tmp_path: Path, **extra: Any
+) -> AsyncIterator[tuple[InProcessBot, str]]:
+    """Vecinos polling on one engine and database (a fresh seeded one) against the fake server; its URL."""
+    engine, database = param
+    kind = database.values[0]
+    if kind == "postgres" and not POSTGRES_URL:
+        pytest.skip("needs VECINOS_TEST_POSTGRES_URL")
+    url = await fresh_database_url(kind, tmp_path)
+    db = await open_seeded(url)
+    await db.dispose()
+    api_url, client = fake
+    bot = await start_in_process(api_url, url, client, engine, "polling", **extra)
+    try:
+        yield bot, url
+    finally:
+        await bot.close()
+        await drop_database(url)
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ import pytest
 
 from bot.domain.permissions import Grant, Role, ScopeKind
 from bot.i18n import Catalogs
-from tests.conftest import POSTGRES_URL, database_params, drop_database, fresh_database_url, open_seeded
-from tests.e2e.conftest import DatabaseProbe, InProcessBot, start_in_process
+from tests.e2e.conftest import ENGINE_DATABASE, DatabaseProbe, InProcessBot, engine_database_id, journey_bot
 from tests.e2e.people import Person, wait_until
 
 CATALOGS = Catalogs("es")
@@ -38,24 +37,12 @@ class BotClock:
         return self.now
 
 
-@pytest.fixture(
-    params=[(e, d) for e in ("aiogram", "ptb") for d in database_params()], ids=lambda p: f"{p[0]}-{p[1].values[0]}"
-)
+@pytest.fixture(params=ENGINE_DATABASE, ids=engine_database_id)
 async def notice_bot(request, fake, tmp_path) -> AsyncIterator[tuple[InProcessBot, str, BotClock]]:  # type: ignore[no-untyped-def]
     """Vecinos polling on each engine and database, reading the time from a clock the test moves."""
-    engine, database = request.param
-    kind = database.values[0]
-    if kind == "postgres" and not POSTGRES_URL:
-        pytest.skip("needs VECINOS_TEST_POSTGRES_URL")
-    url = await fresh_database_url(kind, tmp_path)
-    db = await open_seeded(url)
-    await db.dispose()
-    api_url, client = fake
     clock = BotClock()
-    bot = await start_in_process(api_url, url, client, engine, "polling", clock=clock)
-    yield bot, url, clock
-    await bot.close()
-    await drop_database(url)
+    async with journey_bot(request.param, fake, tmp_path, clock=clock) as (bot, url):
+        yield bot, url, clock
 
 
 async def resident(db: DatabaseProbe, client, user_id: int, name: str, locale: str, circle: str,  # type: ignore[no-untyped-def]

@@ -15,8 +15,7 @@ from sqlalchemy import text
 
 from bot.domain.ballots import parse_receipt
 from bot.i18n import Catalogs
-from tests.conftest import POSTGRES_URL, database_params, drop_database, fresh_database_url, open_seeded
-from tests.e2e.conftest import DatabaseProbe, InProcessBot, start_in_process
+from tests.e2e.conftest import ENGINE_DATABASE, DatabaseProbe, InProcessBot, engine_database_id, journey_bot
 from tests.e2e.people import Person, wait_handled, wait_until
 
 CATALOGS = Catalogs("es")
@@ -33,23 +32,11 @@ def tr(locale: str, message: str, **values: object) -> str:
     return CATALOGS.translator(locale).gettext(message, **values)
 
 
-@pytest.fixture(
-    params=[(e, d) for e in ("aiogram", "ptb") for d in database_params()], ids=lambda p: f"{p[0]}-{p[1].values[0]}"
-)
+@pytest.fixture(params=ENGINE_DATABASE, ids=engine_database_id)
 async def poll_bot(request, fake, tmp_path) -> AsyncIterator[tuple[InProcessBot, str]]:  # type: ignore[no-untyped-def]
     """Vecinos polling on each engine and database (its scheduler ticks twice a second in tests)."""
-    engine, database = request.param
-    kind = database.values[0]
-    if kind == "postgres" and not POSTGRES_URL:
-        pytest.skip("needs VECINOS_TEST_POSTGRES_URL")
-    url = await fresh_database_url(kind, tmp_path)
-    db = await open_seeded(url)
-    await db.dispose()
-    api_url, client = fake
-    bot = await start_in_process(api_url, url, client, engine, "polling")
-    yield bot, url
-    await bot.close()
-    await drop_database(url)
+    async with journey_bot(request.param, fake, tmp_path) as running:
+        yield running
 
 
 async def join(person: Person, manager: Person) -> None:

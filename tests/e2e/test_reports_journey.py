@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.i18n import Catalogs
-from tests.conftest import POSTGRES_URL, database_params, drop_database, fresh_database_url, open_seeded
-from tests.e2e.conftest import InProcessBot, start_in_process
+from tests.e2e.conftest import ENGINE_DATABASE, InProcessBot, engine_database_id
+from tests.e2e.conftest import journey_bot as running_journey
 from tests.e2e.people import Person, wait_until
 
 CATALOGS = Catalogs("es")
@@ -25,23 +25,11 @@ def plain(locale: str, message: str, **values: object) -> str:
     return CATALOGS.translator(locale).plain(message, **values)
 
 
-@pytest.fixture(
-    params=[(e, d) for e in ("aiogram", "ptb") for d in database_params()], ids=lambda p: f"{p[0]}-{p[1].values[0]}"
-)
+@pytest.fixture(params=ENGINE_DATABASE, ids=engine_database_id)
 async def journey_bot(request, fake, tmp_path) -> AsyncIterator[tuple[InProcessBot, str]]:  # type: ignore[no-untyped-def]
     """Vecinos polling on each engine and database, asking "is it fixed?" a few seconds after "resolved"."""
-    engine, database = request.param
-    kind = database.values[0]
-    if kind == "postgres" and not POSTGRES_URL:
-        pytest.skip("needs VECINOS_TEST_POSTGRES_URL")
-    url = await fresh_database_url(kind, tmp_path)
-    db = await open_seeded(url)
-    await db.dispose()
-    api_url, client = fake
-    bot = await start_in_process(api_url, url, client, engine, "polling", report_follow_up_days=0.00005)
-    yield bot, url
-    await bot.close()
-    await drop_database(url)
+    async with running_journey(request.param, fake, tmp_path, report_follow_up_days=0.00005) as running:
+        yield running
 
 
 async def join(person: Person, manager: Person) -> None:

@@ -299,3 +299,25 @@ async def test_sol_resident_never_gets_an_embajadores_notice(bot: Harness) -> No
     await compose(bot, PABLO, f"barrio:{barrio}", "Solo Embajadores.")
     await bot.tap(PABLO, "ntc")
     assert OLGA.user_id not in await deliveries(bot)
+
+
+async def test_mydata_lists_notices_and_forget_erases_their_deliveries(bot: Harness) -> None:
+    import json
+
+    await district(bot)
+    await bot.tap(JOHN, "stq:1380:420")
+    circle = await bot.scalar("SELECT id FROM circle WHERE code = 'emb-plaza-lavapies'")
+    await compose(bot, PABLO, f"circle:{circle}", "Asamblea el martes.")
+    await bot.tap(PABLO, "ntc")
+    replies = await bot.send(JOHN, "/mydata")
+    document = json.loads(next(r.document for r in replies if r.document))
+    assert document["resident"]["quiet_hours_minutes"] == [1380, 420]
+    assert [d["notice"] for d in document["notices_to_you"]] == [1]
+    mine = json.loads(next(r.document for r in await bot.send(PABLO, "/mydata") if r.document))
+    assert mine["notices_you_wrote"][0]["texts"] == {"es": "Asamblea el martes."}
+    await bot.send(JOHN, "/forget")
+    await bot.tap(JOHN, "forget:yes")
+    assert await bot.scalar("SELECT count(*) FROM notice_delivery WHERE chat_id = :c", c=JOHN.user_id) == 0
+    await bot.send(PABLO, "/forget")
+    await bot.tap(PABLO, "forget:yes")
+    assert await bot.scalar("SELECT author_id FROM notice") is None
