@@ -46,7 +46,7 @@ run: $(STAMP) locales
 	$(BIN)/vecinos run
 
 test: $(STAMP) locales
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -65,7 +65,7 @@ async def resident(db: DatabaseProbe, client, user_id: int, name: str, locale: s
     return Person(client, user_id, name, locale)
 
 
-async def nothing_more(person: Person, fragment: str, seconds: float = 1.5) -> None:
+async def nothing_more(person: Person, fragment: str, seconds: float = 0.8) -> None:
     """`fragment` does not arrive in `person`'s chat within `seconds` (the sender runs at 200/s in tests)."""
     await asyncio.sleep(seconds)
     assert not any(fragment in text for text in await person.refresh()), person.texts()
