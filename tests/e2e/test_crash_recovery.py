@@ -78,7 +78,8 @@ async def test_sigkill_mid_burst_loses_nothing_and_applies_nothing_twice(fake, d
                 "callback_query": {"id": f"d{update_id}", "from": delegate_user, "chat_instance": "ci", "data": step},
             }
         await client.send_raw_update(raw)
-    await wait_handled(client, 600_005, timeout=30)
+    # The process starts (imports, migrations) on a machine busy with other tests: up to a minute and a half.
+    await wait_handled(client, 600_005, timeout=90)
     await db.grant(79_999, "delegate", "emb-plaza-lavapies")
 
     updates = burst(barrio, circle)
