@@ -29,9 +29,11 @@ from handlers.labels import circle_label
 from handlers.notice_delivery import (
     NoticeView,
     audience_text,
+    place_name,
     progress_lines,
     queue_notice,
     render_notice,
+    scope_of,
 )
 from handlers.routing import Callback, Command, Routes, any_input
 
@@ -125,6 +127,16 @@ async def _broadcasts_left(ctx: Context) -> int:
     return broadcasts_left(sent, policy.delegate_daily_limit)
 
 
+async def _may_broadcast(ctx: Context, kind: NoticeKind) -> bool:
+    """Whether a delegate's broadcast is within today's limit (other notices have none); if not, say so and
+    leave the wizard."""
+    if kind is not NoticeKind.DELEGATE or await _broadcasts_left(ctx) > 0:
+        return True
+    await ctx.finish()
+    _limit_reached(ctx)
+    return False
+
+
 def _limit_reached(ctx: Context) -> None:
     limit = ctx.services.notices.delegate_daily_limit
     ctx.say(
@@ -176,9 +188,7 @@ async def _scope_chosen(ctx: Context, scope: NoticeScope) -> None:
     if kind is None:
         refuse(ctx)
         return
-    if kind is NoticeKind.DELEGATE and await _broadcasts_left(ctx) == 0:
-        await ctx.finish()
-        _limit_reached(ctx)
+    if not await _may_broadcast(ctx, kind):
         return
     languages = await ctx.uow.notices.languages(scope, besides=_me(ctx))
     if sum(languages.values()) == 0:
@@ -435,8 +445,6 @@ def _draft_view(ctx: Context, scope: NoticeScope, place: str | None) -> NoticeVi
 
 
 async def _preview(ctx: Context) -> None:
-    from handlers.notice_delivery import place_name
-
     t = ctx.t
     scope = parse_notice_scope(ctx.data.get("scope", ""))
     if scope is None or not (ctx.data.get("texts") or {}):
@@ -487,9 +495,7 @@ async def confirm_tapped(ctx: Context, data: CallbackData) -> None:
     if kind is None or kind.value != ctx.data.get("kind"):
         refuse(ctx)
         return
-    if kind is NoticeKind.DELEGATE and await _broadcasts_left(ctx) == 0:
-        await ctx.finish()
-        _limit_reached(ctx)
+    if not await _may_broadcast(ctx, kind):
         return
     at_text = ctx.data.get("at")
     at = datetime.fromisoformat(at_text) if at_text else ctx.now
@@ -544,8 +550,6 @@ async def cancel_tapped(ctx: Context, data: CallbackData) -> None:
 
 async def list_notices(ctx: Context) -> None:
     """/notices: my latest notices with their delivery progress."""
-    from handlers.notice_delivery import place_name, scope_of
-
     t = ctx.t
     assert ctx.resident is not None
     notices = await ctx.uow.notices.recent_by_author(ctx.resident.id, limit=10)
