@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
+from bot.domain.coexistence import CoexistencePolicy
 from bot.domain.elections import ElectionPolicy
 from bot.domain.notices import DEFAULT_NOTICE_POLICY, NoticePolicy, parse_quiet_hours
 from bot.domain.polls import PollPolicy
@@ -87,6 +88,12 @@ class Vecinos:
             notices=NoticePolicy(
                 delegate_daily_limit=settings.delegate_broadcasts_per_day,
                 quiet=parse_quiet_hours(settings.quiet_hours) or DEFAULT_NOTICE_POLICY.quiet,
+            ),
+            coexistence=CoexistencePolicy(
+                invite_reminder_after=timedelta(days=settings.coexistence_invite_reminder_days),
+                invite_lapses_after=timedelta(days=settings.coexistence_invite_lapse_days),
+                check_after=timedelta(days=settings.mediation_check_days),
+                retention=timedelta(days=settings.coexistence_retention_days),
             ),
         )
         return cls(settings, db, catalogs, services, Dispatcher(services), wakers)

@@ -1,4 +1,5 @@
-"""The `vecinos` command: run, chat, fake-telegram, seed, migrate, invites, roles, polls, elections, notices, demo."""
+"""The `vecinos` command: run, chat, fake-telegram, seed, migrate, invites, roles, polls, elections, notices,
+coexistence, demo."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.cli_coexistence import add_coexistence_commands
 from bot.cli_elections import add_election_commands
 from bot.cli_notices import add_notice_commands
 from bot.cli_polls import add_commands as add_poll_commands
@@ -118,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tally_command(sub)
     add_election_commands(sub)
     add_notice_commands(sub)
+    add_coexistence_commands(sub)
     return parser
 
 
@@ -231,6 +234,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from bot.cli_notices import run_notices
 
             await run_notices(app, args)
+        elif args.command == "coexistence":
+            from bot.cli_coexistence import run_coexistence
+
+            await run_coexistence(app, args)
         elif args.command == "demo":
             from bot.cli_polls import run_demo
 

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     # Notices: a delegate's broadcasts per local day, and when normal notices wait (local time; "off": never).
     delegate_broadcasts_per_day: int = Field(default=3, ge=0, le=100)
     quiet_hours: str = "22:00-08:00"
+    # Coexistence: when an unanswered invitation is reminded once and then handed back to the mediator, when
+    # a mediation's agreement is checked, and how long a closed case's content is kept.
+    coexistence_invite_reminder_days: float = Field(default=3.0, gt=0, le=60)
+    coexistence_invite_lapse_days: float = Field(default=7.0, gt=0, le=120)
+    mediation_check_days: float = Field(default=30.0, gt=0, le=365)
+    coexistence_retention_days: float = Field(default=180.0, gt=0, le=3650)
     seed_file: str | None = None
 
     @field_validator("bot_token", mode="before")

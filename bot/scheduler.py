@@ -9,6 +9,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from handlers.approvals import send_due_reminders
 from handlers.cases import send_due_case_work
+from handlers.coexistence_life import send_due_coexistence_work
 from handlers.context import Services
 from handlers.election_life import send_due_election_work
 from handlers.notice_delivery import send_due_notice_work
@@ -25,8 +26,9 @@ async def remind_pending_memberships(services: Services) -> int:
 
 
 async def follow_up_cases(services: Services) -> int:
-    """Tick: case deadlines (reminders, escalations) and "is it fixed?" questions."""
-    return await send_due_case_work(services)
+    """Tick: case deadlines (reminders, escalations) and "is it fixed?" questions; mediation, support and court
+    work (lapsed invitations, agreement checks, session reminders, content past its retention)."""
+    return await send_due_case_work(services) + await send_due_coexistence_work(services)
 
 
 async def run_polls(services: Services) -> int:

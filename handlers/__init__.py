@@ -7,6 +7,8 @@ from handlers import (
     admin,
     approvals,
     cases,
+    coexistence,
+    coexistence_party,
     contact,
     elections,
     notices,
@@ -37,6 +39,8 @@ ROUTES: Routes = assemble(
         proposals.ROUTES,
         elections.ROUTES,
         notices.ROUTES,
+        coexistence.ROUTES,
+        coexistence_party.ROUTES,
     ]
 )
 

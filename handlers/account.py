@@ -35,6 +35,7 @@ HELP_LINES: tuple[tuple[Action, str], ...] = (
     (Action.JOIN_CIRCLE, N_("/start: join a circle, or use an invitation")),
     (Action.LEAVE_CIRCLE, N_("/leave: leave your circle")),
     (Action.CONTACT_MANAGERS, N_("/contact: write to your barrio's community managers")),
+    (Action.SEEK_SUPPORT, N_("/support: talk privately to someone (victim support, a conflict with a neighbour)")),
     (Action.CHANGE_LANGUAGE, N_("/language: change the language")),
     (Action.CHANGE_SETTINGS, N_("/settings: quiet hours, and which notices you get")),
     (Action.VIEW_OWN_DATA, N_("/mydata: get a copy of your data")),
@@ -50,6 +51,12 @@ STAFF_LINES: tuple[tuple[Action, str], ...] = (
         N_("/grant USER_ID delegate CIRCLE: name a delegate (e.g. /grant 12345 delegate emb-plaza-lavapies)"),
     ),
     (Action.GRANT_ROLE, N_("/grant USER_ID ROLE PLACE [SECTOR]: give any role")),
+    (
+        Action.APPOINT_COURT_MEMBER,
+        N_("/grant USER_ID community_court_member BARRIO: appoint a member of the barrio's community court"),
+    ),
+    (Action.SEE_COEXISTENCE, N_("/mediations: mediation, support and community court cases (state and dates)")),
+    (Action.SIT_ON_COURT, N_("/mediations: the community court cases of your panel")),
 )
 
 
@@ -58,7 +65,11 @@ async def show_help(ctx: Context) -> None:
     t = ctx.t
     lines = [t.gettext("<b>What you can do</b>")]
     if not ctx.registered:
-        lines += [t.gettext("/start: join your stewardship circle"), t.gettext("/language: change the language")]
+        lines += [
+            t.gettext("/start: join your stewardship circle"),
+            t.gettext("/language: change the language"),
+            t.gettext("/support: urgent help numbers, and how to talk privately to someone"),
+        ]
     else:
         lines += [t.gettext(text) for action, text in HELP_LINES if can_somewhere(ctx.grants, action)]
     staff = [t.gettext(text) for action, text in STAFF_LINES if can_somewhere(ctx.grants, action)]

@@ -132,6 +132,10 @@ async def grant_role(ctx: Context) -> None:
 
 ROUTES = Routes(
     commands={
-        "grant": Command(grant_role, Action.NAME_DELEGATE, N_("Only community managers and administrators give roles."))
+        "grant": Command(
+            grant_role,
+            (Action.NAME_DELEGATE, Action.APPOINT_COURT_MEMBER),
+            N_("Only community managers, community justice staff and administrators give roles."),
+        )
     },
 )

@@ -12,8 +12,9 @@ from datetime import datetime
 from bot.channels.base import Button, Reply
 from bot.domain.callbacks import cb
 from bot.domain.permissions import Action, Grant, Place, Sector, can
-from bot.domain.reports import CaseStatus, staff_transitions
+from bot.domain.reports import CaseStatus, is_open, staff_transitions
 from bot.i18n import Catalogs, Safe, Translator, escape, safe_join
+from handlers.coexistence_texts import kind_name, reads_content, status_name
 from handlers.labels import case_status_name, category_name, handler_name, transition_label
 from storage.models import Case, Resident
 from storage.uow import UnitOfWork
@@ -63,12 +64,55 @@ def staff_buttons(t: Translator, case: Case, grants: Sequence[Grant] | None = No
     ]
     if case.reporter_id is not None and case.status not in (CaseStatus.MERGED, CaseStatus.CLOSED):
         buttons.append(Button(t.plain("❓ Ask the reporter"), cb("cq", case.id)))
-    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    return rows + coexistence_buttons(t, case, grants)
 
 
-async def staff_card(uow: UnitOfWork, t: Translator, case: Case, *, heading: Safe | None = None) -> Safe:
+# Cases that can become a mediation (a conflict between neighbours, or any case referred to mediation), and
+# the sectors whose misdemeanour cases can go to the community court.
+MEDIATION_CATEGORY = "neighbour_conflict"
+COURT_SECTORS = frozenset({Sector.COMMUNITY_POLICE.value, Sector.COMMUNITY_JUSTICE.value})
+
+
+def coexistence_buttons(t: Translator, case: Case, grants: Sequence[Grant] | None) -> list[list[Button]]:
+    """'Open a mediation' for mediators, 'To the community court' for community police and justice: offered on
+    open cases with a reporter, to those the table allows (to every reader of a card sent without grants)."""
+    if case.reporter_id is None or not is_open(CaseStatus(case.status)):
+        return []
+    place = Place(case.barrio_id)
+    rows: list[list[Button]] = []
+    mediable = case.category == MEDIATION_CATEGORY or case.sector == Sector.MEDIATION.value
+    if mediable and (grants is None or can(grants, Action.MEDIATE, place)):
+        rows.append([Button(t.plain("🤝 Open a mediation"), cb("xo", case.id))])
+    if case.sector in COURT_SECTORS and (grants is None or can(grants, Action.REFER_TO_COURT, place)):
+        rows.append([Button(t.plain("⚖️ To the community court"), cb("xr", case.id))])
+    return rows
+
+
+# Who is reading a case card (their grants and resident id), when known: the text of a case that went to
+# mediation or the community court is shown only to those who may read that process's content.
+Reader = tuple[Sequence[Grant], int]
+
+
+async def confidential_note(uow: UnitOfWork, t: Translator, case: Case, reader: Reader | None) -> Safe | None:
+    """What replaces a case's text (and photos) for a reader who may not see it, because the case went to a
+    mediation or a community court; None when the reader may see it all."""
+    coexistence = await uow.coexistence.latest_for_report(case.id)
+    if coexistence is None or (reader is not None and reads_content(reader[0], reader[1], coexistence)):
+        return None
+    return t.gettext(
+        "🔒 In {kind} <b>{ref}</b> ({state}): what it is about is confidential.",
+        kind=kind_name(t, coexistence.kind),
+        ref=coexistence.ref,
+        state=status_name(t, coexistence.status),
+    )
+
+
+async def staff_card(
+    uow: UnitOfWork, t: Translator, case: Case, *, heading: Safe | None = None, reader: Reader | None = None
+) -> Safe:
     """A case as staff see it: reference, category, place, who reported it (or that they are anonymous),
-    state, deadlines and text. Never a Telegram identity."""
+    state, deadlines and text (unless it is confidential for this reader). Never a Telegram identity."""
     reporter = await uow.residents.get(case.reporter_id) if case.reporter_id and not case.anonymous else None
     where = await where_text(uow, case)
     if case.source == "open311":
@@ -96,7 +140,7 @@ async def staff_card(uow: UnitOfWork, t: Translator, case: Case, *, heading: Saf
         lines.append(t.gettext("To acknowledge by {date}", date=t.datetime(case.acknowledge_by, "short")))
     elif case.status not in (CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.MERGED) and case.resolve_by:
         lines.append(t.gettext("To resolve by {date}", date=t.datetime(case.resolve_by, "short")))
-    lines += [Safe(""), escape(case.text)]
+    lines += [Safe(""), await confidential_note(uow, t, case, reader) or escape(case.text)]
     return safe_join("\n", lines)
 
 
@@ -226,9 +270,13 @@ def people_update(uow: UnitOfWork, case: Case, target: CaseStatus, note: str | N
     return render
 
 
-async def new_case_messages(uow: UnitOfWork, t: Translator, case: Case, heading: Safe | None = None) -> list[Reply]:
+async def new_case_messages(
+    uow: UnitOfWork, t: Translator, case: Case, heading: Safe | None = None, reader: Reader | None = None
+) -> list[Reply]:
     """What staff receive for a case: the card with its buttons, then its photos and where it is on the map."""
-    messages = [Reply(await staff_card(uow, t, case, heading=heading), staff_buttons(t, case))]
+    messages = [Reply(await staff_card(uow, t, case, heading=heading, reader=reader), staff_buttons(t, case))]
+    if await confidential_note(uow, t, case, reader) is not None:
+        return messages
     for file_id in await uow.cases.photos(case.id):
         messages.append(Reply(t.gettext("📷 {ref}", ref=case.ref), photo=file_id))
     if case.latitude is not None and case.longitude is not None:

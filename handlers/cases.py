@@ -162,7 +162,8 @@ async def case_tapped(ctx: Context, data: CallbackData) -> None:
 
 async def _show_case(ctx: Context, case: Case, *, edit: bool) -> None:
     t = ctx.t
-    messages = await new_case_messages(ctx.uow, t, case)
+    assert ctx.resident is not None
+    messages = await new_case_messages(ctx.uow, t, case, reader=(ctx.grants, ctx.resident.id))
     history = [t.gettext("<b>History</b>")]
     for event in await ctx.uow.cases.events(case.id):
         line = _history_line(t, event.kind, event.to_status, event.sector)
@@ -361,7 +362,7 @@ async def _apply(
                             ctx.now, skip=ctx.resident.id)  # fmt: skip
     ctx.wrote_outbox = True
     ctx.toast(ctx.t.plain("Done: {ref} is {state}.", ref=case.ref, state=case_status_name(ctx.t, case.status)))
-    card = await staff_card(uow, ctx.t, case)
+    card = await staff_card(uow, ctx.t, case, reader=(ctx.grants, ctx.resident.id))
     ctx.show(card, staff_buttons(ctx.t, case, ctx.grants))
 
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.channels.base import Button, Incoming, Reply
+from bot.domain.coexistence import DEFAULT_COEXISTENCE_POLICY, CoexistencePolicy
 from bot.domain.elections import DEFAULT_ELECTION_POLICY, ElectionPolicy
 from bot.domain.notices import DEFAULT_NOTICE_POLICY, NoticePolicy
 from bot.domain.permissions import Action, Grant, Place, Role, can, can_somewhere, is_registered, resident_grant
@@ -43,6 +44,8 @@ class Flow(StrEnum):
     STAND = "stand"
     NOTICE = "notice"
     SETTINGS = "settings"
+    COEXISTENCE = "coexistence"  # a mediator finding a neighbour, proposing a session, drafting an agreement
+    THREAD = "thread"  # writing in a confidential thread (a party to the mediator, the mediator to a party)
 
 
 class NoStep(StrEnum):
@@ -66,6 +69,7 @@ class Services:
     polls: PollPolicy = DEFAULT_POLICY
     elections: ElectionPolicy = DEFAULT_ELECTION_POLICY
     notices: NoticePolicy = DEFAULT_NOTICE_POLICY
+    coexistence: CoexistencePolicy = DEFAULT_COEXISTENCE_POLICY
 
 
 @dataclass

@@ -365,11 +365,12 @@ async def route(ctx: Context, routes: Routes) -> None:
         ctx.say(t.gettext("I did not understand that. Send /help to see what I can do."))
 
 
-def _gate(ctx: Context, action: Action, refusal: str | None) -> bool:
-    """Whether the permission table allows `action` somewhere to this person; if not, say why."""
-    if can_somewhere(ctx.grants, action):
+def _gate(ctx: Context, action: Action | tuple[Action, ...], refusal: str | None) -> bool:
+    """Whether the permission table allows `action` (any of them) somewhere to this person; if not, say why."""
+    actions = action if isinstance(action, tuple) else (action,)
+    if any(can_somewhere(ctx.grants, one) for one in actions):
         return True
-    if action in SELF_SERVICE and not ctx.registered:
+    if any(one in SELF_SERVICE for one in actions) and not ctx.registered:
         ask_to_register(ctx)
     elif refusal is not None:
         if ctx.incoming.callback_id:

@@ -15,6 +15,9 @@ ROLE_NAMES = {
     Role.SECTORIAL_MANAGER: N_("Sectorial manager"),
     Role.COUNCIL_MEMBER: N_("Council member"),
     Role.ADMIN: N_("Administrator"),
+    Role.COMMUNITY_COURT_MEMBER: N_("Community court member"),
+    Role.COMMUNITY_PROSECUTOR: N_("Community prosecutor"),
+    Role.MEDIATION_SUPERVISOR: N_("Mediation supervisor"),
 }
 
 SECTOR_NAMES = {

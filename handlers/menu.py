@@ -24,6 +24,8 @@ MENU: tuple[tuple[str, str], ...] = (
     ("cases", N_("Cases you handle (staff)")),
     ("leave", N_("Leave your circle")),
     ("contact", N_("Write to your community managers")),
+    ("support", N_("Talk privately to someone")),
+    ("mediations", N_("Mediation, support and court cases")),
     ("mydata", N_("A copy of your data")),
     ("forget", N_("Erase your data")),
     ("cancel", N_("Stop what you are doing")),

@@ -10,6 +10,7 @@ from typing import Any
 from bot.channels.base import Button
 from bot.domain.callbacks import CallbackData, cb
 from bot.domain.permissions import Action, Role
+from handlers.coexistence_party import forget_coexistence, own_coexistence_data
 from handlers.common import stale
 from handlers.context import Context, Flow
 from handlers.routing import Callback, Command, Routes, any_input
@@ -81,6 +82,7 @@ async def export_my_data(ctx: Context) -> None:
             {"notice": n.id, "scope": n.scope_kind, "texts": n.texts, "created_at": n.created_at.isoformat()}
             for n in await ctx.uow.notices.recent_by_author(r.id, limit=1000)
         ],
+        "mediation_support_and_court": await own_coexistence_data(ctx, r),
         "conversation": {"flow": ctx.flow, "step": ctx.step, "data": ctx.data},
         "messages_to_you": [
             {"topic": o.topic, "status": o.status, "created_at": o.created_at.isoformat(), "content": o.payload}
@@ -132,6 +134,7 @@ async def confirm_forget(ctx: Context, data: CallbackData) -> None:
             await ctx.finish()
         ctx.show(ctx.t.gettext("Nothing has changed."))
         return
+    await forget_coexistence(ctx, ctx.resident)
     await ctx.uow.residents.erase(ctx.resident)
     ctx.resident = None
     ctx.grants = []

@@ -19,6 +19,7 @@ from bot.domain.territory import nearest_circles, valid_coordinates
 from bot.domain.text import clean_free_text, has_letters_or_digits
 from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, Safe
 from handlers import approvals
+from handlers.coexistence_party import open_paper_invitation
 from handlers.common import describe_grant, stale
 from handlers.context import Context, Flow
 from handlers.labels import circle_label, status_name
@@ -58,6 +59,8 @@ def consent_buttons(ctx: Context) -> list[list[Button]]:
 async def start(ctx: Context) -> None:
     """/start [invite]: begin or resume registration, or use an invite as a registered resident."""
     payload = ctx.incoming.args.strip()
+    if payload and await open_paper_invitation(ctx, payload):
+        return
     code = payload if payload and looks_like_invite_code(payload) else None
     if payload and code is None:
         ctx.say(ctx.t.gettext("This invitation link is not valid. You can still register without it."))

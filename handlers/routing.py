@@ -17,10 +17,11 @@ CallbackHandler = Callable[[Context, CallbackData], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """A /command, the action it takes, and (marked with N_) what to say to someone not allowed to."""
+    """A /command, the action it takes (or the actions, any of which opens it), and (marked with N_) what to
+    say to someone not allowed to."""
 
     handler: CommandHandler
-    action: Action
+    action: Action | tuple[Action, ...]
     refusal: str | None = None
 
 

@@ -577,3 +577,84 @@ class NoticeDelivery(Base):
         Index("ix_notice_delivery_due", "status", "send_at", "id"),
         Index("ix_notice_delivery_progress", "notice_id", "status"),
     )
+
+
+class CoexistenceCase(Base):
+    """A mediation, a support case or a community court case: confidential, consent-based. Party B is stored
+    only once they accept; until then the invitation is a token hash (and, sent through the bot, outbox rows
+    for it and its one reminder, deleted if B declines or never answers).
+    Content (messages, sessions, agreement) is deleted a retention period after closing."""
+
+    __tablename__ = "coexistence_case"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(16), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # mediation | support | court
+    barrio_id: Mapped[int] = mapped_column(ForeignKey("barrio.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("report_case.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    opened_by: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"))
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"), index=True)
+    party_a_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"), index=True)
+    party_b_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"), index=True)
+    # Whether A agreed that B may be told it was them who asked; for support, whether they asked anonymously.
+    a_named: Mapped[bool] = mapped_column(Boolean, default=False)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    a_consent_at: Mapped[datetime | None]
+    b_consent_at: Mapped[datetime | None]
+    invite_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    invite_via: Mapped[str | None] = mapped_column(String(8))  # bot | paper
+    invited_at: Mapped[datetime | None]
+    invite_lapse_at: Mapped[datetime | None] = mapped_column(index=True)
+    agreement_a: Mapped[str | None] = mapped_column(Text)
+    agreement_b: Mapped[str | None] = mapped_column(Text)
+    a_accepted_at: Mapped[datetime | None]
+    b_accepted_at: Mapped[datetime | None]
+    check_at: Mapped[datetime | None] = mapped_column(index=True)
+    a_holding: Mapped[bool | None] = mapped_column(Boolean)
+    b_holding: Mapped[bool | None] = mapped_column(Boolean)
+    opened_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class CoexistenceMessage(Base):
+    """One message of a confidential thread: a party to the handler, the handler to a party, or a text the
+    handler shared from one party with the other (marked as shared)."""
+
+    __tablename__ = "coexistence_message"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coexistence_id: Mapped[int] = mapped_column(ForeignKey("coexistence_case.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    author: Mapped[str] = mapped_column(String(8))  # a | b | handler
+    recipient: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CoexistenceSession(Base):
+    """A session (or a court hearing) the handler proposes: when, where, and each party's answer."""
+
+    __tablename__ = "coexistence_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coexistence_id: Mapped[int] = mapped_column(ForeignKey("coexistence_case.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    place: Mapped[str] = mapped_column(String(300))
+    a_answer: Mapped[str | None] = mapped_column(String(8))
+    b_answer: Mapped[str | None] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(12))  # proposed | agreed | off
+    remind_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class CoexistenceOutcomeCount(Base):
+    """How many coexistence cases ended how, by barrio, kind and month: no names, kept after the content goes."""
+
+    __tablename__ = "coexistence_outcome"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    barrio_id: Mapped[int] = mapped_column(ForeignKey("barrio.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16))
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM, Madrid time
+    count: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (UniqueConstraint("barrio_id", "kind", "outcome", "month", name="uq_coexistence_outcome"),)

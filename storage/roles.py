@@ -186,6 +186,13 @@ class RoleRepository(Repository):
             )
         return await self._first_holders(managers, RoleGrant.role == Role.ADMIN)
 
+    async def holders_in_barrio(self, role: Role, barrio_id: int, sector: str | None = None) -> Sequence[Resident]:
+        """The residents holding `role` over the barrio (of `sector`, when given), by id."""
+        condition = and_(RoleGrant.role == role, RoleGrant.scope_id == barrio_id)
+        if sector is not None:
+            condition = and_(condition, RoleGrant.sector == sector)
+        return await self._first_holders(condition)
+
     async def _first_holders(self, *conditions: Any) -> Sequence[Resident]:
         """The residents holding a grant that matches the first condition anyone matches, by id."""
         for condition in conditions:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.ballots import BallotBox
 from storage.cases import CaseRepository
+from storage.coexistence import CoexistenceRepository
 from storage.conversations import ConversationRepository, UpdateRepository
 from storage.demo import DemoRepository
 from storage.elections import ElectionRepository
@@ -94,6 +95,7 @@ class UnitOfWork:
         self.demo = DemoRepository(session, postgres)
         self.media = MediaRepository(session, postgres)
         self.notices = NoticeRepository(session, postgres)
+        self.coexistence = CoexistenceRepository(session, postgres)
 
     async def __aenter__(self) -> UnitOfWork:
         if self._lock is not None:

@@ -21,6 +21,11 @@ class Role(StrEnum):
     SECTORIAL_MANAGER = "sectorial_manager"
     COUNCIL_MEMBER = "council_member"
     ADMIN = "admin"
+    # Coexistence: trained residents on a barrio's community court panel, the community prosecutor who
+    # supervises the panels, and the supervisor of the mediation sector (Psycho-Social Safety Care).
+    COMMUNITY_COURT_MEMBER = "community_court_member"
+    COMMUNITY_PROSECUTOR = "community_prosecutor"
+    MEDIATION_SUPERVISOR = "mediation_supervisor"
 
 
 class Sector(StrEnum):
@@ -51,6 +56,7 @@ class Action(StrEnum):
     FOLLOW_OWN_REPORTS = "follow_own_reports"
     SEE_POLLS = "see_polls"
     CHANGE_SETTINGS = "change_settings"  # quiet hours, muted notices
+    SEEK_SUPPORT = "seek_support"  # "I need to talk to someone": a confidential case with Psycho-Social Care
     # Verified members of the place's circle.
     REPORT_PROBLEM = "report_problem"
     VOTE = "vote"
@@ -68,6 +74,14 @@ class Action(StrEnum):
     HANDLE_REPORTS = "handle_reports"
     CREATE_POLL = "create_poll"
     CALL_ELECTION = "call_election"
+    # Coexistence. Seeing a mediation, support or court case means its state and dates, never its content.
+    SEE_COEXISTENCE = "see_coexistence"
+    MEDIATE = "mediate"  # open a mediation from a case, take a support case: become its mediator
+    SUPERVISE_MEDIATION = "supervise_mediation"  # read the content of the barrio's mediations and support
+    REFER_TO_COURT = "refer_to_court"
+    APPOINT_COURT_MEMBER = "appoint_court_member"
+    SIT_ON_COURT = "sit_on_court"  # a panel member: take a court case, hold the hearing, record the agreement
+    SUPERVISE_COURT = "supervise_court"  # the prosecutor: read court cases, take one back
 
 
 class ScopeKind(StrEnum):
@@ -122,10 +136,17 @@ SELF_SERVICE: frozenset[Action] = frozenset(
         Action.FOLLOW_OWN_REPORTS,
         Action.SEE_POLLS,
         Action.CHANGE_SETTINGS,
+        Action.SEEK_SUPPORT,
     }
 )
 # Nobody may do these when the subject is themselves (deciding on one's own request to join, say).
 NEVER_ON_ONESELF: frozenset[Action] = frozenset({Action.APPROVE_MEMBERSHIP, Action.ANSWER_RESIDENT})
+
+# What mediation, support and court content can be reached by: never by an office (admins included), only by
+# the trained people the process names.
+CONFIDENTIAL: frozenset[Action] = frozenset(
+    {Action.MEDIATE, Action.SUPERVISE_MEDIATION, Action.SIT_ON_COURT, Action.SUPERVISE_COURT}
+)
 
 # The one table: which place-bound actions each role allows within the scope of its grant.
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -145,11 +166,21 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.HANDLE_REPORTS,
             Action.CREATE_POLL,
             Action.CALL_ELECTION,
+            Action.SEE_COEXISTENCE,
         }
     ),
-    Role.SECTORIAL_MANAGER: frozenset({Action.HANDLE_REPORTS}),
+    Role.SECTORIAL_MANAGER: frozenset({Action.HANDLE_REPORTS, Action.SEE_COEXISTENCE}),
     Role.COUNCIL_MEMBER: frozenset({Action.VOTE, Action.STAND}),
-    Role.ADMIN: frozenset(set(Action) - PUBLIC - SELF_SERVICE),
+    Role.ADMIN: frozenset(set(Action) - PUBLIC - SELF_SERVICE - CONFIDENTIAL),
+    Role.COMMUNITY_COURT_MEMBER: frozenset({Action.SIT_ON_COURT}),
+    Role.COMMUNITY_PROSECUTOR: frozenset({Action.SUPERVISE_COURT, Action.SEE_COEXISTENCE}),
+    Role.MEDIATION_SUPERVISOR: frozenset({Action.SUPERVISE_MEDIATION, Action.SEE_COEXISTENCE}),
+}
+# What a sectorial manager may do beyond the role's row, by the sector they belong to.
+SECTOR_PERMISSIONS: dict[Sector, frozenset[Action]] = {
+    Sector.MEDIATION: frozenset({Action.MEDIATE}),
+    Sector.COMMUNITY_JUSTICE: frozenset({Action.REFER_TO_COURT, Action.APPOINT_COURT_MEMBER}),
+    Sector.COMMUNITY_POLICE: frozenset({Action.REFER_TO_COURT}),
 }
 
 ROLE_SCOPE: dict[Role, ScopeKind] = {
@@ -159,6 +190,9 @@ ROLE_SCOPE: dict[Role, ScopeKind] = {
     Role.SECTORIAL_MANAGER: ScopeKind.BARRIO,
     Role.COUNCIL_MEMBER: ScopeKind.BARRIO,
     Role.ADMIN: ScopeKind.DISTRICT,
+    Role.COMMUNITY_COURT_MEMBER: ScopeKind.BARRIO,
+    Role.COMMUNITY_PROSECUTOR: ScopeKind.BARRIO,
+    Role.MEDIATION_SUPERVISOR: ScopeKind.BARRIO,
 }
 
 # Roles a person may be given with /grant or `vecinos roles grant` (RESIDENT comes from membership).
@@ -185,7 +219,17 @@ def can(grants: Iterable[Grant], action: Action, place: Place, *, on_oneself: bo
         return is_registered(grants)
     if on_oneself and action in NEVER_ON_ONESELF:
         return False
-    return any(action in PERMISSIONS[g.role] and g.covers(place) for g in grants)
+    return any(_grant_allows(g, action) and g.covers(place) for g in grants)
+
+
+def _grant_allows(grant: Grant, action: Action) -> bool:
+    if action in PERMISSIONS[grant.role]:
+        return True
+    return (
+        grant.role is Role.SECTORIAL_MANAGER
+        and grant.sector is not None
+        and action in SECTOR_PERMISSIONS.get(grant.sector, frozenset())
+    )
 
 
 def can_somewhere(grants: Iterable[Grant], action: Action) -> bool:
@@ -195,13 +239,17 @@ def can_somewhere(grants: Iterable[Grant], action: Action) -> bool:
     grants = list(grants)
     if action in SELF_SERVICE:
         return is_registered(grants)
-    return any(action in PERMISSIONS[g.role] and (g.role is not Role.RESIDENT or g.scope_id) for g in grants)
+    return any(_grant_allows(g, action) and (g.role is not Role.RESIDENT or g.scope_id) for g in grants)
 
 
 def grant_action(role: Role) -> Action:
     """The action it takes to give someone `role`: community managers name their circles' delegates;
-    every other role is granted by admins."""
-    return Action.NAME_DELEGATE if role is Role.DELEGATE else Action.GRANT_ROLE
+    community justice staff appoint their barrio's court panel; every other role is granted by admins."""
+    if role is Role.DELEGATE:
+        return Action.NAME_DELEGATE
+    if role is Role.COMMUNITY_COURT_MEMBER:
+        return Action.APPOINT_COURT_MEMBER
+    return Action.GRANT_ROLE
 
 
 def grant_is_well_formed(grant: Grant) -> bool:

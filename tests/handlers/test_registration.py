@@ -276,7 +276,9 @@ async def test_grant_in_chat_by_an_admin(bot):
     assert "Lucía" in texts(replies)
     assert (await bot.outbox(LUCIA.user_id))[-1]["text"].startswith("🎖️")
     replies = await bot.send(LUCIA, "/grant 900 admin district")
-    assert texts(replies) == tr(bot, "es", "Only community managers and administrators give roles.")
+    assert texts(replies) == tr(
+        bot, "es", "Only community managers, community justice staff and administrators give roles."
+    )
     replies = await bot.send(admin, "/grant nonsense")
     assert texts(replies) == tr(bot, "es", "{value} is not a Telegram user id (a positive number).", value="nonsense")
     replies = await bot.send(admin, "/grant 502")

@@ -34,40 +34,61 @@ SUBJECTS: dict[str, tuple[list[Grant], Place, Place]] = {
         Place(2, 7, Sector.SOCIAL_SERVICES),
     ),
     "council": ([REGISTERED, Grant(Role.COUNCIL_MEMBER, ScopeKind.BARRIO, 2)], Place(2, 7), Place(3, 13)),
+    "medi": (
+        [REGISTERED, Grant(Role.SECTORIAL_MANAGER, ScopeKind.BARRIO, 2, Sector.MEDIATION)],
+        Place(2, 7),
+        Place(3, 13),
+    ),
+    "just": (
+        [REGISTERED, Grant(Role.SECTORIAL_MANAGER, ScopeKind.BARRIO, 2, Sector.COMMUNITY_JUSTICE)],
+        Place(2, 7),
+        Place(3, 13),
+    ),
+    "court": ([REGISTERED, Grant(Role.COMMUNITY_COURT_MEMBER, ScopeKind.BARRIO, 2)], Place(2, 7), Place(3, 13)),
+    "pros": ([REGISTERED, Grant(Role.COMMUNITY_PROSECUTOR, ScopeKind.BARRIO, 2)], Place(2, 7), Place(3, 13)),
+    "supv": ([REGISTERED, Grant(Role.MEDIATION_SUPERVISOR, ScopeKind.BARRIO, 2)], Place(2, 7), Place(3, 13)),
     "admin": ([REGISTERED, Grant(Role.ADMIN, ScopeKind.DISTRICT)], Place(3, 13), Place(2, 7)),
 }
 COLUMNS = list(SUBJECTS)
 
 # One row per action; per subject "in scope / out of scope": Y allowed, . refused.
 EXPECTED = """
-action              nobody registered resident delegate manager police council admin
-join_circle         YY     YY         YY       YY       YY      YY     YY      YY
-change_language     YY     YY         YY       YY       YY      YY     YY      YY
-see_help            YY     YY         YY       YY       YY      YY     YY      YY
-cancel              YY     YY         YY       YY       YY      YY     YY      YY
-check_receipt       YY     YY         YY       YY       YY      YY     YY      YY
-view_own_data       ..     YY         YY       YY       YY      YY     YY      YY
-erase_own_data      ..     YY         YY       YY       YY      YY     YY      YY
-leave_circle        ..     YY         YY       YY       YY      YY     YY      YY
-contact_managers    ..     YY         YY       YY       YY      YY     YY      YY
-follow_own_reports  ..     YY         YY       YY       YY      YY     YY      YY
-see_polls           ..     YY         YY       YY       YY      YY     YY      YY
-change_settings     ..     YY         YY       YY       YY      YY     YY      YY
-report_problem      ..     ..         Y.       ..       ..      ..     ..      YY
-vote                ..     ..         Y.       ..       ..      ..     Y.      YY
-propose             ..     ..         Y.       ..       ..      ..     ..      YY
-stand               ..     ..         Y.       ..       ..      ..     Y.      YY
-approve_membership  ..     ..         ..       Y.       Y.      ..     ..      YY
-list_pending        ..     ..         ..       Y.       Y.      ..     ..      YY
-answer_resident     ..     ..         ..       ..       Y.      ..     ..      YY
-create_invite       ..     ..         ..       ..       Y.      ..     ..      YY
-name_delegate       ..     ..         ..       ..       Y.      ..     ..      YY
-grant_role          ..     ..         ..       ..       ..      ..     ..      YY
-broadcast_circle    ..     ..         ..       Y.       Y.      ..     ..      YY
-send_notice         ..     ..         ..       ..       Y.      ..     ..      YY
-handle_reports      ..     ..         ..       ..       Y.      Y.     ..      YY
-create_poll         ..     ..         ..       Y.       Y.      ..     ..      YY
-call_election       ..     ..         ..       ..       Y.      ..     ..      YY
+action               nobody registered resident delegate manager police council medi just court pros supv admin
+join_circle          YY     YY         YY       YY       YY      YY     YY      YY   YY   YY    YY   YY   YY
+change_language      YY     YY         YY       YY       YY      YY     YY      YY   YY   YY    YY   YY   YY
+see_help             YY     YY         YY       YY       YY      YY     YY      YY   YY   YY    YY   YY   YY
+cancel               YY     YY         YY       YY       YY      YY     YY      YY   YY   YY    YY   YY   YY
+check_receipt        YY     YY         YY       YY       YY      YY     YY      YY   YY   YY    YY   YY   YY
+view_own_data        ..     YY         YY       YY       YY      YY     YY      YY   YY   YY    YY   YY   YY
+erase_own_data       ..     YY         YY       YY       YY      YY     YY      YY   YY   YY    YY   YY   YY
+leave_circle         ..     YY         YY       YY       YY      YY     YY      YY   YY   YY    YY   YY   YY
+contact_managers     ..     YY         YY       YY       YY      YY     YY      YY   YY   YY    YY   YY   YY
+follow_own_reports   ..     YY         YY       YY       YY      YY     YY      YY   YY   YY    YY   YY   YY
+see_polls            ..     YY         YY       YY       YY      YY     YY      YY   YY   YY    YY   YY   YY
+change_settings      ..     YY         YY       YY       YY      YY     YY      YY   YY   YY    YY   YY   YY
+seek_support         ..     YY         YY       YY       YY      YY     YY      YY   YY   YY    YY   YY   YY
+report_problem       ..     ..         Y.       ..       ..      ..     ..      ..   ..   ..    ..   ..   YY
+vote                 ..     ..         Y.       ..       ..      ..     Y.      ..   ..   ..    ..   ..   YY
+propose              ..     ..         Y.       ..       ..      ..     ..      ..   ..   ..    ..   ..   YY
+stand                ..     ..         Y.       ..       ..      ..     Y.      ..   ..   ..    ..   ..   YY
+approve_membership   ..     ..         ..       Y.       Y.      ..     ..      ..   ..   ..    ..   ..   YY
+list_pending         ..     ..         ..       Y.       Y.      ..     ..      ..   ..   ..    ..   ..   YY
+answer_resident      ..     ..         ..       ..       Y.      ..     ..      ..   ..   ..    ..   ..   YY
+create_invite        ..     ..         ..       ..       Y.      ..     ..      ..   ..   ..    ..   ..   YY
+name_delegate        ..     ..         ..       ..       Y.      ..     ..      ..   ..   ..    ..   ..   YY
+grant_role           ..     ..         ..       ..       ..      ..     ..      ..   ..   ..    ..   ..   YY
+broadcast_circle     ..     ..         ..       Y.       Y.      ..     ..      ..   ..   ..    ..   ..   YY
+send_notice          ..     ..         ..       ..       Y.      ..     ..      ..   ..   ..    ..   ..   YY
+handle_reports       ..     ..         ..       ..       Y.      Y.     ..      Y.   Y.   ..    ..   ..   YY
+create_poll          ..     ..         ..       Y.       Y.      ..     ..      ..   ..   ..    ..   ..   YY
+call_election        ..     ..         ..       ..       Y.      ..     ..      ..   ..   ..    ..   ..   YY
+see_coexistence      ..     ..         ..       ..       Y.      Y.     ..      Y.   Y.   ..    Y.   Y.   YY
+mediate              ..     ..         ..       ..       ..      ..     ..      Y.   ..   ..    ..   ..   ..
+supervise_mediation  ..     ..         ..       ..       ..      ..     ..      ..   ..   ..    ..   Y.   ..
+refer_to_court       ..     ..         ..       ..       ..      Y.     ..      ..   Y.   ..    ..   ..   YY
+appoint_court_member ..     ..         ..       ..       ..      ..     ..      ..   Y.   ..    ..   ..   YY
+sit_on_court         ..     ..         ..       ..       ..      ..     ..      ..   ..   Y.    ..   ..   ..
+supervise_court      ..     ..         ..       ..       ..      ..     ..      ..   ..   ..    Y.   ..   ..
 """
 
 
@@ -107,8 +128,8 @@ def test_a_command_is_offered_exactly_when_allowed_somewhere(subject, action):
 
 @pytest.mark.parametrize(
     ("role", "action"),
-    [(Role.DELEGATE, Action.NAME_DELEGATE)]
-    + [(r, Action.GRANT_ROLE) for r in GRANTABLE_ROLES if r is not Role.DELEGATE],
+    [(Role.DELEGATE, Action.NAME_DELEGATE), (Role.COMMUNITY_COURT_MEMBER, Action.APPOINT_COURT_MEMBER)]
+    + [(r, Action.GRANT_ROLE) for r in GRANTABLE_ROLES if r not in (Role.DELEGATE, Role.COMMUNITY_COURT_MEMBER)],
 )
 def test_granting_a_role_is_an_action_of_the_table(role, action):
     assert grant_action(role) is action

@@ -1,0 +1,230 @@
+"""The life of a coexistence case, shared by the handler's and the parties' conversations and the scheduler:
+telling people (in their languages, tagged so the content can be withdrawn and deleted), closing with an
+outcome and what that means for the report it came from, and the scheduler's work (lapsed invitations, the
+agreement check, session reminders, deleting content after the retention period)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.channels.base import Button, Reply
+from bot.domain.callbacks import cb
+from bot.domain.coexistence import Kind, Outcome, Party, Status
+from bot.domain.permissions import Sector
+from bot.domain.reports import CaseStatus, Route
+from bot.i18n import Catalogs, Safe, Translator
+from handlers.case_messages import TOPIC_CASE_UPDATE, people_update, tell_people
+from handlers.coexistence_texts import kind_name, outcome_name
+from handlers.context import Services
+from storage.coexistence import outbox_ref
+from storage.models import CoexistenceCase, Resident
+from storage.uow import UnitOfWork
+
+TOPIC_COEXISTENCE = "coexistence"
+
+
+async def tell(
+    uow: UnitOfWork,
+    catalogs: Catalogs,
+    resident_id: int | None,
+    render: Callable[[Translator], Reply],
+    row: CoexistenceCase,
+    now: datetime,
+    *,
+    part: str = "",
+    send_at: datetime | None = None,
+) -> bool:
+    """Queue a message about a case for one person, in their language; False if there is nobody to tell."""
+    person = await uow.residents.get(resident_id) if resident_id else None
+    if person is None or person.status != "active":
+        return False
+    await send_to(uow, catalogs, person, render, row, now, part=part, send_at=send_at)
+    return True
+
+
+async def send_to(
+    uow: UnitOfWork,
+    catalogs: Catalogs,
+    person: Resident,
+    render: Callable[[Translator], Reply],
+    row: CoexistenceCase,
+    now: datetime,
+    *,
+    part: str = "",
+    send_at: datetime | None = None,
+    link_resident: bool = True,
+) -> None:
+    """Queue a message for someone, tagged with the case (and part) so it goes with the case's content."""
+    reply = render(catalogs.translator(person.locale))
+    await uow.outbox.add(
+        person.chat_id,
+        reply.to_dict(),
+        TOPIC_COEXISTENCE,
+        now,
+        resident_id=person.id if link_resident else None,
+        send_at=send_at,
+        ref=outbox_ref(row.id, part),
+    )
+
+
+async def tell_parties(
+    uow: UnitOfWork,
+    catalogs: Catalogs,
+    row: CoexistenceCase,
+    render: Callable[[Translator, Party], Reply],
+    now: datetime,
+    *,
+    skip: Party | None = None,
+) -> int:
+    """Tell both parties (those who have joined), each in their language."""
+    told = 0
+    for party, resident_id in ((Party.A, row.party_a_id), (Party.B, row.party_b_id)):
+        if party is skip or resident_id is None:
+            continue
+        if await tell(uow, catalogs, resident_id, lambda t, p=party: render(t, p), row, now):
+            told += 1
+    return told
+
+
+def view_button(t: Translator, row: CoexistenceCase) -> list[list[Button]]:
+    """A button that opens the case for its handler."""
+    return [[Button(t.plain("🔒 Open {ref}", ref=row.ref), cb("xv", row.id))]]
+
+
+async def tell_handler(
+    uow: UnitOfWork, catalogs: Catalogs, row: CoexistenceCase, text: Callable[[Translator], Safe], now: datetime
+) -> bool:
+    """Tell the case's handler something, with a button to open the case."""
+    return await tell(uow, catalogs, row.handler_id, lambda t: Reply(text(t), view_button(t, row)), row, now)
+
+
+def madrid_month(catalogs: Catalogs, now: datetime) -> str:
+    """YYYY-MM of `now` in the district's time zone (outcome counts are kept per month)."""
+    return now.astimezone(catalogs.zone).strftime("%Y-%m")
+
+
+async def close_case(
+    uow: UnitOfWork,
+    catalogs: Catalogs,
+    row: CoexistenceCase,
+    outcome: Outcome,
+    now: datetime,
+    *,
+    actor_id: int | None,
+) -> None:
+    """Close the case with its outcome, count it, and settle the report it came from: an agreement resolves
+    it; anything else hands it back (to the community managers, or to community justice when the prosecutor
+    takes a court case back)."""
+    await uow.coexistence.close(row, outcome, now, madrid_month(catalogs, now))
+    await uow.coexistence.delete_invitation(row.id)
+    if row.case_id is None:
+        return
+    case = await uow.cases.get(row.case_id, lock=True)
+    if case is None or case.status in (CaseStatus.CLOSED, CaseStatus.MERGED):
+        return
+    t = catalogs.translator(catalogs.default_locale)
+    note = t.plain("{ref} ended: {outcome}.", ref=row.ref, outcome=outcome_name(t, outcome))
+    if outcome in (Outcome.AGREEMENT, Outcome.PARTIAL, Outcome.COMPLETED):
+        await uow.cases.move(case, CaseStatus.RESOLVED, now, actor_id=actor_id, note=note)
+        target = CaseStatus.RESOLVED
+    else:
+        sector = Sector.COMMUNITY_JUSTICE.value if outcome is Outcome.TAKEN_BACK else None
+        base = (await uow.cases.routing()).route(case.category, case.barrio_id)
+        route = Route(Sector(sector) if sector else None, base.acknowledge, base.resolve) if base else None
+        await uow.cases.move(case, CaseStatus.REFERRED, now, actor_id=actor_id, note=note, route=route, sector=sector)
+        target = CaseStatus.REFERRED
+    # The report's people hear how it goes on, never what was said in the mediation.
+    await tell_people(uow, catalogs, case, people_update(uow, case, target, None), TOPIC_CASE_UPDATE, now)
+
+
+def ended_text(t: Translator, row: CoexistenceCase, outcome: Outcome) -> Safe:
+    """What the parties are told when a case ends."""
+    return t.gettext(
+        "🏁 <b>{ref}</b> ({kind}) has ended: {outcome}. Thank you for taking part.",
+        ref=row.ref,
+        kind=kind_name(t, row.kind),
+        outcome=outcome_name(t, outcome),
+    )
+
+
+# ---------------------------------------------------------------- the scheduler
+
+
+def check_buttons(t: Translator, row: CoexistenceCase) -> list[list[Button]]:
+    """'Is the agreement holding?' answers."""
+    return [
+        [
+            Button(t.plain("👍 Yes, it is holding"), cb("xh", row.id, "y")),
+            Button(t.plain("👎 No"), cb("xh", row.id, "n")),
+        ]
+    ]
+
+
+async def send_due_coexistence_work(services: Services, limit: int = 100) -> int:
+    """Tick: invitations never answered (the handler decides), agreement checks, session reminders the day
+    before, and content deleted once the retention period after closing has passed."""
+    now = services.clock()
+    catalogs = services.catalogs
+    policy = services.coexistence
+    done = 0
+    async with services.db.unit_of_work() as uow:
+        for row in await uow.coexistence.due_invite_lapses(now, limit):
+            await uow.coexistence.delete_invitation(row.id)
+            await uow.coexistence.touch(row, now, invite_lapse_at=None, invite_hash=None, invite_via=None)
+            await tell_handler(
+                uow,
+                catalogs,
+                row,
+                lambda t, r=row: t.gettext(
+                    "⌛ Nobody answered the invitation to <b>{ref}</b>, even after a reminder. You decide: invite "
+                    "again, hand over a paper invitation, or close it.",
+                    ref=r.ref,
+                ),
+                now,
+            )
+            done += 1
+        for row in await uow.coexistence.due_checks(now, limit):
+            await uow.coexistence.touch(row, now, check_at=None, a_holding=None, b_holding=None)
+            done += await tell_parties(
+                uow,
+                catalogs,
+                row,
+                lambda t, _p, r=row: Reply(
+                    t.gettext(
+                        "🤝 A while ago you reached an agreement in mediation <b>{ref}</b>. Is the agreement holding?",
+                        ref=r.ref,
+                    ),
+                    check_buttons(t, r),
+                ),
+                now,
+            )
+        for session in await uow.coexistence.due_session_reminders(now, limit):
+            row = await uow.coexistence.get(session.coexistence_id)
+            if row is None or row.status == Status.CLOSED:
+                continue
+
+            def reminder(t: Translator, _p: Party | None = None, s=session, r=row) -> Reply:  # type: ignore[no-untyped-def]
+                return Reply(
+                    t.gettext(
+                        "⏰ Tomorrow: {what} on {date} · {place}.",
+                        what=session_word(t, r.kind),
+                        date=t.datetime(s.at, "medium"),
+                        place=s.place,
+                    )
+                )
+
+            done += await tell_parties(uow, catalogs, row, reminder, now)
+            done += await tell(uow, catalogs, row.handler_id, reminder, row, now)
+        for row in await uow.coexistence.due_purges(now - policy.retention, limit):
+            await uow.coexistence.purge(row)
+            done += 1
+        await uow.commit()
+    if done:
+        services.on_outbox()
+    return done
+
+
+def session_word(t: Translator, kind: str) -> str:
+    """'the session' or, for a community court, 'the hearing'."""
+    return t.plain("the hearing") if kind == Kind.COURT else t.plain("the session")

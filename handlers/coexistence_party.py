@@ -1,0 +1,799 @@
+"""Coexistence, the parties' side: consenting (or not), accepting or declining an invitation (a button or a
+paper deep link), writing to the handler, leaving with one tap, answering sessions, accepting the agreement,
+saying whether it holds; and /support, a confidential case with Psycho-Social Safety Care. Every tap is checked
+against the person's place in the case, and an invitation against its single-use token."""
+
+from __future__ import annotations
+
+from bot.channels.base import Button, Reply
+from bot.domain.callbacks import CallbackData, cb
+from bot.domain.coexistence import (
+    Answer,
+    Kind,
+    Outcome,
+    Party,
+    Status,
+    after_check,
+    after_consents,
+    agreement_reached,
+    may_withdraw,
+    parse_invite_payload,
+    party_of,
+    session_reminder_at,
+    token_hash,
+    two_parties,
+)
+from bot.domain.permissions import Action, Role, Sector
+from bot.domain.text import clean_free_text
+from bot.i18n import N_, Safe, Translator, safe_join
+from handlers.coexistence import ThreadStep, agreement_message, invitation, party_buttons, words
+from handlers.coexistence_life import (
+    close_case,
+    ended_text,
+    send_to,
+    session_word,
+    tell,
+    tell_handler,
+    tell_parties,
+)
+from handlers.coexistence_texts import handler_title, kind_name, rules_text, status_name, urgent_help
+from handlers.common import refuse, stale
+from handlers.context import Context, Flow
+from handlers.routing import Callback, Command, Routes, any_input
+from storage.models import CoexistenceCase, Resident
+
+MAX_NAME_LENGTH = 64
+
+
+async def _party_case(ctx: Context, coexistence_id: int) -> tuple[CoexistenceCase, Party] | None:
+    """The case and which party the current person is in it; otherwise says why and returns None."""
+    row = await ctx.uow.coexistence.get(coexistence_id, lock=True)
+    party = party_of(ctx.resident.id, row.party_a_id, row.party_b_id) if row and ctx.resident else None
+    if row is None or party is None:
+        await stale(ctx)
+        return None
+    return row, party
+
+
+def _label(t: Translator, party: Party, row: CoexistenceCase) -> str:
+    if row.kind == Kind.SUPPORT:
+        return t.plain("the resident (anonymous)") if row.anonymous else t.plain("the resident")
+    return t.plain("party A") if party is Party.A else t.plain("party B")
+
+
+# ---------------------------------------------------------------- party A consents
+
+
+async def consent_tapped(ctx: Context, data: CallbackData) -> None:
+    """xa:<id>:<p|n>: party A consents (p: their name stays private; n: the other side may know)."""
+    found = await _party_case(ctx, data.int_arg() or 0)
+    if found is None:
+        return
+    row, party = found
+    if party is not Party.A or row.status != Status.AWAITING_CONSENT:
+        ctx.toast(ctx.t.plain("Already answered."))
+        ctx.say(ctx.t.gettext("You already answered about <b>{ref}</b>.", ref=row.ref))
+        return
+    named = len(data.args) > 1 and data.args[1] == "n" and row.kind == Kind.MEDIATION
+    status = after_consents(Kind(row.kind), True, False, row.handler_id is not None)
+    await ctx.uow.coexistence.touch(row, ctx.now, a_consent_at=ctx.now, a_named=named, status=status.value)
+    await tell_handler(
+        ctx.uow,
+        ctx.services.catalogs,
+        row,
+        lambda t: t.gettext("✅ Party A consented to <b>{ref}</b>. Now invite the other neighbour.", ref=row.ref),
+        ctx.now,
+    )
+    ctx.wrote_outbox = True
+    ctx.show(
+        ctx.t.gettext(
+            "✅ Thank you. {handler} will now invite the other neighbour{named}. I will tell you when they answer.",
+            handler=handler_title(ctx.t, row.kind),
+            named=ctx.t.plain(", saying it was you") if named else ctx.t.plain(", without saying who asked"),
+        ),
+        party_buttons(ctx.t, row),
+    )
+
+
+async def no_thanks_tapped(ctx: Context, data: CallbackData) -> None:
+    """xn:<id>: party A does not want the process: it closes, and the report goes back to the managers."""
+    found = await _party_case(ctx, data.int_arg() or 0)
+    if found is None:
+        return
+    row, party = found
+    if party is not Party.A or row.status != Status.AWAITING_CONSENT:
+        ctx.say(ctx.t.gettext("You already answered about <b>{ref}</b>.", ref=row.ref))
+        return
+    await close_case(ctx.uow, ctx.services.catalogs, row, Outcome.WITHDRAWN, ctx.now, actor_id=ctx.resident.id)  # type: ignore[union-attr]
+    await tell_handler(
+        ctx.uow,
+        ctx.services.catalogs,
+        row,
+        lambda t: t.gettext(
+            "Party A does not want {kind} <b>{ref}</b>: it is closed.", kind=kind_name(t, row.kind), ref=row.ref
+        ),
+        ctx.now,
+    )
+    ctx.wrote_outbox = True
+    ctx.show(
+        ctx.t.gettext(
+            "Understood: nothing more will happen with this. Your report goes back to your community "
+            "managers, who will look for other ways to help."
+        )
+    )
+
+
+# ---------------------------------------------------------------- party B answers the invitation
+
+
+async def _invited_case(ctx: Context, data: CallbackData) -> tuple[CoexistenceCase, str] | None:
+    row = await ctx.uow.coexistence.get(data.int_arg() or 0, lock=True)
+    token = data.args[1] if len(data.args) > 1 else ""
+    if row is None or not token or row.invite_hash != token_hash(token) or row.status != Status.INVITING:
+        ctx.toast(ctx.t.plain("This invitation is no longer valid."))
+        ctx.say(
+            ctx.t.gettext(
+                "This invitation is no longer valid. If you want to take part, ask the barrio's "
+                "community managers (/contact)."
+            )
+        )
+        return None
+    return row, token
+
+
+async def accept_invitation_tapped(ctx: Context, data: CallbackData) -> None:
+    """xb:<id>:<token>: party B accepts and consents; only now is anything about them stored. Someone who
+    came from a paper invitation and never registered becomes a resident by this consent."""
+    found = await _invited_case(ctx, data)
+    if found is None:
+        return
+    row, _token = found
+    if ctx.resident is None:
+        name = clean_free_text(ctx.incoming.first_name, MAX_NAME_LENGTH).text or ctx.t.plain("Neighbour")
+        resident = await ctx.uow.residents.register(
+            ctx.incoming.user_id, ctx.incoming.chat_id, name, ctx.t.locale, ctx.now
+        )
+        ctx.became_resident(resident)
+    assert ctx.resident is not None
+    if ctx.resident.id in (row.party_a_id, row.handler_id):
+        refuse(ctx)
+        return
+    status = after_consents(Kind(row.kind), True, True, row.handler_id is not None)
+    await ctx.uow.coexistence.touch(
+        row,
+        ctx.now,
+        party_b_id=ctx.resident.id,
+        b_consent_at=ctx.now,
+        invite_hash=None,
+        invite_lapse_at=None,
+        status=status.value,
+    )
+    await ctx.uow.coexistence.withdraw_unsent(row.id, "invite")
+    catalogs = ctx.services.catalogs
+    await tell_handler(
+        ctx.uow,
+        catalogs,
+        row,
+        lambda t: t.gettext(
+            "✅ The other neighbour accepted <b>{ref}</b> and consented: it is under way.", ref=row.ref
+        ),
+        ctx.now,
+    )
+    await tell(
+        ctx.uow,
+        catalogs,
+        row.party_a_id,
+        lambda t: Reply(
+            t.gettext(
+                "✅ The other neighbour has accepted: <b>{ref}</b> starts. {handler} will write to you.",
+                ref=row.ref,
+                handler=handler_title(t, row.kind),
+            ),
+            party_buttons(t, row),
+        ),
+        row,
+        ctx.now,
+    )
+    ctx.wrote_outbox = True
+    ctx.show(
+        ctx.t.gettext(
+            "✅ Thank you for accepting. {handler} will write to you here; you can write to them at "
+            "any time, and leave with one tap.",
+            handler=handler_title(ctx.t, row.kind),
+        ),
+        party_buttons(ctx.t, row),
+    )
+
+
+async def decline_invitation_tapped(ctx: Context, data: CallbackData) -> None:
+    """xbn:<id>:<token>: party B says no: nothing about them was stored; A is told gently and the report goes
+    back to the community managers."""
+    found = await _invited_case(ctx, data)
+    if found is None:
+        return
+    row, _token = found
+    catalogs = ctx.services.catalogs
+    await close_case(ctx.uow, catalogs, row, Outcome.DECLINED, ctx.now, actor_id=None)
+    await tell(
+        ctx.uow,
+        catalogs,
+        row.party_a_id,
+        lambda t: Reply(
+            t.gettext(
+                "The neighbour has decided not to take part in a mediation for now ({ref}). That is their "
+                "right, and it says nothing about you. Your report goes back to your community managers, who will "
+                "look for other ways to help.",
+                ref=row.ref,
+            )
+        ),
+        row,
+        ctx.now,
+    )
+    await tell_handler(
+        ctx.uow,
+        catalogs,
+        row,
+        lambda t: t.gettext(
+            "The invited neighbour declined <b>{ref}</b>: it is closed and the report went back to the community "
+            "managers.",
+            ref=row.ref,
+        ),
+        ctx.now,
+    )
+    ctx.wrote_outbox = True
+    ctx.show(
+        ctx.t.gettext(
+            "Understood. Nothing about you has been kept. If you change your mind, the barrio's "
+            "community managers can help."
+        )
+    )
+
+
+async def open_paper_invitation(ctx: Context, payload: str) -> bool:
+    """/start med_<token>: show the invitation a mediator handed over on paper; False if the payload is not
+    one."""
+    token = parse_invite_payload(payload)
+    if token is None:
+        return False
+    row = await ctx.uow.coexistence.by_invite(token_hash(token))
+    if row is None or row.status != Status.INVITING:
+        ctx.say(
+            ctx.t.gettext(
+                "This invitation is no longer valid. If you want to take part, ask the barrio's "
+                "community managers (/contact)."
+            )
+        )
+        return True
+    mediator = await ctx.uow.residents.get(row.handler_id) if row.handler_id else None
+    asker = await ctx.uow.residents.get(row.party_a_id) if row.a_named and row.party_a_id else None
+    reply = invitation(ctx.t, row, token, mediator.first_name if mediator else "", asker.first_name if asker else None)
+    if ctx.resident is None:
+        reply = Reply(
+            reply.text
+            + Safe("\n\n")
+            + ctx.t.gettext(
+                "Accepting also registers you in Vecinos, so that the mediator can write to you here; /forget erases "
+                "everything whenever you want."
+            ),
+            reply.buttons,
+        )
+    ctx.replies.append(reply)
+    return True
+
+
+# ---------------------------------------------------------------- writing
+
+
+async def party_write_tapped(ctx: Context, data: CallbackData) -> None:
+    """xm:<id>: a party writes to the handler (every message until /cancel)."""
+    found = await _party_case(ctx, data.int_arg() or 0)
+    if found is None:
+        return
+    row, _party = found
+    if row.status == Status.CLOSED:
+        ctx.say(ctx.t.gettext("<b>{ref}</b> has ended. Thank you for taking part.", ref=row.ref))
+        return
+    await ctx.go(Flow.THREAD, ThreadStep.WRITE, cid=row.id)
+    ctx.say(
+        ctx.t.gettext(
+            "Write your message for {handler}: only they will read it. /cancel when you are done.",
+            handler=handler_title(ctx.t, row.kind),
+        )
+    )
+
+
+async def thread_text_written(ctx: Context) -> None:
+    """A message in a confidential thread: from the handler to one party, or from a party to the handler."""
+    assert ctx.resident is not None
+    row = await ctx.uow.coexistence.get(int(ctx.data.get("cid", 0)))
+    if row is None or row.status == Status.CLOSED:
+        await ctx.finish()
+        ctx.say(ctx.t.gettext("This conversation has ended."))
+        return
+    text = words(ctx)
+    if text is None:
+        return
+    catalogs = ctx.services.catalogs
+    if row.handler_id == ctx.resident.id:
+        to = Party(str(ctx.data.get("to", "a")))
+        await ctx.uow.coexistence.add_message(row, Party.HANDLER, to, text, ctx.now)
+        recipient = row.party_a_id if to is Party.A else row.party_b_id
+        await tell(
+            ctx.uow,
+            catalogs,
+            recipient,
+            lambda t: Reply(
+                t.gettext(
+                    "💬 <b>{ref}</b> · {handler}:\n\n{text}", ref=row.ref, handler=handler_title(t, row.kind), text=text
+                ),
+                party_buttons(t, row),
+            ),
+            row,
+            ctx.now,
+            part="handler",
+        )
+        ctx.wrote_outbox = True
+        ctx.say(ctx.t.gettext("✅ Passed on. Write more, or /cancel when you are done."))
+        return
+    party = party_of(ctx.resident.id, row.party_a_id, row.party_b_id)
+    if party is None:
+        await ctx.finish()
+        await stale(ctx)
+        return
+    message = await ctx.uow.coexistence.add_message(row, party, Party.HANDLER, text, ctx.now)
+    buttons_for = _handler_message_buttons
+    await tell(
+        ctx.uow,
+        catalogs,
+        row.handler_id,
+        lambda t: Reply(
+            t.gettext("💬 <b>{ref}</b> · {party}:\n\n{text}", ref=row.ref, party=_label(t, party, row), text=text),
+            buttons_for(t, row, party, message.id),
+        ),
+        row,
+        ctx.now,
+        part=party.value,
+    )
+    ctx.wrote_outbox = True
+    if row.handler_id is None:
+        ctx.say(
+            ctx.t.gettext(
+                "✅ Kept safely: the first person of Psycho-Social Safety Care who takes your case will "
+                "read it. Write more, or /cancel when you are done."
+            )
+        )
+    else:
+        ctx.say(ctx.t.gettext("✅ Passed on. Write more, or /cancel when you are done."))
+
+
+def _handler_message_buttons(t: Translator, row: CoexistenceCase, party: Party, message_id: int) -> list[list[Button]]:
+    buttons = [Button(t.plain("↩️ Reply"), cb("xw", row.id, party.value))]
+    if two_parties(Kind(row.kind)):
+        buttons.append(Button(t.plain("🔁 Share with the other side"), cb("xsh", message_id)))
+    return [buttons]
+
+
+# ---------------------------------------------------------------- leaving
+
+
+async def withdraw_tapped(ctx: Context, data: CallbackData) -> None:
+    """xq:<id>: a party leaves, with one tap; the other side and the handler are told."""
+    found = await _party_case(ctx, data.int_arg() or 0)
+    if found is None:
+        return
+    row, party = found
+    if not may_withdraw(Status(row.status)):
+        ctx.say(ctx.t.gettext("<b>{ref}</b> has ended. Thank you for taking part.", ref=row.ref))
+        return
+    await _withdraw(ctx, row, party)
+    ctx.show(ctx.t.gettext("You have left <b>{ref}</b>. Nothing more will be asked of you. Take care.", ref=row.ref))
+
+
+async def _withdraw(ctx: Context, row: CoexistenceCase, party: Party) -> None:
+    catalogs = ctx.services.catalogs
+    outcome = Outcome.SUPPORTED if row.kind == Kind.SUPPORT else Outcome.WITHDRAWN
+    await close_case(ctx.uow, catalogs, row, outcome, ctx.now, actor_id=None)
+    if two_parties(Kind(row.kind)):
+        await tell_parties(
+            ctx.uow,
+            catalogs,
+            row,
+            lambda t, _p: Reply(
+                t.gettext(
+                    "The other side has decided to leave <b>{ref}</b>, so it has ended. That is their right. Your "
+                    "community managers can help you with other ways forward.",
+                    ref=row.ref,
+                )
+            ),
+            ctx.now,
+            skip=party,
+        )
+    await tell_handler(
+        ctx.uow,
+        catalogs,
+        row,
+        lambda t: t.gettext("🚪 {party} left <b>{ref}</b>: it is closed.", party=_label(t, party, row), ref=row.ref),
+        ctx.now,
+    )
+    ctx.wrote_outbox = True
+
+
+# ---------------------------------------------------------------- sessions, the agreement, the check
+
+
+async def session_answer_tapped(ctx: Context, data: CallbackData) -> None:
+    """xt:<session id>:<yes|no|other>: a party answers a proposed session."""
+    session = await ctx.uow.coexistence.session_by_id(data.int_arg() or 0)
+    try:
+        answer = Answer(data.args[1]) if len(data.args) > 1 else None
+    except ValueError:
+        answer = None
+    found = await _party_case(ctx, session.coexistence_id) if session and answer else None
+    if found is None or session is None or answer is None:
+        if session is None or answer is None:
+            await stale(ctx)
+        return
+    row, party = found
+    if session.status != "proposed" or row.status == Status.CLOSED:
+        ctx.say(ctx.t.gettext("That proposal has been replaced or has ended."))
+        return
+    await ctx.uow.coexistence.answer_session(session, party, answer)
+    catalogs = ctx.services.catalogs
+    what = session_word
+    if answer is Answer.OTHER_TIME:
+        await ctx.go(Flow.THREAD, ThreadStep.WRITE, cid=row.id)
+        ctx.say(
+            ctx.t.gettext(
+                "Which days and times suit you? Write them and I pass them on to {handler}.",
+                handler=handler_title(ctx.t, row.kind),
+            )
+        )
+        return
+    if answer is Answer.NO:
+        await tell_handler(
+            ctx.uow,
+            catalogs,
+            row,
+            lambda t: t.gettext(
+                "❌ {party} cannot come to {what} of <b>{ref}</b> on {date}.",
+                party=_label(t, party, row),
+                what=what(t, row.kind),
+                ref=row.ref,
+                date=t.datetime(session.at, "short"),
+            ),
+            ctx.now,
+        )
+        ctx.wrote_outbox = True
+        ctx.show(
+            ctx.t.gettext("Thank you: {handler} will propose another time.", handler=handler_title(ctx.t, row.kind))
+        )
+        return
+    both = session.a_answer == Answer.YES and (session.b_answer == Answer.YES or not two_parties(Kind(row.kind)))
+    if not both:
+        ctx.show(ctx.t.gettext("✅ Noted. I will confirm once the other side answers too."))
+        return
+    await ctx.uow.coexistence.agree_session(session, session_reminder_at(session.at, ctx.now, ctx.services.coexistence))
+
+    def agreed(t: Translator, _p: Party | None = None) -> Reply:
+        return Reply(
+            t.gettext(
+                "📅 Agreed: {what} of <b>{ref}</b> is on <b>{date}</b> · {place}. I will remind you the day before.",
+                what=what(t, row.kind),
+                ref=row.ref,
+                date=t.datetime(session.at, "medium"),
+                place=session.place,
+            )
+        )
+
+    await tell_parties(ctx.uow, catalogs, row, agreed, ctx.now)
+    await tell(ctx.uow, catalogs, row.handler_id, agreed, row, ctx.now)
+    ctx.wrote_outbox = True
+    ctx.show(ctx.t.gettext("✅ Noted."))
+
+
+async def agreement_answer_tapped(ctx: Context, data: CallbackData) -> None:
+    """xg:<id>:<y|n>: a party accepts (or not) the drafted agreement; once both do, it is sent to both."""
+    found = await _party_case(ctx, data.int_arg() or 0)
+    if found is None:
+        return
+    row, party = found
+    if row.status != Status.AGREEMENT:
+        ctx.say(ctx.t.gettext("That draft has been replaced or has ended."))
+        return
+    catalogs = ctx.services.catalogs
+    if len(data.args) < 2 or data.args[1] != "y":
+        await ctx.uow.coexistence.touch(
+            row, ctx.now, status=Status.ACTIVE.value, a_accepted_at=None, b_accepted_at=None
+        )
+        await tell_handler(
+            ctx.uow,
+            catalogs,
+            row,
+            lambda t: t.gettext(
+                "❌ {party} does not accept the draft agreement of <b>{ref}</b>. It is under way again.",
+                party=_label(t, party, row),
+                ref=row.ref,
+            ),
+            ctx.now,
+        )
+        ctx.wrote_outbox = True
+        ctx.show(
+            ctx.t.gettext("Understood: {handler} will talk it over with you.", handler=handler_title(ctx.t, row.kind)),
+            party_buttons(ctx.t, row),
+        )
+        return
+    column = "a_accepted_at" if party is Party.A else "b_accepted_at"
+    await ctx.uow.coexistence.touch(row, ctx.now, **{column: ctx.now})
+    if not agreement_reached(row.a_accepted_at is not None, row.b_accepted_at is not None):
+        ctx.show(ctx.t.gettext("✅ Accepted. I will tell you when the other side answers."))
+        return
+    check_at = ctx.now + ctx.services.coexistence.check_after if row.kind == Kind.MEDIATION else None
+    await ctx.uow.coexistence.touch(row, ctx.now, status=Status.FOLLOW_UP.value, check_at=check_at)
+    await tell_parties(ctx.uow, catalogs, row, lambda t, p: agreement_message(t, row, p, ask=False), ctx.now)
+    await tell_handler(
+        ctx.uow,
+        catalogs,
+        row,
+        lambda t: t.gettext("🤝 Both sides accepted the agreement of <b>{ref}</b>.", ref=row.ref),
+        ctx.now,
+    )
+    ctx.wrote_outbox = True
+    ctx.show(ctx.t.gettext("✅ Accepted by both sides. The agreement is on its way to you."))
+
+
+async def check_answer_tapped(ctx: Context, data: CallbackData) -> None:
+    """xh:<id>:<y|n>: is the agreement holding? A "no" reopens the mediation; two "yes" close it."""
+    found = await _party_case(ctx, data.int_arg() or 0)
+    if found is None:
+        return
+    row, party = found
+    if row.status != Status.FOLLOW_UP:
+        ctx.say(ctx.t.gettext("Thank you: that question has already been settled."))
+        return
+    holding = len(data.args) > 1 and data.args[1] == "y"
+    await ctx.uow.coexistence.touch(row, ctx.now, **{"a_holding" if party is Party.A else "b_holding": holding})
+    following = after_check(Kind(row.kind), row.a_holding, row.b_holding)
+    catalogs = ctx.services.catalogs
+    if following is Status.ACTIVE:
+        await ctx.uow.coexistence.touch(
+            row,
+            ctx.now,
+            status=Status.ACTIVE.value,
+            a_accepted_at=None,
+            b_accepted_at=None,
+            a_holding=None,
+            b_holding=None,
+        )
+        await tell_handler(
+            ctx.uow,
+            catalogs,
+            row,
+            lambda t: t.gettext(
+                "🔁 {party} says the agreement of <b>{ref}</b> is not holding: the mediation is open again.",
+                party=_label(t, party, row),
+                ref=row.ref,
+            ),
+            ctx.now,
+        )
+        await tell_parties(
+            ctx.uow,
+            catalogs,
+            row,
+            lambda t, _p: Reply(
+                t.gettext("🔁 <b>{ref}</b> is open again: the mediator will contact you.", ref=row.ref),
+                party_buttons(t, row),
+            ),
+            ctx.now,
+            skip=party,
+        )
+        ctx.wrote_outbox = True
+        ctx.show(
+            ctx.t.gettext("Thank you for telling me. The mediation is open again and the mediator will contact you."),
+            party_buttons(ctx.t, row),
+        )
+        return
+    if following is Status.CLOSED:
+        await close_case(ctx.uow, catalogs, row, Outcome.AGREEMENT, ctx.now, actor_id=None)
+        await tell_parties(ctx.uow, catalogs, row, lambda t, _p: Reply(ended_text(t, row, Outcome.AGREEMENT)), ctx.now)
+        await tell_handler(
+            ctx.uow,
+            catalogs,
+            row,
+            lambda t: t.gettext(
+                "🤝 The agreement of <b>{ref}</b> is holding for both sides: it is closed.", ref=row.ref
+            ),
+            ctx.now,
+        )
+        ctx.wrote_outbox = True
+    ctx.show(ctx.t.gettext("Thank you for telling me."))
+
+
+# ---------------------------------------------------------------- support
+
+
+SUPPORT_REFUSAL = N_("To talk privately with Psycho-Social Safety Care, first register with /start.")
+
+
+async def support(ctx: Context) -> None:
+    """/support: urgent help first; then a confidential conversation with Psycho-Social Safety Care."""
+    t = ctx.t
+    if not ctx.registered:
+        ctx.say(safe_join("\n\n", [urgent_help(t), t.gettext(SUPPORT_REFUSAL)]))
+        return
+    assert ctx.resident is not None
+    mine = [r for r in await ctx.uow.coexistence.of_person(ctx.resident.id) if r.kind == Kind.SUPPORT]
+    if mine:
+        row = mine[0]
+        ctx.say(
+            safe_join(
+                "\n\n",
+                [
+                    urgent_help(t),
+                    t.gettext(
+                        "You already have a confidential conversation open (<b>{ref}</b>, {state}).",
+                        ref=row.ref,
+                        state=status_name(t, row.status),
+                    ),
+                ],
+            ),
+            party_buttons(t, row),
+        )
+        return
+    ctx.say(
+        safe_join(
+            "\n\n",
+            [
+                urgent_help(t),
+                t.gettext(
+                    "🫂 <b>I need to talk to someone</b>\nA person of your barrio's Psycho-Social Safety Care "
+                    "(support for victims, neighbour conflicts) will read you and answer here. You can stay "
+                    "anonymous: they will not see your name."
+                ),
+                rules_text(t, Kind.SUPPORT),
+            ],
+        ),
+        [
+            [Button(t.plain("🕶️ Talk anonymously"), cb("su", "anon"))],
+            [Button(t.plain("🙂 They may see my first name"), cb("su", "named"))],
+            [Button(t.plain("Not now"), cb("su", "no"))],
+        ],
+    )
+
+
+async def support_chosen(ctx: Context, data: CallbackData) -> None:
+    """su:<anon|named|no>: open the support case in the person's barrio."""
+    choice = data.args[0] if data.args else ""
+    if choice not in ("anon", "named", "no"):
+        await stale(ctx)
+        return
+    if choice == "no":
+        ctx.show(ctx.t.gettext("All right. /support is here whenever you need it."))
+        return
+    assert ctx.resident is not None
+    if any(r.kind == Kind.SUPPORT for r in await ctx.uow.coexistence.of_person(ctx.resident.id)):
+        ctx.say(ctx.t.gettext("You already have a confidential conversation open. Write in it with the ✉️ button."))
+        return
+    membership = await ctx.uow.memberships.current(ctx.resident.id)
+    circle = await ctx.uow.territory.circle(membership.circle_id) if membership else None
+    if circle is None:
+        ctx.say(
+            ctx.t.gettext(
+                "I need to know your barrio to find its team: send /start to choose your circle "
+                "first. In an emergency, call 112."
+            )
+        )
+        return
+    row = await ctx.uow.coexistence.open(
+        Kind.SUPPORT,
+        circle.barrio_id,
+        Status.WAITING_HANDLER,
+        ctx.now,
+        party_a_id=ctx.resident.id,
+        anonymous=choice == "anon",
+        opened_by=ctx.resident.id,
+    )
+    await ctx.uow.coexistence.touch(row, ctx.now, a_consent_at=ctx.now)
+    team = await ctx.uow.roles.holders_in_barrio(Role.SECTORIAL_MANAGER, circle.barrio_id, Sector.MEDIATION.value)
+    team = team or await ctx.uow.roles.holders_in_barrio(Role.MEDIATION_SUPERVISOR, circle.barrio_id)
+    for person in team:
+        await send_to(
+            ctx.uow,
+            ctx.services.catalogs,
+            person,
+            lambda t: Reply(
+                t.gettext(
+                    "🫂 A resident asks for confidential support: <b>{ref}</b>. Take it to read and answer.",
+                    ref=row.ref,
+                ),
+                [[Button(t.plain("🙋 Take this case"), cb("xk", row.id))]],
+            ),
+            row,
+            ctx.now,
+        )
+    if not team:
+        for manager in await ctx.uow.roles.community_managers(circle.barrio_id):
+            await send_to(
+                ctx.uow,
+                ctx.services.catalogs,
+                manager,
+                lambda t: Reply(
+                    t.gettext(
+                        "🫂 A resident asked for confidential support (<b>{ref}</b>) and the barrio has no "
+                        "Psycho-Social Safety Care staff in Vecinos. Please make sure someone is assigned.",
+                        ref=row.ref,
+                    )
+                ),
+                row,
+                ctx.now,
+            )
+    ctx.wrote_outbox = True
+    await ctx.go(Flow.THREAD, ThreadStep.WRITE, cid=row.id)
+    ctx.show(
+        ctx.t.gettext(
+            "🫂 <b>{ref}</b> is open. Write here what is happening, in your own words and in as many "
+            "messages as you need; /cancel when you are done. Someone will answer here.",
+            ref=row.ref,
+        ),
+        party_buttons(ctx.t, row),
+    )
+
+
+# ---------------------------------------------------------------- /forget and /mydata
+
+
+async def forget_coexistence(ctx: Context, resident: Resident) -> None:
+    """Before a person is erased: leave every open case (the others are told) and delete their part of every
+    case at once; cases they handled lose their handler."""
+    for row in await ctx.uow.coexistence.of_person(resident.id, open_only=False):
+        party = party_of(resident.id, row.party_a_id, row.party_b_id)
+        if party is not None:
+            if may_withdraw(Status(row.status)):
+                await _withdraw(ctx, row, party)
+            await ctx.uow.coexistence.remove_party(row, party)
+        if row.handler_id == resident.id:
+            await ctx.uow.coexistence.touch(row, ctx.now, handler_id=None)
+
+
+async def own_coexistence_data(ctx: Context, resident: Resident) -> list[dict[str, object]]:
+    """A person's own part of their coexistence cases, for /mydata: never the other party's words."""
+    out: list[dict[str, object]] = []
+    for row in await ctx.uow.coexistence.of_person(resident.id, open_only=False):
+        party = party_of(resident.id, row.party_a_id, row.party_b_id)
+        role = party.value if party else "handler"
+        # A party gets their thread; a handler gets what they wrote (the parties' words are the parties').
+        mine = {party.value} if party else {Party.HANDLER.value}
+        messages = [
+            {"at": m.at.isoformat(), "from": m.author, "to": m.recipient, "text": m.text, "shared": m.shared}
+            for m in await ctx.uow.coexistence.messages(row.id)
+            if m.author in mine or (party is not None and m.recipient in mine)
+        ]
+        out.append(
+            {
+                "ref": row.ref,
+                "kind": row.kind,
+                "as": role,
+                "status": row.status,
+                "outcome": row.outcome,
+                "opened_at": row.opened_at.isoformat(),
+                "messages": messages,
+            }
+        )
+    return out
+
+
+ROUTES = Routes(
+    commands={"support": Command(support, Action.SEE_HELP)},
+    callbacks={
+        "xa": Callback(consent_tapped, Action.SEEK_SUPPORT),
+        "xn": Callback(no_thanks_tapped, Action.SEEK_SUPPORT),
+        "xb": Callback(accept_invitation_tapped, Action.SEE_HELP),
+        "xbn": Callback(decline_invitation_tapped, Action.SEE_HELP),
+        "xm": Callback(party_write_tapped, Action.SEEK_SUPPORT),
+        "xq": Callback(withdraw_tapped, Action.SEEK_SUPPORT),
+        "xt": Callback(session_answer_tapped, Action.SEEK_SUPPORT),
+        "xg": Callback(agreement_answer_tapped, Action.SEEK_SUPPORT),
+        "xh": Callback(check_answer_tapped, Action.SEEK_SUPPORT),
+        "su": Callback(support_chosen, Action.SEEK_SUPPORT),
+    },
+    step_inputs={**any_input(Flow.THREAD, thread_text_written)},
+)
