@@ -79,6 +79,7 @@ async def show_help(ctx: Context) -> None:
     buttons = []
     if can_somewhere(ctx.grants, Action.REPORT_PROBLEM):
         buttons = [[Button(t.plain("📝 Report a problem"), cb("report"))]]
+    buttons.append([Button(t.plain("🫂 I need to talk to someone"), cb("sup"))])
     ctx.say(safe_join("\n", lines), buttons)
 
 

@@ -660,6 +660,11 @@ async def support(ctx: Context) -> None:
     )
 
 
+async def support_tapped(ctx: Context, _data: CallbackData) -> None:
+    """sup: the /help button for /support."""
+    await support(ctx)
+
+
 async def support_chosen(ctx: Context, data: CallbackData) -> None:
     """su:<anon|named|no>: open the support case in the person's barrio."""
     choice = data.args[0] if data.args else ""
@@ -794,6 +799,7 @@ ROUTES = Routes(
         "xg": Callback(agreement_answer_tapped, Action.SEEK_SUPPORT),
         "xh": Callback(check_answer_tapped, Action.SEEK_SUPPORT),
         "su": Callback(support_chosen, Action.SEEK_SUPPORT),
+        "sup": Callback(support_tapped, Action.SEE_HELP),
     },
     step_inputs={**any_input(Flow.THREAD, thread_text_written)},
 )

@@ -31,9 +31,14 @@ DEMO_STAFF = (
     ("admin", Role.ADMIN),
     ("police", Role.SECTORIAL_MANAGER),
     ("cleaning", Role.SECTORIAL_MANAGER),
+    ("mediator", Role.SECTORIAL_MANAGER),
 )
 # The sectors of the demo's sectorial managers, in Embajadores (the demo circle's barrio).
-DEMO_SECTORS = {"police": Sector.COMMUNITY_POLICE, "cleaning": Sector.ENVIRONMENT_CLEANING}
+DEMO_SECTORS = {
+    "police": Sector.COMMUNITY_POLICE,
+    "cleaning": Sector.ENVIRONMENT_CLEANING,
+    "mediator": Sector.MEDIATION,
+}
 
 
 async def run_bot_or_sandbox(settings: Settings, *, no_chat: bool = False, sandbox_port: int = 8081) -> None:

@@ -27,6 +27,7 @@ PERSONAS: dict[str, tuple[int, str, str | None]] = {
     "manager": (3001, "Gestor Pablo", "es"),
     "police": (4001, "Agente Ruiz", "es"),
     "cleaning": (4002, "Elena Limpieza", "es"),
+    "mediator": (4003, "Marta Mediadora", "es"),
     "admin": (9001, "Admin", "es"),
 }
 

@@ -401,3 +401,13 @@ async def test_outcome_counts_cover_barrio_kind_and_outcome_without_names(bot):
         {"barrio": "embajadores", "kind": "support", "outcome": "supported", "count": 1},
     ]
     assert "Lucía" not in json.dumps(figures) and "Ana" not in json.dumps(figures)
+
+
+async def test_help_offers_support_to_everyone_and_support_speaks_the_readers_language(bot):
+    stranger = Person(795, "Nour", "ar")
+    replies = await bot.send(stranger, "/help")
+    assert "sup" in [d for _, d in buttons(replies)]
+    replies = await bot.tap(stranger, "sup")
+    ar = bot.catalogs.translator("ar")
+    assert ar.gettext("To talk privately with Psycho-Social Safety Care, first register with /start.") in texts(replies)
+    assert "112" in texts(replies) and "016" in texts(replies)
