@@ -20,7 +20,6 @@ from bot.domain.reports import (
     parse_case_reference,
     staff_transitions,
 )
-from bot.domain.text import clean_free_text, has_letters_or_digits
 from bot.i18n import N_, Catalogs, Safe, Translator, escape, safe_join
 from handlers.case_messages import (
     TOPIC_CASE_DEADLINE,
@@ -35,7 +34,7 @@ from handlers.case_messages import (
     tell_handlers,
     tell_people,
 )
-from handlers.common import refuse, stale
+from handlers.common import refuse, stale, typed_words
 from handlers.context import Context, Flow, Services
 from handlers.labels import case_status_name, handler_name, sector_name
 from handlers.routing import Callback, Command, Routes, any_input
@@ -284,7 +283,7 @@ async def note_written(ctx: Context) -> None:
     if ctx.incoming.kind is not IncomingKind.TEXT:
         ctx.say(ctx.t.gettext("Please write your message in words, or send /cancel to stop."))
         return
-    cleaned = _words(ctx, ctx.incoming.text)
+    cleaned = typed_words(ctx, MAX_NOTE)
     if cleaned is not None:
         await _apply_pending(ctx, cleaned)
 
@@ -312,21 +311,6 @@ async def _apply_pending(ctx: Context, note: str | None) -> None:
         _moved_on(ctx, case)
         return
     await _apply(ctx, case, transition, note=note, sector=pending.get("sector"))
-
-
-def _words(ctx: Context, text: str) -> str | None:
-    cleaned = clean_free_text(text, MAX_NOTE)
-    if cleaned.problem == "too_long":
-        ctx.say(
-            ctx.t.gettext(
-                "That message is too long (at most {max} characters). Please shorten it.", max=ctx.t.number(MAX_NOTE)
-            )
-        )
-        return None
-    if cleaned.problem or not has_letters_or_digits(cleaned.text):
-        ctx.say(ctx.t.gettext("Please write your message in words, or send /cancel to stop."))
-        return None
-    return cleaned.text
 
 
 async def _apply(
@@ -452,7 +436,7 @@ async def question_written(ctx: Context) -> None:
         await ctx.finish()
         await stale(ctx)
         return
-    text = _words(ctx, ctx.incoming.text)
+    text = typed_words(ctx, MAX_NOTE)
     if text is None:
         return
     assert ctx.resident is not None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.channels.base import Button, IncomingKind, Reply
+from bot.channels.base import Button, Reply
 from bot.domain.callbacks import CallbackData, cb
 from bot.domain.coexistence import (
     TEXT_MAX,
@@ -26,12 +26,12 @@ from bot.domain.coexistence import (
 from bot.domain.notices import parse_send_at
 from bot.domain.permissions import Action, Place, Role, can
 from bot.domain.reports import CaseStatus, is_open
-from bot.domain.text import clean_free_text, has_letters_or_digits
-from bot.i18n import Safe, Translator, safe_join
+from bot.i18n import N_, Safe, Translator, safe_join
 from handlers.case_messages import may_handle
 from handlers.coexistence_life import (
     close_case,
     ended_text,
+    offer_to_take,
     send_to,
     session_word,
     tell,
@@ -51,7 +51,7 @@ from handlers.coexistence_texts import (
     state_card,
     status_name,
 )
-from handlers.common import refuse, stale
+from handlers.common import refuse, stale, typed_words
 from handlers.context import Context, Flow
 from handlers.routing import Callback, Command, Routes, any_input
 from storage.models import CoexistenceCase
@@ -80,21 +80,7 @@ class ThreadStep(StrEnum):
 
 def words(ctx: Context, limit: int = TEXT_MAX) -> str | None:
     """The typed text, cleaned; None (having said why) when it cannot be used."""
-    if ctx.incoming.kind is not IncomingKind.TEXT:
-        ctx.say(ctx.t.gettext("Please write your message in words, or send /cancel to stop."))
-        return None
-    cleaned = clean_free_text(ctx.incoming.text, limit)
-    if cleaned.problem == "too_long":
-        ctx.say(
-            ctx.t.gettext(
-                "That message is too long (at most {max} characters). Please shorten it.", max=ctx.t.number(limit)
-            )
-        )
-        return None
-    if cleaned.problem or not has_letters_or_digits(cleaned.text):
-        ctx.say(ctx.t.gettext("Please write your message in words, or send /cancel to stop."))
-        return None
-    return cleaned.text
+    return typed_words(ctx, limit)
 
 
 async def handled_case(ctx: Context, coexistence_id: int, *, lock: bool = True) -> CoexistenceCase | None:
@@ -132,28 +118,39 @@ async def show_case(ctx: Context, row: CoexistenceCase, *, edit: bool = False) -
 # ---------------------------------------------------------------- from a case
 
 
+# Who may send a case where, and what to say to anyone else.
+CASE_TO = {
+    Kind.MEDIATION: (
+        Action.MEDIATE,
+        N_("Only a mediator of the barrio's Psycho-Social Safety Care can open a mediation."),
+    ),
+    Kind.COURT: (
+        Action.REFER_TO_COURT,
+        N_("Only Community Police or community justice can send a case to the community court."),
+    ),
+}
+
+
 async def open_mediation_tapped(ctx: Context, data: CallbackData) -> None:
     """xo:<case id>: a mediator opens a mediation from a report; party A (the reporter) is asked to consent."""
-    case = await ctx.uow.cases.get(data.int_arg() or 0, lock=True)
-    if case is None:
-        await stale(ctx)
-        return
-    if not (may_handle(ctx.grants, case) and can(ctx.grants, Action.MEDIATE, Place(case.barrio_id))):
-        ctx.say(ctx.t.gettext("Only a mediator of the barrio's Psycho-Social Safety Care can open a mediation."))
-        return
-    await _open_from_case(ctx, case, Kind.MEDIATION)
+    await _case_to(ctx, data, Kind.MEDIATION)
 
 
 async def refer_to_court_tapped(ctx: Context, data: CallbackData) -> None:
     """xr:<case id>: community police or community justice send a misdemeanour to the barrio's court panel."""
+    await _case_to(ctx, data, Kind.COURT)
+
+
+async def _case_to(ctx: Context, data: CallbackData, kind: Kind) -> None:
     case = await ctx.uow.cases.get(data.int_arg() or 0, lock=True)
     if case is None:
         await stale(ctx)
         return
-    if not (may_handle(ctx.grants, case) and can(ctx.grants, Action.REFER_TO_COURT, Place(case.barrio_id))):
-        ctx.say(ctx.t.gettext("Only Community Police or community justice can send a case to the community court."))
+    action, refusal = CASE_TO[kind]
+    if not (may_handle(ctx.grants, case) and can(ctx.grants, action, Place(case.barrio_id))):
+        ctx.say(ctx.t.gettext(refusal))
         return
-    await _open_from_case(ctx, case, Kind.COURT)
+    await _open_from_case(ctx, case, kind)
 
 
 async def _open_from_case(ctx: Context, case, kind: Kind) -> None:  # type: ignore[no-untyped-def]
@@ -224,21 +221,17 @@ def consent_request(t: Translator, row: CoexistenceCase, case_ref: str) -> Reply
 
 async def _tell_panel(ctx: Context, row: CoexistenceCase) -> None:
     """A new court case reaches the barrio's panel members, who may take it."""
-    for member in await ctx.uow.roles.holders_in_barrio(Role.COMMUNITY_COURT_MEMBER, row.barrio_id):
-        await send_to(
-            ctx.uow,
-            ctx.services.catalogs,
-            member,
-            lambda t: Reply(
-                t.gettext(
-                    "⚖️ A new case for the community court: <b>{ref}</b>. The parties are being asked to consent.",
-                    ref=row.ref,
-                ),
-                [[Button(t.plain("🙋 Take this case"), cb("xk", row.id))]],
-            ),
-            row,
-            ctx.now,
-        )
+    members = await ctx.uow.roles.holders_in_barrio(Role.COMMUNITY_COURT_MEMBER, row.barrio_id)
+    await offer_to_take(
+        ctx.uow,
+        ctx.services.catalogs,
+        members,
+        row,
+        lambda t: t.gettext(
+            "⚖️ A new case for the community court: <b>{ref}</b>. The parties are being asked to consent.", ref=row.ref
+        ),
+        ctx.now,
+    )
 
 
 # ---------------------------------------------------------------- listing and taking
@@ -571,13 +564,19 @@ def party_buttons(t: Translator, row: CoexistenceCase) -> list[list[Button]]:
 # ---------------------------------------------------------------- sessions
 
 
+async def _under_way(ctx: Context, coexistence_id: int) -> CoexistenceCase | None:
+    """The handler's case if both sides have joined it (sessions and agreements need them); else says so."""
+    row = await handled_case(ctx, coexistence_id, lock=False)
+    if row is not None and row.status != Status.ACTIVE:
+        ctx.say(ctx.t.gettext("<b>{ref}</b> is not under way: both sides must have accepted first.", ref=row.ref))
+        return None
+    return row
+
+
 async def session_tapped(ctx: Context, data: CallbackData) -> None:
     """xs:<id>: propose a session (a hearing, for a court case): first when."""
-    row = await handled_case(ctx, data.int_arg() or 0, lock=False)
+    row = await _under_way(ctx, data.int_arg() or 0)
     if row is None:
-        return
-    if row.status != Status.ACTIVE:
-        ctx.say(ctx.t.gettext("<b>{ref}</b> is not under way: both sides must have accepted first.", ref=row.ref))
         return
     await ctx.go(Flow.COEXISTENCE, Step.WHEN, cid=row.id)
     ctx.say(
@@ -648,18 +647,19 @@ async def session_place_written(ctx: Context) -> None:
 
 async def draft_tapped(ctx: Context, data: CallbackData) -> None:
     """xd:<id>: draft the agreement: A's commitments, then B's."""
-    row = await handled_case(ctx, data.int_arg() or 0, lock=False)
+    row = await _under_way(ctx, data.int_arg() or 0)
     if row is None:
         return
-    if row.status != Status.ACTIVE:
-        ctx.say(ctx.t.gettext("<b>{ref}</b> is not under way: both sides must have accepted first.", ref=row.ref))
-        return
     await ctx.go(Flow.COEXISTENCE, Step.AGREE_A, cid=row.id)
+    await _ask_commitments(ctx, row, Party.A)
+
+
+async def _ask_commitments(ctx: Context, row: CoexistenceCase, party: Party) -> None:
     names = await party_names(ctx.uow, row)
     ctx.say(
         ctx.t.gettext(
             "Write what {party} commits to (one message). /cancel to stop.",
-            party=party_label(ctx.t, row, Party.A, names),
+            party=party_label(ctx.t, row, party, names),
         )
     )
 
@@ -674,13 +674,7 @@ async def agreement_a_written(ctx: Context) -> None:
         await ctx.finish()
         return
     await ctx.go(Flow.COEXISTENCE, Step.AGREE_B, agreement_a=text)
-    names = await party_names(ctx.uow, row)
-    ctx.say(
-        ctx.t.gettext(
-            "Write what {party} commits to (one message). /cancel to stop.",
-            party=party_label(ctx.t, row, Party.B, names),
-        )
-    )
+    await _ask_commitments(ctx, row, Party.B)
 
 
 async def agreement_b_written(ctx: Context) -> None:

@@ -5,7 +5,7 @@ agreement check, session reminders, deleting content after the retention period)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from bot.channels.base import Button, Reply
@@ -85,6 +85,22 @@ async def tell_parties(
         if await tell(uow, catalogs, resident_id, lambda t, p=party: render(t, p), row, now):
             told += 1
     return told
+
+
+async def offer_to_take(
+    uow: UnitOfWork,
+    catalogs: Catalogs,
+    people: Sequence[Resident],
+    row: CoexistenceCase,
+    text: Callable[[Translator], Safe],
+    now: datetime,
+) -> None:
+    """Tell those who may take a case (the panel, the barrio's mediators) that it waits, with a button."""
+    for person in people:
+        await send_to(
+            uow, catalogs, person, lambda t: Reply(text(t), [[Button(t.plain("🙋 Take this case"), cb("xk", row.id))]]),
+            row, now,
+        )  # fmt: skip
 
 
 def view_button(t: Translator, row: CoexistenceCase) -> list[list[Button]]:

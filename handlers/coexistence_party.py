@@ -30,6 +30,7 @@ from handlers.coexistence import ThreadStep, agreement_message, invitation, part
 from handlers.coexistence_life import (
     close_case,
     ended_text,
+    offer_to_take,
     send_to,
     session_word,
     tell,
@@ -700,21 +701,16 @@ async def support_chosen(ctx: Context, data: CallbackData) -> None:
     await ctx.uow.coexistence.touch(row, ctx.now, a_consent_at=ctx.now)
     team = await ctx.uow.roles.holders_in_barrio(Role.SECTORIAL_MANAGER, circle.barrio_id, Sector.MEDIATION.value)
     team = team or await ctx.uow.roles.holders_in_barrio(Role.MEDIATION_SUPERVISOR, circle.barrio_id)
-    for person in team:
-        await send_to(
-            ctx.uow,
-            ctx.services.catalogs,
-            person,
-            lambda t: Reply(
-                t.gettext(
-                    "🫂 A resident asks for confidential support: <b>{ref}</b>. Take it to read and answer.",
-                    ref=row.ref,
-                ),
-                [[Button(t.plain("🙋 Take this case"), cb("xk", row.id))]],
-            ),
-            row,
-            ctx.now,
-        )
+    await offer_to_take(
+        ctx.uow,
+        ctx.services.catalogs,
+        team,
+        row,
+        lambda t: t.gettext(
+            "🫂 A resident asks for confidential support: <b>{ref}</b>. Take it to read and answer.", ref=row.ref
+        ),
+        ctx.now,
+    )
     if not team:
         for manager in await ctx.uow.roles.community_managers(circle.barrio_id):
             await send_to(

@@ -138,11 +138,9 @@ async def party_names(uow: UnitOfWork, row: CoexistenceCase) -> dict[Party, str 
     return names
 
 
-async def state_card(uow: UnitOfWork, t: Translator, row: CoexistenceCase) -> Safe:
-    """What any staff member who may see the case sees: its reference, kind, barrio, state and dates. Never
-    who the parties are or what anyone said."""
+async def _heading(uow: UnitOfWork, t: Translator, row: CoexistenceCase) -> list[Safe]:
     barrio = await uow.territory.barrio(row.barrio_id)
-    lines = [
+    return [
         t.gettext(
             "🔒 <b>{ref}</b> · {kind} · {barrio}",
             ref=row.ref,
@@ -150,6 +148,14 @@ async def state_card(uow: UnitOfWork, t: Translator, row: CoexistenceCase) -> Sa
             barrio=barrio.name if barrio else "?",
         ),
         t.gettext("State: {state}", state=status_name(t, row.status)),
+    ]
+
+
+async def state_card(uow: UnitOfWork, t: Translator, row: CoexistenceCase) -> Safe:
+    """What any staff member who may see the case sees: its reference, kind, barrio, state and dates. Never
+    who the parties are or what anyone said."""
+    lines = [
+        *await _heading(uow, t, row),
         t.gettext(
             "Opened {date} · last change {changed}",
             date=t.datetime(row.opened_at, "short"),
@@ -174,15 +180,8 @@ async def content_card(
     """The case as its handler (or supervisor) sees it: parties, consents, the latest messages, sessions and
     the agreement."""
     names = await party_names(uow, row)
-    barrio = await uow.territory.barrio(row.barrio_id)
     lines = [
-        t.gettext(
-            "🔒 <b>{ref}</b> · {kind} · {barrio}",
-            ref=row.ref,
-            kind=kind_name(t, row.kind),
-            barrio=barrio.name if barrio else "?",
-        ),
-        t.gettext("State: {state}", state=status_name(t, row.status)),
+        *await _heading(uow, t, row),
     ]
     for party, consent in ((Party.A, row.a_consent_at), (Party.B, row.b_consent_at)):
         if party is Party.B and row.kind == Kind.SUPPORT:

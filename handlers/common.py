@@ -1,8 +1,10 @@
-"""Answers every conversation shares: stale buttons, refusals, and the registration reminder."""
+"""Answers every conversation shares: stale buttons, refusals, the registration reminder, typed words."""
 
 from __future__ import annotations
 
+from bot.channels.base import IncomingKind
 from bot.domain.permissions import Grant, ScopeKind
+from bot.domain.text import clean_free_text, has_letters_or_digits
 from handlers.context import Context
 from handlers.labels import grant_label
 
@@ -37,3 +39,23 @@ async def describe_grant(ctx: Context, grant: Grant) -> str:
         barrio = await ctx.uow.territory.barrio(grant.scope_id)
         place = barrio.name if barrio else None
     return grant_label(ctx.t, grant, place)
+
+
+def typed_words(ctx: Context, limit: int) -> str | None:
+    """The text the person typed, cleaned and at most `limit` characters; None (having said why) when it is not
+    text, too long, or has no letters or digits."""
+    if ctx.incoming.kind is not IncomingKind.TEXT:
+        ctx.say(ctx.t.gettext("Please write your message in words, or send /cancel to stop."))
+        return None
+    cleaned = clean_free_text(ctx.incoming.text, limit)
+    if cleaned.problem == "too_long":
+        ctx.say(
+            ctx.t.gettext(
+                "That message is too long (at most {max} characters). Please shorten it.", max=ctx.t.number(limit)
+            )
+        )
+        return None
+    if cleaned.problem or not has_letters_or_digits(cleaned.text):
+        ctx.say(ctx.t.gettext("Please write your message in words, or send /cancel to stop."))
+        return None
+    return cleaned.text
