@@ -8,6 +8,7 @@ from handlers import (
     approvals,
     cases,
     coexistence,
+    coexistence_invites,
     coexistence_party,
     contact,
     elections,
@@ -40,6 +41,7 @@ ROUTES: Routes = assemble(
         elections.ROUTES,
         notices.ROUTES,
         coexistence.ROUTES,
+        coexistence_invites.ROUTES,
         coexistence_party.ROUTES,
     ]
 )

@@ -1,101 +1,61 @@
 """Coexistence, the handler's side: opening a mediation from a case or sending a case to the community court,
-taking a case, inviting the other neighbour (through the bot or on paper), writing in the confidential
-threads and sharing a text, proposing sessions, drafting the agreement, closing, and the prosecutor taking a
+taking a case, writing in the confidential threads and sharing a text, proposing sessions, drafting the agreement, closing, and the prosecutor taking a
 court case back. /mediations lists what each person may see: content only for those the rule lets read it."""
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from bot.channels.base import Button, Reply
 from bot.domain.callbacks import CallbackData, cb
 from bot.domain.coexistence import (
-    TEXT_MAX,
     Kind,
     Outcome,
     Party,
     Status,
-    invite_payload,
     may_see_state,
     may_take,
-    new_invite_token,
     other_party,
     outcome_choices,
-    token_hash,
 )
 from bot.domain.notices import parse_send_at
 from bot.domain.permissions import Action, Place, Role, can
 from bot.domain.reports import CaseStatus, is_open
-from bot.i18n import N_, Safe, Translator, safe_join
+from bot.i18n import N_, Translator, safe_join
 from handlers.case_messages import may_handle
+from handlers.coexistence_invites import invitee_name_written
 from handlers.coexistence_life import (
+    Step,
+    ThreadStep,
     close_case,
     ended_text,
+    handled_case,
     offer_to_take,
-    send_to,
     session_word,
     tell,
     tell_handler,
     tell_parties,
+    words,
 )
 from handlers.coexistence_texts import (
+    agreement_message,
+    consent_request,
     content_card,
     handler_buttons,
     handler_title,
     kind_name,
     outcome_name,
+    party_buttons,
     party_label,
     party_names,
     reads_content,
-    rules_text,
     state_card,
     status_name,
 )
-from handlers.common import refuse, stale, typed_words
+from handlers.common import refuse, stale
 from handlers.context import Context, Flow
 from handlers.routing import Callback, Command, Routes, any_input
 from storage.models import CoexistenceCase
 
 MAX_PLACE = 300
-
-
-class Step(StrEnum):
-    """The handler's multi-step answers."""
-
-    FIND = "find"  # the invitee's name, to find them among the barrio's residents
-    WHEN = "when"
-    PLACE = "place"
-    AGREE_A = "agree_a"
-    AGREE_B = "agree_b"
-
-
-class ThreadStep(StrEnum):
-    """Writing in a thread."""
-
-    WRITE = "write"
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def words(ctx: Context, limit: int = TEXT_MAX) -> str | None:
-    """The typed text, cleaned; None (having said why) when it cannot be used."""
-    return typed_words(ctx, limit)
-
-
-async def handled_case(ctx: Context, coexistence_id: int, *, lock: bool = True) -> CoexistenceCase | None:
-    """The case if the current person is its handler and it is open; otherwise says why and returns None."""
-    row = await ctx.uow.coexistence.get(coexistence_id, lock=lock)
-    if row is None:
-        await stale(ctx)
-        return None
-    if ctx.resident is None or row.handler_id != ctx.resident.id:
-        refuse(ctx)
-        return None
-    if row.status == Status.CLOSED:
-        ctx.say(ctx.t.gettext("<b>{ref}</b> is closed: nothing was changed.", ref=row.ref))
-        return None
-    return row
 
 
 async def show_case(ctx: Context, row: CoexistenceCase, *, edit: bool = False) -> None:
@@ -194,29 +154,6 @@ async def _open_from_case(ctx: Context, case, kind: Kind) -> None:  # type: igno
         ),
         handler_buttons(ctx.t, row, ctx.grants, ctx.resident.id),
     )
-
-
-def consent_request(t: Translator, row: CoexistenceCase, case_ref: str) -> Reply:
-    """What party A is asked when a mediation or court process is offered to them."""
-    if row.kind == Kind.COURT:
-        intro = t.gettext(
-            "⚖️ Your report <b>{case}</b> can go to the community court of your barrio: trained neighbours who "
-            "help repair the harm instead of a fine ({ref}).",
-            case=case_ref,
-            ref=row.ref,
-        )
-    else:
-        intro = t.gettext(
-            "🤝 A mediator of Psycho-Social Safety Care offers a mediation about your report <b>{case}</b>, to look "
-            "for an agreement with your neighbour ({ref}).",
-            case=case_ref,
-            ref=row.ref,
-        )
-    buttons = [[Button(t.plain("✅ I agree (keep my name private)"), cb("xa", row.id, "p"))]]
-    if row.kind == Kind.MEDIATION:
-        buttons.append([Button(t.plain("✅ I agree, and they may know it was me"), cb("xa", row.id, "n"))])
-    buttons.append([Button(t.plain("No, thank you"), cb("xn", row.id))])
-    return Reply(intro + Safe("\n\n") + rules_text(t, row.kind), buttons)
 
 
 async def _tell_panel(ctx: Context, row: CoexistenceCase) -> None:
@@ -331,166 +268,6 @@ async def take_tapped(ctx: Context, data: CallbackData) -> None:
     await show_case(ctx, row)
 
 
-# ---------------------------------------------------------------- inviting the other neighbour
-
-
-async def invite_through_bot_tapped(ctx: Context, data: CallbackData) -> None:
-    """xib:<id>: find the other neighbour among the barrio's residents, by name."""
-    row = await handled_case(ctx, data.int_arg() or 0, lock=False)
-    if row is None:
-        return
-    if row.status != Status.INVITING or row.invite_hash is not None:
-        ctx.say(ctx.t.gettext("<b>{ref}</b> cannot send an invitation now.", ref=row.ref))
-        return
-    await ctx.go(Flow.COEXISTENCE, Step.FIND, cid=row.id)
-    ctx.say(
-        ctx.t.gettext(
-            "Type the other neighbour's first name (or part of it): I look among the residents of "
-            "the barrio. /cancel to stop."
-        )
-    )
-
-
-async def invitee_name_written(ctx: Context) -> None:
-    """The invitee's name: the barrio's residents who match, as buttons."""
-    row = await handled_case(ctx, int(ctx.data.get("cid", 0)), lock=False)
-    text = words(ctx, 60)
-    if row is None:
-        await ctx.finish()
-        return
-    if text is None:
-        return
-    assert ctx.resident is not None
-    found = await ctx.uow.coexistence.residents_named(
-        row.barrio_id, text, exclude=[ctx.resident.id, row.party_a_id or 0]
-    )
-    if not found:
-        ctx.say(
-            ctx.t.gettext(
-                "Nobody in the barrio is called like that in Vecinos. Try another spelling, use a "
-                "paper invitation, or /cancel."
-            ),
-            [[Button(ctx.t.plain("🖨️ Paper invitation"), cb("xpp", row.id))]],
-        )
-        return
-    buttons = [[Button(f"{person.first_name} · {circle}", cb("xip", row.id, person.id))] for person, circle in found]
-    ctx.say(ctx.t.gettext("Who is it?"), buttons)
-
-
-async def invitee_picked(ctx: Context, data: CallbackData) -> None:
-    """xip:<id>:<resident id>: send the neutral invitation (and, later, one reminder). Nothing about them is
-    written to the case until they accept."""
-    row = await handled_case(ctx, data.int_arg() or 0)
-    if row is None:
-        return
-    invitee_id = int(data.args[1]) if len(data.args) > 1 and data.args[1].isdigit() else 0
-    invitee = await ctx.uow.residents.get(invitee_id)
-    matches = await ctx.uow.coexistence.lives_in_barrio(invitee_id, row.barrio_id) if invitee else False
-    if invitee is None or not matches or invitee.id in (row.party_a_id, row.handler_id):
-        await stale(ctx)
-        return
-    if row.status != Status.INVITING or row.invite_hash is not None:
-        ctx.say(ctx.t.gettext("<b>{ref}</b> cannot send an invitation now.", ref=row.ref))
-        return
-    await ctx.finish()
-    token = new_invite_token()
-    policy = ctx.services.coexistence
-    await ctx.uow.coexistence.touch(
-        row,
-        ctx.now,
-        invite_hash=token_hash(token),
-        invite_via="bot",
-        invited_at=ctx.now,
-        invite_lapse_at=ctx.now + policy.invite_lapses_after,
-    )
-    asker = await ctx.uow.residents.get(row.party_a_id) if row.a_named and row.party_a_id else None
-    mediator = ctx.resident.first_name if ctx.resident else ""
-    catalogs = ctx.services.catalogs
-    for reminder, send_at in ((False, None), (True, ctx.now + policy.invite_reminder_after)):
-        await send_to(
-            ctx.uow,
-            catalogs,
-            invitee,
-            lambda t, again=reminder: invitation(
-                t, row, token, mediator, asker.first_name if asker else None, reminder=again
-            ),
-            row,
-            ctx.now,
-            part="invite",
-            send_at=send_at,
-            link_resident=False,
-        )
-    ctx.wrote_outbox = True
-    ctx.say(
-        ctx.t.gettext(
-            "📨 The invitation to <b>{ref}</b> is on its way, without saying who asked for it. If "
-            "there is no answer I remind them once, and then tell you.",
-            ref=row.ref,
-        )
-    )
-
-
-def invitation(
-    t: Translator, row: CoexistenceCase, token: str, mediator: str, asker: str | None, *, reminder: bool = False
-) -> Reply:
-    """The neutral invitation to party B: what the process is and who runs it, never who asked (unless A
-    agreed to be named)."""
-    if row.kind == Kind.COURT:
-        head = t.gettext(
-            "⚖️ The community court of your barrio invites you to a restorative process ({ref}): a panel of trained "
-            "neighbours listens to everyone involved and helps agree how to put things right, instead of a fine.",
-            ref=row.ref,
-        )
-    else:
-        head = t.gettext(
-            "🤝 {mediator}, a mediator of the barrio's Psycho-Social Safety Care, invites you to a neighbour "
-            "mediation ({ref}): a confidential, voluntary conversation to find an agreement about living together.",
-            mediator=mediator,
-            ref=row.ref,
-        )
-    parts = [head]
-    if reminder:
-        parts.insert(0, t.gettext("A reminder, in case you missed it:"))
-    if asker:
-        parts.append(t.gettext("{name} asked for this mediation.", name=asker))
-    parts += [rules_text(t, row.kind), t.gettext("Nothing about you is kept unless you accept.")]
-    buttons = [
-        [Button(t.plain("✅ I accept and agree to these rules"), cb("xb", row.id, token))],
-        [Button(t.plain("No, thank you"), cb("xbn", row.id, token))],
-    ]
-    return Reply(safe_join("\n\n", parts), buttons)
-
-
-async def paper_invitation_tapped(ctx: Context, data: CallbackData) -> None:
-    """xpp:<id>: a single-use deep link to print or hand over; the bot keeps only its hash."""
-    row = await handled_case(ctx, data.int_arg() or 0)
-    if row is None:
-        return
-    if row.status != Status.INVITING or row.invite_hash is not None:
-        ctx.say(ctx.t.gettext("<b>{ref}</b> cannot send an invitation now.", ref=row.ref))
-        return
-    await ctx.finish()
-    token = new_invite_token()
-    await ctx.uow.coexistence.touch(
-        row,
-        ctx.now,
-        invite_hash=token_hash(token),
-        invite_via="paper",
-        invited_at=ctx.now,
-        invite_lapse_at=ctx.now + ctx.services.coexistence.invite_lapses_after,
-    )
-    link = f"https://t.me/{ctx.services.bot_username}?start={invite_payload(token)}"
-    ctx.say(
-        ctx.t.gettext(
-            "🖨️ Paper invitation for <b>{ref}</b>. Print this or copy it onto a card, and hand it over; it works "
-            "once:\n\n<b>You are invited to a confidential neighbour mediation.</b>\nOpen {link} in Telegram "
-            "(or scan it) to read what it is and answer. Nobody is told anything unless you accept.",
-            ref=row.ref,
-            link=link,
-        )
-    )
-
-
 # ---------------------------------------------------------------- the handler writes
 
 
@@ -553,12 +330,6 @@ async def share_tapped(ctx: Context, data: CallbackData) -> None:
     ctx.wrote_outbox = True
     ctx.toast(ctx.t.plain("Shared."))
     ctx.say(ctx.t.gettext("🔁 Shared with the other side, marked as shared."))
-
-
-def party_buttons(t: Translator, row: CoexistenceCase) -> list[list[Button]]:
-    """What a party can do under any message of their case: write to the handler, or leave."""
-    leave = t.plain("🚪 Stop") if row.kind == Kind.SUPPORT else t.plain("🚪 Withdraw")
-    return [[Button(t.plain("✉️ Write"), cb("xm", row.id)), Button(leave, cb("xq", row.id))]]
 
 
 # ---------------------------------------------------------------- sessions
@@ -703,36 +474,6 @@ async def agreement_b_written(ctx: Context) -> None:
     ctx.say(ctx.t.gettext("📝 The draft agreement of <b>{ref}</b> was sent to both sides to accept.", ref=row.ref))
 
 
-def agreement_message(t: Translator, row: CoexistenceCase, party: Party, *, ask: bool) -> Reply:
-    """The agreement as one party reads it: their commitments and the other side's; with accept buttons
-    while it waits for them."""
-    mine, theirs = (row.agreement_a, row.agreement_b) if party is Party.A else (row.agreement_b, row.agreement_a)
-    title = (
-        t.gettext("📝 <b>{ref}</b> · proposed agreement", ref=row.ref)
-        if ask
-        else t.gettext("🤝 <b>{ref}</b> · agreement accepted by both sides", ref=row.ref)
-    )
-    text = safe_join(
-        "\n\n",
-        [
-            title,
-            t.gettext("<b>You commit to:</b> {text}", text=mine or "—"),
-            t.gettext("<b>The other side commits to:</b> {text}", text=theirs or "—"),
-        ],
-    )
-    buttons = (
-        [
-            [
-                Button(t.plain("✅ I accept"), cb("xg", row.id, "y")),
-                Button(t.plain("❌ I do not accept"), cb("xg", row.id, "n")),
-            ]
-        ]
-        if ask
-        else party_buttons(t, row)
-    )
-    return Reply(text, buttons)
-
-
 # ---------------------------------------------------------------- the end
 
 
@@ -820,9 +561,6 @@ ROUTES = Routes(
         "xr": Callback(refer_to_court_tapped, Action.HANDLE_REPORTS),
         "xv": Callback(view_tapped, Action.SEEK_SUPPORT),
         "xk": Callback(take_tapped, Action.SEEK_SUPPORT),
-        "xib": Callback(invite_through_bot_tapped, Action.SEEK_SUPPORT),
-        "xip": Callback(invitee_picked, Action.SEEK_SUPPORT),
-        "xpp": Callback(paper_invitation_tapped, Action.SEEK_SUPPORT),
         "xw": Callback(write_tapped, Action.SEEK_SUPPORT),
         "xsh": Callback(share_tapped, Action.SEEK_SUPPORT),
         "xs": Callback(session_tapped, Action.SEEK_SUPPORT),

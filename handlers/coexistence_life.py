@@ -1,22 +1,25 @@
 """The life of a coexistence case, shared by the handler's and the parties' conversations and the scheduler:
 telling people (in their languages, tagged so the content can be withdrawn and deleted), closing with an
 outcome and what that means for the report it came from, and the scheduler's work (lapsed invitations, the
-agreement check, session reminders, deleting content after the retention period)."""
+agreement check, session reminders, deleting content after the retention period); and the checks every step
+of the handler's flow starts with."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from enum import StrEnum
 
 from bot.channels.base import Button, Reply
 from bot.domain.callbacks import cb
-from bot.domain.coexistence import Kind, Outcome, Party, Status
+from bot.domain.coexistence import TEXT_MAX, Kind, Outcome, Party, Status
 from bot.domain.permissions import Sector
 from bot.domain.reports import CaseStatus, Route
 from bot.i18n import Catalogs, Safe, Translator
 from handlers.case_messages import TOPIC_CASE_UPDATE, people_update, tell_people
 from handlers.coexistence_texts import kind_name, outcome_name
-from handlers.context import Services
+from handlers.common import refuse, stale, typed_words
+from handlers.context import Context, Services
 from storage.coexistence import outbox_ref
 from storage.models import CoexistenceCase, Resident
 from storage.uow import UnitOfWork
@@ -244,3 +247,42 @@ async def send_due_coexistence_work(services: Services, limit: int = 100) -> int
 def session_word(t: Translator, kind: str) -> str:
     """'the session' or, for a community court, 'the hearing'."""
     return t.plain("the hearing") if kind == Kind.COURT else t.plain("the session")
+
+
+class Step(StrEnum):
+    """The handler's multi-step answers."""
+
+    FIND = "find"  # the invitee's name, to find them among the barrio's residents
+    WHEN = "when"
+    PLACE = "place"
+    AGREE_A = "agree_a"
+    AGREE_B = "agree_b"
+
+
+class ThreadStep(StrEnum):
+    """Writing in a thread."""
+
+    WRITE = "write"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def words(ctx: Context, limit: int = TEXT_MAX) -> str | None:
+    """The typed text, cleaned; None (having said why) when it cannot be used."""
+    return typed_words(ctx, limit)
+
+
+async def handled_case(ctx: Context, coexistence_id: int, *, lock: bool = True) -> CoexistenceCase | None:
+    """The case if the current person is its handler and it is open; otherwise says why and returns None."""
+    row = await ctx.uow.coexistence.get(coexistence_id, lock=lock)
+    if row is None:
+        await stale(ctx)
+        return None
+    if ctx.resident is None or row.handler_id != ctx.resident.id:
+        refuse(ctx)
+        return None
+    if row.status == Status.CLOSED:
+        ctx.say(ctx.t.gettext("<b>{ref}</b> is closed: nothing was changed.", ref=row.ref))
+        return None
+    return row

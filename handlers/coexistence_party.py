@@ -1,7 +1,6 @@
-"""Coexistence, the parties' side: consenting (or not), accepting or declining an invitation (a button or a
-paper deep link), writing to the handler, leaving with one tap, answering sessions, accepting the agreement,
+"""Coexistence, the parties' side: consenting (or not), writing to the handler, leaving with one tap, answering sessions, accepting the agreement,
 saying whether it holds; and /support, a confidential case with Psycho-Social Safety Care. Every tap is checked
-against the person's place in the case, and an invitation against its single-use token."""
+against the person's place in the case."""
 
 from __future__ import annotations
 
@@ -17,17 +16,14 @@ from bot.domain.coexistence import (
     after_consents,
     agreement_reached,
     may_withdraw,
-    parse_invite_payload,
     party_of,
     session_reminder_at,
-    token_hash,
     two_parties,
 )
 from bot.domain.permissions import Action, Role, Sector
-from bot.domain.text import clean_free_text
-from bot.i18n import N_, Safe, Translator, safe_join
-from handlers.coexistence import ThreadStep, agreement_message, invitation, party_buttons, words
+from bot.i18n import N_, Translator, safe_join
 from handlers.coexistence_life import (
+    ThreadStep,
     close_case,
     ended_text,
     offer_to_take,
@@ -36,14 +32,21 @@ from handlers.coexistence_life import (
     tell,
     tell_handler,
     tell_parties,
+    words,
 )
-from handlers.coexistence_texts import handler_title, kind_name, rules_text, status_name, urgent_help
-from handlers.common import refuse, stale
+from handlers.coexistence_texts import (
+    agreement_message,
+    handler_title,
+    kind_name,
+    party_buttons,
+    rules_text,
+    status_name,
+    urgent_help,
+)
+from handlers.common import stale
 from handlers.context import Context, Flow
 from handlers.routing import Callback, Command, Routes, any_input
 from storage.models import CoexistenceCase, Resident
-
-MAX_NAME_LENGTH = 64
 
 
 async def _party_case(ctx: Context, coexistence_id: int) -> tuple[CoexistenceCase, Party] | None:
@@ -122,164 +125,6 @@ async def no_thanks_tapped(ctx: Context, data: CallbackData) -> None:
             "managers, who will look for other ways to help."
         )
     )
-
-
-# ---------------------------------------------------------------- party B answers the invitation
-
-
-async def _invited_case(ctx: Context, data: CallbackData) -> tuple[CoexistenceCase, str] | None:
-    row = await ctx.uow.coexistence.get(data.int_arg() or 0, lock=True)
-    token = data.args[1] if len(data.args) > 1 else ""
-    if row is None or not token or row.invite_hash != token_hash(token) or row.status != Status.INVITING:
-        ctx.toast(ctx.t.plain("This invitation is no longer valid."))
-        ctx.say(
-            ctx.t.gettext(
-                "This invitation is no longer valid. If you want to take part, ask the barrio's "
-                "community managers (/contact)."
-            )
-        )
-        return None
-    return row, token
-
-
-async def accept_invitation_tapped(ctx: Context, data: CallbackData) -> None:
-    """xb:<id>:<token>: party B accepts and consents; only now is anything about them stored. Someone who
-    came from a paper invitation and never registered becomes a resident by this consent."""
-    found = await _invited_case(ctx, data)
-    if found is None:
-        return
-    row, _token = found
-    if ctx.resident is None:
-        name = clean_free_text(ctx.incoming.first_name, MAX_NAME_LENGTH).text or ctx.t.plain("Neighbour")
-        resident = await ctx.uow.residents.register(
-            ctx.incoming.user_id, ctx.incoming.chat_id, name, ctx.t.locale, ctx.now
-        )
-        ctx.became_resident(resident)
-    assert ctx.resident is not None
-    if ctx.resident.id in (row.party_a_id, row.handler_id):
-        refuse(ctx)
-        return
-    status = after_consents(Kind(row.kind), True, True, row.handler_id is not None)
-    await ctx.uow.coexistence.touch(
-        row,
-        ctx.now,
-        party_b_id=ctx.resident.id,
-        b_consent_at=ctx.now,
-        invite_hash=None,
-        invite_lapse_at=None,
-        status=status.value,
-    )
-    await ctx.uow.coexistence.withdraw_unsent(row.id, "invite")
-    catalogs = ctx.services.catalogs
-    await tell_handler(
-        ctx.uow,
-        catalogs,
-        row,
-        lambda t: t.gettext(
-            "✅ The other neighbour accepted <b>{ref}</b> and consented: it is under way.", ref=row.ref
-        ),
-        ctx.now,
-    )
-    await tell(
-        ctx.uow,
-        catalogs,
-        row.party_a_id,
-        lambda t: Reply(
-            t.gettext(
-                "✅ The other neighbour has accepted: <b>{ref}</b> starts. {handler} will write to you.",
-                ref=row.ref,
-                handler=handler_title(t, row.kind),
-            ),
-            party_buttons(t, row),
-        ),
-        row,
-        ctx.now,
-    )
-    ctx.wrote_outbox = True
-    ctx.show(
-        ctx.t.gettext(
-            "✅ Thank you for accepting. {handler} will write to you here; you can write to them at "
-            "any time, and leave with one tap.",
-            handler=handler_title(ctx.t, row.kind),
-        ),
-        party_buttons(ctx.t, row),
-    )
-
-
-async def decline_invitation_tapped(ctx: Context, data: CallbackData) -> None:
-    """xbn:<id>:<token>: party B says no: nothing about them was stored; A is told gently and the report goes
-    back to the community managers."""
-    found = await _invited_case(ctx, data)
-    if found is None:
-        return
-    row, _token = found
-    catalogs = ctx.services.catalogs
-    await close_case(ctx.uow, catalogs, row, Outcome.DECLINED, ctx.now, actor_id=None)
-    await tell(
-        ctx.uow,
-        catalogs,
-        row.party_a_id,
-        lambda t: Reply(
-            t.gettext(
-                "The neighbour has decided not to take part in a mediation for now ({ref}). That is their "
-                "right, and it says nothing about you. Your report goes back to your community managers, who will "
-                "look for other ways to help.",
-                ref=row.ref,
-            )
-        ),
-        row,
-        ctx.now,
-    )
-    await tell_handler(
-        ctx.uow,
-        catalogs,
-        row,
-        lambda t: t.gettext(
-            "The invited neighbour declined <b>{ref}</b>: it is closed and the report went back to the community "
-            "managers.",
-            ref=row.ref,
-        ),
-        ctx.now,
-    )
-    ctx.wrote_outbox = True
-    ctx.show(
-        ctx.t.gettext(
-            "Understood. Nothing about you has been kept. If you change your mind, the barrio's "
-            "community managers can help."
-        )
-    )
-
-
-async def open_paper_invitation(ctx: Context, payload: str) -> bool:
-    """/start med_<token>: show the invitation a mediator handed over on paper; False if the payload is not
-    one."""
-    token = parse_invite_payload(payload)
-    if token is None:
-        return False
-    row = await ctx.uow.coexistence.by_invite(token_hash(token))
-    if row is None or row.status != Status.INVITING:
-        ctx.say(
-            ctx.t.gettext(
-                "This invitation is no longer valid. If you want to take part, ask the barrio's "
-                "community managers (/contact)."
-            )
-        )
-        return True
-    mediator = await ctx.uow.residents.get(row.handler_id) if row.handler_id else None
-    asker = await ctx.uow.residents.get(row.party_a_id) if row.a_named and row.party_a_id else None
-    reply = invitation(ctx.t, row, token, mediator.first_name if mediator else "", asker.first_name if asker else None)
-    if ctx.resident is None:
-        reply = Reply(
-            reply.text
-            + Safe("\n\n")
-            + ctx.t.gettext(
-                "Accepting also registers you in Vecinos, so that the mediator can write to you here; /forget erases "
-                "everything whenever you want."
-            ),
-            reply.buttons,
-        )
-    ctx.replies.append(reply)
-    return True
 
 
 # ---------------------------------------------------------------- writing
@@ -787,8 +632,6 @@ ROUTES = Routes(
     callbacks={
         "xa": Callback(consent_tapped, Action.SEEK_SUPPORT),
         "xn": Callback(no_thanks_tapped, Action.SEEK_SUPPORT),
-        "xb": Callback(accept_invitation_tapped, Action.SEE_HELP),
-        "xbn": Callback(decline_invitation_tapped, Action.SEE_HELP),
         "xm": Callback(party_write_tapped, Action.SEEK_SUPPORT),
         "xq": Callback(withdraw_tapped, Action.SEEK_SUPPORT),
         "xt": Callback(session_answer_tapped, Action.SEEK_SUPPORT),

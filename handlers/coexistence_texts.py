@@ -1,11 +1,12 @@
 """What coexistence cases say: names of kinds, states and outcomes, the rules each party consents to, the
-urgent-help lines, and a case as each reader may see it (content only for those the rule lets read it)."""
+urgent-help lines, a case as each reader may see it (content only for those the rule lets read it), and the
+messages parties receive: the consent request, the invitation, the agreement."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.channels.base import Button
+from bot.channels.base import Button, Reply
 from bot.domain.callbacks import cb
 from bot.domain.coexistence import (
     Kind,
@@ -279,3 +280,93 @@ def handler_buttons(t: Translator, row: CoexistenceCase, grants: Sequence[Grant]
             for o in choices
         ]
     return rows
+
+
+def party_buttons(t: Translator, row: CoexistenceCase) -> list[list[Button]]:
+    """What a party can do under any message of their case: write to the handler, or leave."""
+    leave = t.plain("🚪 Stop") if row.kind == Kind.SUPPORT else t.plain("🚪 Withdraw")
+    return [[Button(t.plain("✉️ Write"), cb("xm", row.id)), Button(leave, cb("xq", row.id))]]
+
+
+def agreement_message(t: Translator, row: CoexistenceCase, party: Party, *, ask: bool) -> Reply:
+    """The agreement as one party reads it: their commitments and the other side's; with accept buttons
+    while it waits for them."""
+    mine, theirs = (row.agreement_a, row.agreement_b) if party is Party.A else (row.agreement_b, row.agreement_a)
+    title = (
+        t.gettext("📝 <b>{ref}</b> · proposed agreement", ref=row.ref)
+        if ask
+        else t.gettext("🤝 <b>{ref}</b> · agreement accepted by both sides", ref=row.ref)
+    )
+    text = safe_join(
+        "\n\n",
+        [
+            title,
+            t.gettext("<b>You commit to:</b> {text}", text=mine or "—"),
+            t.gettext("<b>The other side commits to:</b> {text}", text=theirs or "—"),
+        ],
+    )
+    buttons = (
+        [
+            [
+                Button(t.plain("✅ I accept"), cb("xg", row.id, "y")),
+                Button(t.plain("❌ I do not accept"), cb("xg", row.id, "n")),
+            ]
+        ]
+        if ask
+        else party_buttons(t, row)
+    )
+    return Reply(text, buttons)
+
+
+def consent_request(t: Translator, row: CoexistenceCase, case_ref: str) -> Reply:
+    """What party A is asked when a mediation or court process is offered to them."""
+    if row.kind == Kind.COURT:
+        intro = t.gettext(
+            "⚖️ Your report <b>{case}</b> can go to the community court of your barrio: trained neighbours who "
+            "help repair the harm instead of a fine ({ref}).",
+            case=case_ref,
+            ref=row.ref,
+        )
+    else:
+        intro = t.gettext(
+            "🤝 A mediator of Psycho-Social Safety Care offers a mediation about your report <b>{case}</b>, to look "
+            "for an agreement with your neighbour ({ref}).",
+            case=case_ref,
+            ref=row.ref,
+        )
+    buttons = [[Button(t.plain("✅ I agree (keep my name private)"), cb("xa", row.id, "p"))]]
+    if row.kind == Kind.MEDIATION:
+        buttons.append([Button(t.plain("✅ I agree, and they may know it was me"), cb("xa", row.id, "n"))])
+    buttons.append([Button(t.plain("No, thank you"), cb("xn", row.id))])
+    return Reply(intro + Safe("\n\n") + rules_text(t, row.kind), buttons)
+
+
+def invitation(
+    t: Translator, row: CoexistenceCase, token: str, mediator: str, asker: str | None, *, reminder: bool = False
+) -> Reply:
+    """The neutral invitation to party B: what the process is and who runs it, never who asked (unless A
+    agreed to be named)."""
+    if row.kind == Kind.COURT:
+        head = t.gettext(
+            "⚖️ The community court of your barrio invites you to a restorative process ({ref}): a panel of trained "
+            "neighbours listens to everyone involved and helps agree how to put things right, instead of a fine.",
+            ref=row.ref,
+        )
+    else:
+        head = t.gettext(
+            "🤝 {mediator}, a mediator of the barrio's Psycho-Social Safety Care, invites you to a neighbour "
+            "mediation ({ref}): a confidential, voluntary conversation to find an agreement about living together.",
+            mediator=mediator,
+            ref=row.ref,
+        )
+    parts = [head]
+    if reminder:
+        parts.insert(0, t.gettext("A reminder, in case you missed it:"))
+    if asker:
+        parts.append(t.gettext("{name} asked for this mediation.", name=asker))
+    parts += [rules_text(t, row.kind), t.gettext("Nothing about you is kept unless you accept.")]
+    buttons = [
+        [Button(t.plain("✅ I accept and agree to these rules"), cb("xb", row.id, token))],
+        [Button(t.plain("No, thank you"), cb("xbn", row.id, token))],
+    ]
+    return Reply(safe_join("\n\n", parts), buttons)

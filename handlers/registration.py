@@ -19,7 +19,7 @@ from bot.domain.territory import nearest_circles, valid_coordinates
 from bot.domain.text import clean_free_text, has_letters_or_digits
 from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, Safe
 from handlers import approvals
-from handlers.coexistence_party import open_paper_invitation
+from handlers.coexistence_invites import open_paper_invitation
 from handlers.common import describe_grant, stale
 from handlers.context import Context, Flow
 from handlers.labels import circle_label, status_name
