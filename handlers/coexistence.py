@@ -1,6 +1,7 @@
 """Coexistence, the handler's side: opening a mediation from a case or sending a case to the community court,
-taking a case, writing in the confidential threads and sharing a text, proposing sessions, drafting the agreement, closing, and the prosecutor taking a
-court case back. /mediations lists what each person may see: content only for those the rule lets read it."""
+taking a case, writing in the confidential threads and sharing a text, proposing sessions, drafting the
+agreement, closing, and the prosecutor taking a court case back. /mediations lists what each person may see:
+content only for those the rule lets read it."""
 
 from __future__ import annotations
 

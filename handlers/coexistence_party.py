@@ -1,6 +1,6 @@
-"""Coexistence, the parties' side: consenting (or not), writing to the handler, leaving with one tap, answering sessions, accepting the agreement,
-saying whether it holds; and /support, a confidential case with Psycho-Social Safety Care. Every tap is checked
-against the person's place in the case."""
+"""Coexistence, the parties' side: consenting (or not), writing to the handler, leaving with one tap,
+answering sessions, accepting the agreement, saying whether it holds; and /support, a confidential case with
+Psycho-Social Safety Care. Every tap is checked against the person's place in the case."""
 
 from __future__ import annotations
 
