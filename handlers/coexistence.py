@@ -326,7 +326,7 @@ async def share_tapped(ctx: Context, data: CallbackData) -> None:
         ),
         row,
         ctx.now,
-        part=to.value,
+        part=message.author,
     )
     ctx.wrote_outbox = True
     ctx.toast(ctx.t.plain("Shared."))

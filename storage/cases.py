@@ -23,7 +23,17 @@ from bot.domain.reports import (
     next_due_at,
 )
 from storage.base import Repository
-from storage.models import Case, CaseCounter, CaseEvent, CaseFollower, CasePhoto, ReportCategory, ReportRoute, Resident
+from storage.models import (
+    Case,
+    CaseCounter,
+    CaseEvent,
+    CaseFollower,
+    CasePhoto,
+    CoexistenceCase,
+    ReportCategory,
+    ReportRoute,
+    Resident,
+)
 from storage.territory import TerritoryCache
 
 
@@ -222,9 +232,17 @@ class CaseRepository(Repository):
         return (await self.session.scalars(query)).all()
 
     async def open_spots(self, barrio_id: int, category: str) -> list[CaseSpot]:
-        """Open cases of a category in a barrio, where they are (for "me too")."""
+        """Open cases of a category in a barrio, where they are (for "me too"). Never those of a category that
+        is not public (a conflict between neighbours, a vulnerable person) nor those in mediation or before a
+        community court: "me too" shows their words to whoever reports something alike."""
+        in_coexistence = select(CoexistenceCase.id).where(CoexistenceCase.case_id == Case.id).exists()
+        public = select(ReportCategory.code).where(ReportCategory.code == Case.category, ReportCategory.public)
         query = select(Case.id, Case.category, Case.circle_id, Case.latitude, Case.longitude).where(
-            Case.barrio_id == barrio_id, Case.category == category, Case.status.in_(list(OPEN_STATES))
+            Case.barrio_id == barrio_id,
+            Case.category == category,
+            Case.status.in_(list(OPEN_STATES)),
+            public.exists(),
+            ~in_coexistence,
         )
         return [
             CaseSpot(r.id, r.category, r.circle_id or 0, r.latitude, r.longitude)

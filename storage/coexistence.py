@@ -3,16 +3,21 @@ anonymous outcome counts that outlive them."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
-from bot.domain.coexistence import OPEN_STATUSES, Answer, Kind, Outcome, Party, Status, case_reference
+from bot.domain.coexistence import OPEN_STATUSES, Answer, Kind, Outcome, Party, Status, case_reference, other_party
+from bot.domain.reports import OPEN_STATES
 from bot.domain.residents import MembershipStatus
 from storage.base import Repository
 from storage.models import (
     Case,
+    CaseEvent,
+    CaseFollower,
+    CasePhoto,
     Circle,
     CoexistenceCase,
     CoexistenceMessage,
@@ -48,7 +53,7 @@ class CoexistenceRepository(Repository):
     ) -> CoexistenceCase:
         """A new case, with its reference (MED-0001) once it has an id."""
         row = CoexistenceCase(
-            ref=f"new-{now.timestamp()}-{party_a_id}"[:16],
+            ref=f"new-{secrets.token_hex(6)}",  # unique until the id gives it its real one
             kind=kind.value,
             barrio_id=barrio_id,
             case_id=case_id,
@@ -310,29 +315,57 @@ class CoexistenceRepository(Repository):
         )
 
     async def purge(self, row: CoexistenceCase) -> None:
-        """Delete everything a closed case said (its thread, sessions, agreement, copies in the outbox, the
-        report's text and who made it): only its anonymous outcome count remains."""
+        """Delete everything a closed case said (its thread, sessions, agreement and their copies in the
+        outbox): only its anonymous outcome count remains. The report it came from goes too, once that report is
+        closed and no later process took it up: its text, photos, place, who made it and who followed it, the
+        questions and answers about it, and the cards that carried it to staff."""
         ref = outbox_ref(row.id)
         await self.session.execute(
             delete(OutboxMessage).where(or_(OutboxMessage.ref == ref, OutboxMessage.ref.like(ref + ":%")))
         )
         if row.case_id is not None:
-            await self.session.execute(
-                update(Case).where(Case.id == row.case_id).values(text="", reporter_id=None, anonymous=True)
-            )
+            await self._forget_report(row)
         await self.session.execute(delete(CoexistenceMessage).where(CoexistenceMessage.coexistence_id == row.id))
         await self.session.execute(delete(CoexistenceSession).where(CoexistenceSession.coexistence_id == row.id))
         await self.session.delete(row)
         await self.session.flush()
 
+    async def _forget_report(self, row: CoexistenceCase) -> None:
+        case = await self.session.get(Case, row.case_id)
+        later = await self.session.scalar(
+            select(func.count()).where(CoexistenceCase.case_id == row.case_id, CoexistenceCase.id > row.id)
+        )
+        if case is None or case.status in OPEN_STATES or later:
+            return  # the report carries on through the ordinary procedure, or another process holds it
+        await self.session.execute(
+            update(Case)
+            .where(Case.id == case.id)
+            .values(text="", reporter_id=None, anonymous=True, latitude=None, longitude=None, address=None)
+        )
+        await self.session.execute(delete(CasePhoto).where(CasePhoto.case_id == case.id))
+        await self.session.execute(delete(CaseFollower).where(CaseFollower.case_id == case.id))
+        await self.session.execute(
+            update(CaseEvent)
+            .where(CaseEvent.case_id == case.id, CaseEvent.kind.in_(["question", "answer"]))
+            .values(note=None)
+        )
+        await self.session.execute(delete(OutboxMessage).where(OutboxMessage.ref == f"case:{case.id}"))
+
     async def remove_party(self, row: CoexistenceCase, party: Party) -> None:
         """A party's part of a case, deleted at once (their /forget): their messages both ways, and them."""
+        # Their words: what they wrote, what was written to them, and what the handler shared of theirs.
+        shared_of_theirs = and_(CoexistenceMessage.shared, CoexistenceMessage.recipient == other_party(party).value)
         await self.session.execute(
             delete(CoexistenceMessage).where(
                 CoexistenceMessage.coexistence_id == row.id,
-                or_(CoexistenceMessage.author == party.value, CoexistenceMessage.recipient == party.value),
+                or_(
+                    CoexistenceMessage.author == party.value,
+                    CoexistenceMessage.recipient == party.value,
+                    shared_of_theirs,
+                ),
             )
         )
+        await self.session.execute(delete(OutboxMessage).where(OutboxMessage.ref == outbox_ref(row.id, party.value)))
         if party is Party.A:
             row.party_a_id = None
             row.agreement_a = None

@@ -142,8 +142,18 @@ class Harness:
             ]
             for name in names:
                 for row in (await uow.session.execute(text(f'SELECT * FROM "{name}"'))).all():
-                    out.append(json.dumps([str(v) for v in row], ensure_ascii=False))
+                    out.append(json.dumps([_readable(v) for v in row], ensure_ascii=False))
         return "\n".join(out)
+
+
+def _readable(value: Any) -> str:
+    """A stored value as text a search can find words in: JSON columns are decoded (they hold \\u escapes)."""
+    if isinstance(value, str) and value[:1] in ("[", "{", '"'):
+        try:
+            return json.dumps(json.loads(value), ensure_ascii=False)
+        except ValueError:
+            pass
+    return str(value)
 
 
 def command_update(who: Person, text: str, update_id: int) -> Incoming:

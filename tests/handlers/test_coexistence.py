@@ -347,7 +347,7 @@ async def test_after_the_retention_period_only_anonymous_counts_remain(bot):
     await bot.tap(MARTA, f"xs:{mediation_id}")
     await bot.send(MARTA, "10/12/2026 18:00")
     await bot.send(MARTA, "Centro Cívico")
-    await bot.tap(MARTA, f"xcc:{mediation_id}:no_agreement")
+    await bot.tap(MARTA, f"xcc:{mediation_id}:partial")
     # Before the period ends, the content is still there for the mediator.
     bot.clock.advance(days=179)
     await send_due_coexistence_work(bot.services)
@@ -359,8 +359,25 @@ async def test_after_the_retention_period_only_anonymous_counts_remain(bot):
     assert await bot.scalar("SELECT count(*) FROM outbox WHERE ref LIKE 'coex:%'") == 0
     dump = await bot.dump()
     assert REPLY_SECRET not in dump and SECRET not in dump
-    assert await bot.rows("SELECT kind, outcome, count FROM coexistence_outcome") == [("mediation", "no_agreement", 1)]
-    assert await bot.rows("SELECT text, reporter_id FROM report_case WHERE id = :i", i=case_id) == [("", None)]
+    assert await bot.rows("SELECT kind, outcome, count FROM coexistence_outcome") == [("mediation", "partial", 1)]
+    # The report, resolved by the mediation, keeps no words, place or reporter either.
+    assert await bot.rows("SELECT text, reporter_id, latitude FROM report_case WHERE id = :i", i=case_id) == [
+        ("", None, None)
+    ]
+
+
+async def test_a_report_that_went_back_to_the_ordinary_procedure_keeps_its_text_after_retention(bot):
+    case_id, mediation_id = await opened_mediation(bot)
+    await invite_karim(bot, mediation_id)
+    await bot.tap(KARIM, await button_for(bot, KARIM, "xb:"))
+    await bot.tap(KARIM, f"xm:{mediation_id}")
+    await bot.send(KARIM, REPLY_SECRET)
+    await bot.tap(MARTA, f"xcc:{mediation_id}:no_agreement")
+    bot.clock.advance(days=181)
+    await send_due_coexistence_work(bot.services)
+    dump = await bot.dump()
+    assert REPLY_SECRET not in dump
+    assert await bot.rows("SELECT status, text FROM report_case WHERE id = :i", i=case_id) == [("referred", SECRET)]
 
 
 async def test_forget_removes_a_partys_part_at_once_and_tells_the_others(bot):
