@@ -114,6 +114,15 @@ class Settings(BaseSettings):
                 raise ValueError("VECINOS_WEBHOOK_SECRET: webhook mode needs a shared secret")
         return self
 
+    @model_validator(mode="after")
+    def _invitation_reminded_before_it_lapses(self) -> Settings:
+        if self.coexistence_invite_reminder_days >= self.coexistence_invite_lapse_days:
+            raise ValueError(
+                "VECINOS_COEXISTENCE_INVITE_REMINDER_DAYS: the reminder must come before the invitation lapses "
+                "(VECINOS_COEXISTENCE_INVITE_LAPSE_DAYS)"
+            )
+        return self
+
     @field_validator("quiet_hours")
     @classmethod
     def _quiet_hours(cls, value: str) -> str:

@@ -49,6 +49,11 @@ async def grant_role(ctx: Context) -> None:
     if len(parts) < 2:
         ctx.say(grant_usage(ctx))
         return
+    if user_id == ctx.incoming.user_id:
+        # Nobody widens their own reach in chat: an admin making themselves mediation supervisor would read
+        # every mediation. The office's `vecinos roles grant` remains, with its own record.
+        ctx.say(ctx.t.gettext("Nobody can give themselves a role in chat: ask another administrator."))
+        return
     try:
         role = Role(parts[1].lower())
     except ValueError:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from bot.channels.base import Button, Reply
 from bot.domain.callbacks import cb
+from bot.domain.coexistence import Status as CoexistenceStatus
 from bot.domain.permissions import Action, Grant, Place, Sector, can
 from bot.domain.reports import CaseStatus, is_open, staff_transitions
 from bot.i18n import Catalogs, Safe, Translator, escape, safe_join
@@ -98,7 +99,9 @@ async def confidential_note(uow: UnitOfWork, t: Translator, case: Case, reader: 
     """What replaces a case's text (and photos) for a reader who may not see it, because the case went to a
     mediation or a community court; None when the reader may see it all."""
     coexistence = await uow.coexistence.latest_for_report(case.id)
-    if coexistence is None or (reader is not None and reads_content(reader[0], reader[1], coexistence)):
+    if coexistence is None or coexistence.status == CoexistenceStatus.CLOSED:
+        return None  # once it is over, the report is the staff's again (sent back, or resolved)
+    if reader is not None and reads_content(reader[0], reader[1], coexistence):
         return None
     return t.gettext(
         "🔒 In {kind} <b>{ref}</b> ({state}): what it is about is confidential.",

@@ -31,6 +31,7 @@ from handlers.coexistence_life import (
     handled_case,
     offer_to_take,
     session_word,
+    take_team,
     tell,
     tell_handler,
     tell_parties,
@@ -136,9 +137,11 @@ async def _open_from_case(ctx: Context, case, kind: Kind) -> None:  # type: igno
         opened_by=ctx.resident.id,
         handler_id=handler,
         party_a_id=case.reporter_id,
+        anonymous=case.anonymous,
     )
     if case.status != CaseStatus.IN_PROGRESS:
-        await ctx.uow.cases.move(case, CaseStatus.IN_PROGRESS, ctx.now, actor_id=ctx.resident.id, note=row.ref)
+        # No public note: Open311 and the history must not say that a mediation or a court took it up.
+        await ctx.uow.cases.move(case, CaseStatus.IN_PROGRESS, ctx.now, actor_id=ctx.resident.id, note=None)
     await tell(
         ctx.uow, ctx.services.catalogs, row.party_a_id, lambda t: consent_request(t, row, case.ref), row, ctx.now
     )
@@ -159,11 +162,10 @@ async def _open_from_case(ctx: Context, case, kind: Kind) -> None:  # type: igno
 
 async def _tell_panel(ctx: Context, row: CoexistenceCase) -> None:
     """A new court case reaches the barrio's panel members, who may take it."""
-    members = await ctx.uow.roles.holders_in_barrio(Role.COMMUNITY_COURT_MEMBER, row.barrio_id)
     await offer_to_take(
         ctx.uow,
         ctx.services.catalogs,
-        members,
+        await take_team(ctx.uow, row),
         row,
         lambda t: t.gettext(
             "⚖️ A new case for the community court: <b>{ref}</b>. The parties are being asked to consent.", ref=row.ref
@@ -247,6 +249,14 @@ async def take_tapped(ctx: Context, data: CallbackData) -> None:
     status = Status.ACTIVE if row.status == Status.WAITING_HANDLER else Status(row.status)
     await ctx.uow.coexistence.touch(row, ctx.now, handler_id=ctx.resident.id, status=status.value)
     name = ctx.resident.first_name
+    if row.kind == Kind.SUPPORT:  # the others hear from their handler once everyone has consented
+        await _tell_taken(ctx, row, name)
+    ctx.wrote_outbox = True
+    ctx.toast(ctx.t.plain("{ref} is yours.", ref=row.ref))
+    await show_case(ctx, row)
+
+
+async def _tell_taken(ctx: Context, row: CoexistenceCase, name: str) -> None:
     await tell(
         ctx.uow,
         ctx.services.catalogs,
@@ -264,9 +274,6 @@ async def take_tapped(ctx: Context, data: CallbackData) -> None:
         row,
         ctx.now,
     )
-    ctx.wrote_outbox = True
-    ctx.toast(ctx.t.plain("{ref} is yours.", ref=row.ref))
-    await show_case(ctx, row)
 
 
 # ---------------------------------------------------------------- the handler writes
@@ -377,11 +384,15 @@ async def session_place_written(ctx: Context) -> None:
     place = words(ctx, MAX_PLACE)
     if place is None:
         return
-    row = await handled_case(ctx, int(ctx.data.get("cid", 0)))
-    at = datetime.fromisoformat(ctx.data.get("at", ctx.now.isoformat()))
+    row = await _under_way(ctx, int(ctx.data.get("cid", 0)))
+    chosen = ctx.data.get("at")
     await ctx.finish()
     if row is None:
         return
+    if not isinstance(chosen, str):
+        await stale(ctx)
+        return
+    at = datetime.fromisoformat(chosen)
     session = await ctx.uow.coexistence.propose_session(row, at, place, ctx.now)
 
     def proposal(t: Translator, _party: Party) -> Reply:
@@ -454,10 +465,13 @@ async def agreement_b_written(ctx: Context) -> None:
     text = words(ctx)
     if text is None:
         return
-    row = await handled_case(ctx, int(ctx.data.get("cid", 0)))
-    agreement_a = str(ctx.data.get("agreement_a", ""))
+    row = await _under_way(ctx, int(ctx.data.get("cid", 0)))
+    agreement_a = ctx.data.get("agreement_a")
     await ctx.finish()
     if row is None:
+        return
+    if not isinstance(agreement_a, str):
+        await stale(ctx)
         return
     await ctx.uow.coexistence.touch(
         row,

@@ -147,12 +147,18 @@ async def paper_invitation_tapped(ctx: Context, data: CallbackData) -> None:
         invite_lapse_at=ctx.now + ctx.services.coexistence.invite_lapses_after,
     )
     link = f"https://t.me/{ctx.services.bot_username}?start={invite_payload(token)}"
+    card = (
+        ctx.t.gettext("<b>The community court of your barrio invites you to a restorative process.</b>")
+        if row.kind == Kind.COURT
+        else ctx.t.gettext("<b>You are invited to a confidential neighbour mediation.</b>")
+    )
     ctx.say(
         ctx.t.gettext(
             "🖨️ Paper invitation for <b>{ref}</b>. Print this or copy it onto a card, and hand it over; it works "
-            "once:\n\n<b>You are invited to a confidential neighbour mediation.</b>\nOpen {link} in Telegram "
-            "(or scan it) to read what it is and answer. Nobody is told anything unless you accept.",
+            "once:\n\n{card}\nOpen {link} in Telegram (or scan it) to read what it is and answer. Nobody is "
+            "told anything unless you accept.",
             ref=row.ref,
+            card=card,
             link=link,
         )
     )

@@ -12,8 +12,8 @@ from enum import StrEnum
 
 from bot.channels.base import Button, Reply
 from bot.domain.callbacks import cb
-from bot.domain.coexistence import TEXT_MAX, Kind, Outcome, Party, Status
-from bot.domain.permissions import Sector
+from bot.domain.coexistence import TEXT_MAX, Kind, Outcome, Party, Status, may_take
+from bot.domain.permissions import Role, Sector
 from bot.domain.reports import CaseStatus, Route
 from bot.i18n import Catalogs, Safe, Translator
 from handlers.case_messages import TOPIC_CASE_UPDATE, people_update, tell_people
@@ -106,6 +106,15 @@ async def offer_to_take(
         )  # fmt: skip
 
 
+async def take_team(uow: UnitOfWork, row: CoexistenceCase) -> Sequence[Resident]:
+    """Who may take a case of the barrio: its panel for court cases; its mediators (else the mediation
+    supervisors) for mediation and support."""
+    if row.kind == Kind.COURT:
+        return await uow.roles.holders_in_barrio(Role.COMMUNITY_COURT_MEMBER, row.barrio_id)
+    team = await uow.roles.holders_in_barrio(Role.SECTORIAL_MANAGER, row.barrio_id, Sector.MEDIATION.value)
+    return team or await uow.roles.holders_in_barrio(Role.MEDIATION_SUPERVISOR, row.barrio_id)
+
+
 def view_button(t: Translator, row: CoexistenceCase) -> list[list[Button]]:
     """A button that opens the case for its handler."""
     return [[Button(t.plain("🔒 Open {ref}", ref=row.ref), cb("xv", row.id))]]
@@ -142,8 +151,7 @@ async def close_case(
     case = await uow.cases.get(row.case_id, lock=True)
     if case is None or case.status in (CaseStatus.CLOSED, CaseStatus.MERGED):
         return
-    t = catalogs.translator(catalogs.default_locale)
-    note = t.plain("{ref} ended: {outcome}.", ref=row.ref, outcome=outcome_name(t, outcome))
+    note = None  # a public note would tell Open311 and the history how a confidential process ended
     if outcome in (Outcome.AGREEMENT, Outcome.PARTIAL, Outcome.COMPLETED):
         await uow.cases.move(case, CaseStatus.RESOLVED, now, actor_id=actor_id, note=note)
         target = CaseStatus.RESOLVED
@@ -190,18 +198,9 @@ async def send_due_coexistence_work(services: Services, limit: int = 100) -> int
     async with services.db.unit_of_work() as uow:
         for row in await uow.coexistence.due_invite_lapses(now, limit):
             await uow.coexistence.delete_invitation(row.id)
+            reminded = row.invite_via == "bot"  # a paper invitation cannot be reminded
             await uow.coexistence.touch(row, now, invite_lapse_at=None, invite_hash=None, invite_via=None)
-            await tell_handler(
-                uow,
-                catalogs,
-                row,
-                lambda t, r=row: t.gettext(
-                    "⌛ Nobody answered the invitation to <b>{ref}</b>, even after a reminder. You decide: invite "
-                    "again, hand over a paper invitation, or close it.",
-                    ref=r.ref,
-                ),
-                now,
-            )
+            await tell_handler(uow, catalogs, row, lambda t, r=row, again=reminded: lapse_text(t, r, again), now)
             done += 1
         for row in await uow.coexistence.due_checks(now, limit):
             await uow.coexistence.touch(row, now, check_at=None, a_holding=None, b_holding=None)
@@ -244,6 +243,21 @@ async def send_due_coexistence_work(services: Services, limit: int = 100) -> int
     return done
 
 
+def lapse_text(t: Translator, row: CoexistenceCase, reminded: bool) -> Safe:
+    """What the handler is told when an invitation was never answered."""
+    if reminded:
+        return t.gettext(
+            "⌛ Nobody answered the invitation to <b>{ref}</b>, even after a reminder. You decide: invite again, "
+            "hand over a paper invitation, or close it.",
+            ref=row.ref,
+        )
+    return t.gettext(
+        "⌛ Nobody has used the paper invitation to <b>{ref}</b>. You decide: invite through the bot, hand over a "
+        "new paper invitation, or close it.",
+        ref=row.ref,
+    )
+
+
 def session_word(t: Translator, kind: str) -> str:
     """'the session' or, for a community court, 'the hearing'."""
     return t.plain("the hearing") if kind == Kind.COURT else t.plain("the session")
@@ -279,7 +293,11 @@ async def handled_case(ctx: Context, coexistence_id: int, *, lock: bool = True) 
     if row is None:
         await stale(ctx)
         return None
-    if ctx.resident is None or row.handler_id != ctx.resident.id:
+    if (
+        ctx.resident is None
+        or row.handler_id != ctx.resident.id
+        or not may_take(ctx.grants, Kind(row.kind), row.barrio_id)
+    ):
         refuse(ctx)
         return None
     if row.status == Status.CLOSED:

@@ -20,7 +20,7 @@ from bot.domain.coexistence import (
     session_reminder_at,
     two_parties,
 )
-from bot.domain.permissions import Action, Role, Sector
+from bot.domain.permissions import Action
 from bot.i18n import N_, Translator, safe_join
 from handlers.coexistence_life import (
     ThreadStep,
@@ -29,6 +29,7 @@ from handlers.coexistence_life import (
     offer_to_take,
     send_to,
     session_word,
+    take_team,
     tell,
     tell_handler,
     tell_parties,
@@ -89,14 +90,14 @@ async def consent_tapped(ctx: Context, data: CallbackData) -> None:
         ctx.now,
     )
     ctx.wrote_outbox = True
-    ctx.show(
-        ctx.t.gettext(
-            "✅ Thank you. {handler} will now invite the other neighbour{named}. I will tell you when they answer.",
-            handler=handler_title(ctx.t, row.kind),
-            named=ctx.t.plain(", saying it was you") if named else ctx.t.plain(", without saying who asked"),
-        ),
-        party_buttons(ctx.t, row),
-    )
+    thanks = (
+        N_("✅ Thank you. {handler} will now invite the other neighbour, saying it was you. I will tell you when "
+           "they answer.")
+        if named
+        else N_("✅ Thank you. {handler} will now invite the other neighbour, without saying who asked. I will tell "
+                "you when they answer.")
+    )  # fmt: skip
+    ctx.show(ctx.t.gettext(thanks, handler=handler_title(ctx.t, row.kind)), party_buttons(ctx.t, row))
 
 
 async def no_thanks_tapped(ctx: Context, data: CallbackData) -> None:
@@ -204,8 +205,9 @@ async def thread_text_written(ctx: Context) -> None:
     if row.handler_id is None:
         ctx.say(
             ctx.t.gettext(
-                "✅ Kept safely: the first person of Psycho-Social Safety Care who takes your case will "
-                "read it. Write more, or /cancel when you are done."
+                "✅ Kept safely: {handler} will read it as soon as someone takes your case. Write more, or "
+                "/cancel when you are done.",
+                handler=handler_title(ctx.t, row.kind),
             )
         )
     else:
@@ -393,7 +395,9 @@ async def check_answer_tapped(ctx: Context, data: CallbackData) -> None:
     if found is None:
         return
     row, party = found
-    if row.status != Status.FOLLOW_UP:
+    # Only a mediation's agreement is checked, and only once the check has been asked (the scheduler clears
+    # check_at when it asks): a forged or early tap changes nothing.
+    if row.status != Status.FOLLOW_UP or row.kind != Kind.MEDIATION or row.check_at is not None:
         ctx.say(ctx.t.gettext("Thank you: that question has already been settled."))
         return
     holding = len(data.args) > 1 and data.args[1] == "y"
@@ -460,6 +464,13 @@ async def check_answer_tapped(ctx: Context, data: CallbackData) -> None:
 SUPPORT_REFUSAL = N_("To talk privately with Psycho-Social Safety Care, first register with /start.")
 
 
+async def _my_support(ctx: Context) -> list[CoexistenceCase]:
+    """The open support cases the current person asked for (not those they handle as staff)."""
+    assert ctx.resident is not None
+    rows = await ctx.uow.coexistence.of_person(ctx.resident.id)
+    return [r for r in rows if r.kind == Kind.SUPPORT and r.party_a_id == ctx.resident.id]
+
+
 async def support(ctx: Context) -> None:
     """/support: urgent help first; then a confidential conversation with Psycho-Social Safety Care."""
     t = ctx.t
@@ -467,7 +478,7 @@ async def support(ctx: Context) -> None:
         ctx.say(safe_join("\n\n", [urgent_help(t), t.gettext(SUPPORT_REFUSAL)]))
         return
     assert ctx.resident is not None
-    mine = [r for r in await ctx.uow.coexistence.of_person(ctx.resident.id) if r.kind == Kind.SUPPORT]
+    mine = await _my_support(ctx)
     if mine:
         row = mine[0]
         ctx.say(
@@ -521,7 +532,7 @@ async def support_chosen(ctx: Context, data: CallbackData) -> None:
         ctx.show(ctx.t.gettext("All right. /support is here whenever you need it."))
         return
     assert ctx.resident is not None
-    if any(r.kind == Kind.SUPPORT for r in await ctx.uow.coexistence.of_person(ctx.resident.id)):
+    if await _my_support(ctx):
         ctx.say(ctx.t.gettext("You already have a confidential conversation open. Write in it with the ✉️ button."))
         return
     membership = await ctx.uow.memberships.current(ctx.resident.id)
@@ -544,8 +555,7 @@ async def support_chosen(ctx: Context, data: CallbackData) -> None:
         opened_by=ctx.resident.id,
     )
     await ctx.uow.coexistence.touch(row, ctx.now, a_consent_at=ctx.now)
-    team = await ctx.uow.roles.holders_in_barrio(Role.SECTORIAL_MANAGER, circle.barrio_id, Sector.MEDIATION.value)
-    team = team or await ctx.uow.roles.holders_in_barrio(Role.MEDIATION_SUPERVISOR, circle.barrio_id)
+    team = await take_team(ctx.uow, row)
     await offer_to_take(
         ctx.uow,
         ctx.services.catalogs,
@@ -589,7 +599,7 @@ async def support_chosen(ctx: Context, data: CallbackData) -> None:
 
 async def forget_coexistence(ctx: Context, resident: Resident) -> None:
     """Before a person is erased: leave every open case (the others are told) and delete their part of every
-    case at once; cases they handled lose their handler."""
+    case at once. Open cases they handled go back to their team to be taken again, and the parties are told."""
     for row in await ctx.uow.coexistence.of_person(resident.id, open_only=False):
         party = party_of(resident.id, row.party_a_id, row.party_b_id)
         if party is not None:
@@ -598,6 +608,19 @@ async def forget_coexistence(ctx: Context, resident: Resident) -> None:
             await ctx.uow.coexistence.remove_party(row, party)
         if row.handler_id == resident.id:
             await ctx.uow.coexistence.touch(row, ctx.now, handler_id=None)
+            if row.status != Status.CLOSED:
+                await _hand_back(ctx, row)
+
+
+async def _hand_back(ctx: Context, row: CoexistenceCase) -> None:
+    """A case whose handler left: offered to the team again; the parties hear that someone else will take over."""
+    catalogs = ctx.services.catalogs
+    await offer_to_take(ctx.uow, catalogs, await take_team(ctx.uow, row), row, lambda t: t.gettext(
+        "🙋 <b>{ref}</b> ({kind}) has lost its handler, who left Vecinos. Take it to carry on.", ref=row.ref,
+        kind=kind_name(t, row.kind)), ctx.now)  # fmt: skip
+    await tell_parties(ctx.uow, catalogs, row, lambda t, _p: Reply(t.gettext(
+        "The person who was handling <b>{ref}</b> is no longer available. Someone else from {handler} will take "
+        "over; your messages are kept.", ref=row.ref, handler=handler_title(t, row.kind))), ctx.now)  # fmt: skip
 
 
 async def own_coexistence_data(ctx: Context, resident: Resident) -> list[dict[str, object]]:

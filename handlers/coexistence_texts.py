@@ -122,12 +122,19 @@ def rules_text(t: Translator, kind: str) -> Safe:
 
 
 def party_label(t: Translator, row: CoexistenceCase, party: Party, names: dict[Party, str | None]) -> str:
-    """How a handler sees a party: their first name, or 'anonymous' for anonymous support."""
-    if row.kind == Kind.SUPPORT and row.anonymous:
-        return t.plain("the resident (anonymous)")
-    name = names.get(party)
-    label = t.plain("party A") if party is Party.A else t.plain("party B")
-    return f"{label} ({name})" if name else label
+    """How a handler sees a party: with their first name, unless party A asked to stay anonymous (an
+    anonymous report, or anonymous support)."""
+    hidden = party is Party.A and row.anonymous
+    name = None if hidden else names.get(party)
+    if row.kind == Kind.SUPPORT:
+        if hidden:
+            return t.plain("the resident (anonymous)")
+        return t.plain("the resident ({name})", name=name) if name else t.plain("the resident")
+    if party is Party.A:
+        if hidden:
+            return t.plain("party A (anonymous)")
+        return t.plain("party A ({name})", name=name) if name else t.plain("party A")
+    return t.plain("party B ({name})", name=name) if name else t.plain("party B")
 
 
 async def party_names(uow: UnitOfWork, row: CoexistenceCase) -> dict[Party, str | None]:

@@ -102,10 +102,17 @@ async def service_definition(services: Services, code: str) -> ApiAnswer:
     return ApiAnswer(200, {"service_code": code, "attributes": []})
 
 
-async def _request_view(uow: UnitOfWork, t: Translator, case: Case, public: dict[str, bool], notes: dict) -> dict:  # type: ignore[type-arg]
-    """A case as a GeoReport request: no reporter, and for categories that are not public neither its text nor
-    a place finer than its circle."""
-    shown = public.get(case.category, True)
+async def _request_view(
+    uow: UnitOfWork,
+    t: Translator,
+    case: Case,
+    public: dict[str, bool],
+    notes: dict,
+    confidential: set[int],  # type: ignore[type-arg]
+) -> dict:  # type: ignore[type-arg]
+    """A case as a GeoReport request: no reporter, and for categories that are not public (or cases that went to
+    a mediation or a community court) neither its text, its notes nor a place finer than its circle."""
+    shown = public.get(case.category, True) and case.id not in confidential
     latitude, longitude = case.latitude, case.longitude
     circle = await uow.territory.circle(case.circle_id) if case.circle_id else None
     if (latitude is None or not shown) and circle is not None:
@@ -138,7 +145,8 @@ async def _views(services: Services, uow: UnitOfWork, cases: list[Case]) -> list
     t = _translator(services)
     public = {c.code: c.public for c in await uow.cases.categories()}
     notes = await uow.cases.last_public_notes([c.id for c in cases])
-    return [await _request_view(uow, t, case, public, notes) for case in cases]
+    confidential = await uow.coexistence.reports_in_a_process([c.id for c in cases])
+    return [await _request_view(uow, t, case, public, notes, confidential) for case in cases]
 
 
 async def request_list(services: Services, query: Mapping[str, str], now: datetime) -> ApiAnswer:

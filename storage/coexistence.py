@@ -97,6 +97,13 @@ class CoexistenceRepository(Repository):
         query = select(CoexistenceCase).where(CoexistenceCase.case_id == case_id)
         return (await self.session.scalars(query.order_by(CoexistenceCase.id.desc()).limit(1))).first()
 
+    async def reports_in_a_process(self, case_ids: Sequence[int]) -> set[int]:
+        """Which of these reports went to a mediation or a community court (whatever became of it)."""
+        if not case_ids:
+            return set()
+        query = select(CoexistenceCase.case_id).where(CoexistenceCase.case_id.in_(list(case_ids))).distinct()
+        return {case_id for case_id in (await self.session.scalars(query)) if case_id is not None}
+
     async def of_person(self, resident_id: int, *, open_only: bool = True) -> Sequence[CoexistenceCase]:
         """The cases this person is a party to or handles, newest first."""
         query = select(CoexistenceCase).where(

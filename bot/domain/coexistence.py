@@ -108,11 +108,12 @@ def content_readers_action(kind: Kind) -> Action:
 
 
 def may_read_content(grants: Iterable[Grant], person_id: int | None, case: Standing) -> bool:
-    """Whether this person may read the case's messages, sessions and agreement: its handler, and the
-    supervisor of its kind in its barrio (the mediation supervisor; the community prosecutor for courts).
-    Parties read only their own thread, through their own buttons, never through this rule."""
-    if person_id is not None and person_id == case.handler_id:
-        return True
+    """Whether this person may read the case's messages, sessions and agreement: its handler (while they hold
+    the role), and the supervisor of its kind in its barrio (the mediation supervisor; the community prosecutor
+    for courts). Parties read only their own thread, through their own buttons, never through this rule."""
+    grants = list(grants)
+    if person_id is not None and person_id == case.handler_id and may_take(grants, case.kind, case.barrio_id):
+        return True  # the handler, as long as they still hold the role that let them take it
     return can(grants, content_readers_action(case.kind), Place(case.barrio_id))
 
 

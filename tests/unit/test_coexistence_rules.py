@@ -88,10 +88,16 @@ def test_who_reads_sees_and_takes(person):
     assert row == EXPECTED[person]
 
 
-@pytest.mark.parametrize("kind", list(Kind))
-def test_the_handler_reads_their_case_whatever_their_grants(kind):
-    assert may_read_content([REGISTERED], HANDLER_ID, case(kind))
-    assert not may_read_content([REGISTERED], None, case(kind))
+@pytest.mark.parametrize(
+    ("kind", "role"),
+    [(Kind.MEDIATION, "mediator"), (Kind.SUPPORT, "mediator"), (Kind.COURT, "court member")],
+)
+def test_the_handler_reads_their_case_while_they_hold_the_role_that_let_them_take_it(kind, role):
+    assert may_read_content(PEOPLE[role], HANDLER_ID, case(kind))
+    assert not may_read_content(PEOPLE[role], None, case(kind))
+    # Their role revoked (or held in another barrio), they read it no more.
+    assert not may_read_content([REGISTERED], HANDLER_ID, case(kind))
+    assert not may_read_content(PEOPLE["mediator elsewhere"], HANDLER_ID, case(kind))
 
 
 @pytest.mark.parametrize(("person", "expected"), [(10, Party.A), (11, Party.B), (12, None), (HANDLER_ID, None)])

@@ -59,3 +59,13 @@ def test_under_python_optimized_a_missing_secret_is_still_one_line_and_exit_2(tm
     assert result.stderr.strip().splitlines() == [
         "vecinos: configuration error: VECINOS_WEBHOOK_SECRET: webhook mode needs a shared secret"
     ]
+
+
+@pytest.mark.parametrize(("reminder", "lapse"), [(7, 7), (10, 7)])
+def test_an_invitation_is_reminded_before_it_lapses(tmp_path, reminder, lapse):
+    with pytest.raises(ConfigError, match="VECINOS_COEXISTENCE_INVITE_REMINDER_DAYS"):
+        load_settings(
+            database_url=f"sqlite:///{tmp_path}/v.db",
+            coexistence_invite_reminder_days=reminder,
+            coexistence_invite_lapse_days=lapse,
+        )
