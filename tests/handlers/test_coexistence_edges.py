@@ -135,7 +135,7 @@ async def test_open311_shows_neither_text_nor_notes_of_a_case_before_the_court(b
     await court_staff(bot)
     await verified(bot, LUCIA)
     await verified(bot, KARIM)
-    _case_id, court_id = await court_case(bot, "Pintadas en el portal del número 5, otra vez esta semana.")
+    await court_case(bot, "Pintadas en el portal del número 5, otra vez esta semana.")
     answer = await open311.request_one(bot.services, "EMB-0001")
     published = json.dumps(answer.body, ensure_ascii=False)
     assert answer.body[0]["description"] is None and "Pintadas" not in published and "CRT" not in published
