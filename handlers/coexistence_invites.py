@@ -209,7 +209,7 @@ async def accept_invitation_tapped(ctx: Context, data: CallbackData) -> None:
         invite_lapse_at=None,
         status=status.value,
     )
-    await ctx.uow.coexistence.withdraw_unsent(row.id, "invite")
+    await ctx.uow.coexistence.delete_invitation(row.id)  # the reminder never goes, and no token is left
     catalogs = ctx.services.catalogs
     await tell_handler(
         ctx.uow,

@@ -442,6 +442,19 @@ async def check_answer_tapped(ctx: Context, data: CallbackData) -> None:
             party_buttons(ctx.t, row),
         )
         return
+    if following is None and holding:
+        await tell_handler(
+            ctx.uow,
+            catalogs,
+            row,
+            lambda t: t.gettext(
+                "👍 {party} says the agreement of <b>{ref}</b> is holding. Waiting for the other side.",
+                party=_label(t, party, row),
+                ref=row.ref,
+            ),
+            ctx.now,
+        )
+        ctx.wrote_outbox = True
     if following is Status.CLOSED:
         await close_case(ctx.uow, catalogs, row, Outcome.AGREEMENT, ctx.now, actor_id=None)
         await tell_parties(ctx.uow, catalogs, row, lambda t, _p: Reply(ended_text(t, row, Outcome.AGREEMENT)), ctx.now)
