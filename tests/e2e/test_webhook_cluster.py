@@ -98,15 +98,32 @@ async def start_cluster(
     return processes
 
 
-async def wait_cluster_ready(client, backends: list[int]) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + 60
+def two_ports() -> list[int]:
+    """Two different free ports for the two processes (two calls to free_port may return the same one)."""
+    first = free_port()
+    second = free_port()
+    while second == first:
+        second = free_port()
+    return [first, second]
+
+
+async def wait_cluster_ready(client, backends: list[int], tmp_path=None) -> None:  # type: ignore[no-untyped-def]
+    # A busy machine (a parallel suite, two framework imports per process) can take long to bring both up.
+    deadline = time.monotonic() + 120
     states: list = []
     while time.monotonic() < deadline:
         states = [await health(port) for port in backends]
         if all(states) and (await client.state())["webhook"].get("url"):
             return
         await asyncio.sleep(0.2)
-    raise AssertionError(f"the processes never came up: {states}")
+    logs = ""
+    if tmp_path is not None:
+        logs = "\n".join(
+            (tmp_path / f"bot-{port}.log").read_text()[-2000:]
+            for port in backends
+            if (tmp_path / f"bot-{port}.log").exists()
+        )
+    raise AssertionError(f"the processes never came up: {states}\n{logs}")
 
 
 async def health(port: int) -> dict | None:
@@ -126,12 +143,12 @@ async def test_two_webhook_processes_apply_every_chat_in_order_once_and_hand_ove
     fake, db, database_url, tmp_path, engine
 ):
     api_url, client = fake
-    backends = [free_port(), free_port()]
+    backends = two_ports()
     served: Counter[int] = Counter()
     balancer, balancer_port = await start_balancer(backends, served)
     processes = await start_cluster(api_url, database_url, tmp_path, engine, backends, balancer_port)
     try:
-        await wait_cluster_ready(client, backends)
+        await wait_cluster_ready(client, backends, tmp_path)
 
         # The burst: every chat starts, picks English, declines... in that order, or the result differs.
         last = 0
@@ -201,12 +218,12 @@ async def test_the_same_updates_given_to_both_processes_are_applied_and_answered
     fake, db, database_url, tmp_path, engine
 ):
     api_url, client = fake
-    backends = [free_port(), free_port()]
+    backends = two_ports()
     served: Counter[int] = Counter()
     balancer, balancer_port = await start_balancer(backends, served, to_every_backend=True)
     processes = await start_cluster(api_url, database_url, tmp_path, engine, backends, balancer_port)
     try:
-        await wait_cluster_ready(client, backends)
+        await wait_cluster_ready(client, backends, tmp_path)
         last = 0
         for n in range(CHATS):
             sent = await client.send_message(FIRST_USER + n, "/start", first_name=f"Vecino {n}", language_code="es")
