@@ -13,6 +13,7 @@ from storage.cases import CaseRepository
 from storage.coexistence import CoexistenceRepository
 from storage.conversations import ConversationRepository, UpdateRepository
 from storage.demo import DemoRepository
+from storage.digests import DigestRepository
 from storage.elections import ElectionRepository
 from storage.invites import InviteRepository
 from storage.media import MediaRepository
@@ -96,6 +97,7 @@ class UnitOfWork:
         self.media = MediaRepository(session, postgres)
         self.notices = NoticeRepository(session, postgres)
         self.coexistence = CoexistenceRepository(session, postgres)
+        self.digests = DigestRepository(session, postgres)
 
     async def __aenter__(self) -> UnitOfWork:
         if self._lock is not None:
