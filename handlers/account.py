@@ -55,6 +55,7 @@ STAFF_LINES: tuple[tuple[Action, str], ...] = (
         Action.APPOINT_COURT_MEMBER,
         N_("/grant USER_ID community_court_member BARRIO: appoint a member of the barrio's community court"),
     ),
+    (Action.SEE_STATS, N_("/stats: the figures of your barrio: cases, deadlines, turnout; with a chart")),
     (Action.SEE_COEXISTENCE, N_("/mediations: mediation, support and community court cases (state and dates)")),
     (Action.SIT_ON_COURT, N_("/mediations: the community court cases of your panel")),
 )
