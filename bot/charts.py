@@ -86,10 +86,15 @@ def legend_labels(names: Sequence[str], codes: Sequence[str]) -> list[str]:
 
 
 def render_stacked_chart(
-    title: str, groups: Sequence[str], series: Sequence[str], values: Sequence[Sequence[int]]
+    title: str,
+    groups: Sequence[str],
+    series: Sequence[str],
+    values: Sequence[Sequence[int]],
+    colours: Sequence[str] = (),
 ) -> bytes:
     """A PNG of 1000 x 600 pixels: one bar per group (left to right), stacked by series, `values[s][g]` the
-    height of series `s` in group `g`; the title on top (left out when the font cannot draw it)."""
+    height of series `s` in group `g`, in `colours[s]` (else the palette's in turn); the title on top (left
+    out when the font cannot draw it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -100,7 +105,8 @@ def render_stacked_chart(
     positions = list(range(len(groups)))
     bottoms = [0] * len(groups)
     for index, (name, heights) in enumerate(zip(series, values, strict=True)):
-        axes.bar(positions, heights, bottom=bottoms, label=name, color=STATE_COLOURS[index % len(STATE_COLOURS)])
+        colour = colours[index] if index < len(colours) else STATE_COLOURS[index % len(STATE_COLOURS)]
+        axes.bar(positions, heights, bottom=bottoms, label=name, color=colour)
         bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
     axes.set_xticks(positions, labels=list(groups))
     axes.set_ylim(0, max([*bottoms, 1]) * 1.15)
@@ -123,7 +129,13 @@ def render_stacked_chart(
 
 
 async def render_stacked_in_thread(
-    title: str, groups: Sequence[str], series: Sequence[str], values: Sequence[Sequence[int]]
+    title: str,
+    groups: Sequence[str],
+    series: Sequence[str],
+    values: Sequence[Sequence[int]],
+    colours: Sequence[str] = (),
 ) -> bytes:
     """`render_stacked_chart` off the event loop."""
-    return await asyncio.to_thread(render_stacked_chart, title, list(groups), list(series), [list(v) for v in values])
+    return await asyncio.to_thread(
+        render_stacked_chart, title, list(groups), list(series), [list(v) for v in values], list(colours)
+    )

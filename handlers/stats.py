@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.channels.base import Button
-from bot.charts import chart_labels, drawable, legend_labels, render_stacked_in_thread
+from bot.charts import STATE_COLOURS, chart_labels, drawable, legend_labels, render_stacked_in_thread
 from bot.domain.callbacks import CallbackData, cb
 from bot.domain.permissions import Action, Place, Sector, can
 from bot.domain.stats import (
@@ -87,9 +87,9 @@ async def _send(ctx: Context, barrios: list[BarrioView], barrio: BarrioView, day
     figures = await barrio_figures(ctx.uow, barrio.id, since, until, ctx.now)
     t = ctx.t
     ctx.say(render_figures(t, figures, days), _buttons(t, barrios, barrio, days))
-    names, groups, series, values = chart_data(t, figures.total)
+    names, groups, series, values, colours = chart_data(t, figures.total)
     title = t.plain("Cases of {barrio} by sector and state, last {days} days", barrio=barrio.name, days=t.number(days))
-    png = await render_stacked_in_thread(title, groups, series, values)
+    png = await render_stacked_in_thread(title, groups, series, values, colours)
     caption = t.gettext("📊 {barrio}: cases by sector and state", barrio=barrio.name)
     if not all(drawable(name) for name in names):
         # The font could not draw the sectors' names: the bars are numbered, the caption names them.
@@ -132,16 +132,18 @@ def _state_label(t: Translator, state: str) -> str:
         return state
 
 
-def chart_data(t: Translator, area: AreaFigures) -> tuple[list[str], list[str], list[str], list[list[int]]]:
+def chart_data(t: Translator, area: AreaFigures) -> tuple[list[str], list[str], list[str], list[list[int]], list[str]]:
     """The chart's sectors' names, its bars' labels (those names, or numbers when the font cannot draw them),
-    its stacks (states, in the lifecycle's order, named or coded) and their heights."""
+    its stacks (states, in the lifecycle's order, named or coded), their heights, and each state's colour
+    (always the same one, so charts compare at a glance)."""
     sectors = _sectors(area)
     matrix = area.cases.by_sector_state
     states = [s for s in STATE_ORDER if any(s in matrix[sector] for sector in sectors)]
     values = [[matrix[sector].get(state, 0) for sector in sectors] for state in states]
     names = [_sector_label(t, s) for s in sectors]
     series = legend_labels([_state_label(t, s) for s in states], states)
-    return names, chart_labels(names), series, values
+    colours = [STATE_COLOURS[STATE_ORDER.index(s) % len(STATE_COLOURS)] for s in states]
+    return names, chart_labels(names), series, values, colours
 
 
 def _hours(t: Translator, figures: AreaFigures, which: str) -> Safe:
