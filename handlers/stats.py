@@ -4,6 +4,7 @@ for the last 7, 30, 90 or 365 days: as text, and as a chart of cases by sector a
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from bot.channels.base import Button
 from bot.charts import STATE_COLOURS, chart_labels, drawable, legend_labels, render_stacked_in_thread
@@ -101,7 +102,7 @@ async def _send(ctx: Context, barrios: list[BarrioView], barrio: BarrioView, day
 def _buttons(t: Translator, barrios: list[BarrioView], barrio: BarrioView, days: int) -> list[list[Button]]:
     periods = [
         Button(
-            t.plain("✅ {days} days", days=d) if d == days else t.plain("{days} days", days=d),
+            t.plain("✅ {days} days", days=t.number(d)) if d == days else t.plain("{days} days", days=t.number(d)),
             cb(CALLBACK, barrio.id, d),
         )
         for d in PERIOD_DAYS
@@ -146,8 +147,7 @@ def chart_data(t: Translator, area: AreaFigures) -> tuple[list[str], list[str], 
     return names, chart_labels(names), series, values, colours
 
 
-def _hours(t: Translator, figures: AreaFigures, which: str) -> Safe:
-    duration = figures.cases.median_acknowledge if which == "ack" else figures.cases.median_resolve
+def _hours(t: Translator, duration: timedelta | None) -> Safe:
     if duration is None:
         return t.gettext("none yet")
     return t.gettext("{hours} h", hours=t.number(round(duration.total_seconds() / 3600, 1)))
@@ -177,9 +177,16 @@ def _counts(t: Translator, counts: dict[str, int], name: Callable[[str], str]) -
 def render_area(t: Translator, area: AreaFigures) -> list[Safe]:
     """The lines of one area's figures."""
     cases = area.cases
-    sector = lambda s: _sector_label(t, s)  # noqa: E731
-    state = lambda s: _state_label(t, s)  # noqa: E731
-    category = lambda c: category_name(t, c)  # noqa: E731
+
+    def sector(code: str) -> str:
+        return _sector_label(t, code)
+
+    def state(code: str) -> str:
+        return _state_label(t, code)
+
+    def category(code: str) -> str:
+        return category_name(t, code)
+
     return [
         t.gettext("New cases: {count}", count=t.number(cases.created)),
         t.gettext("· by state: {counts}", counts=_counts(t, cases.by_state, state)),
@@ -190,8 +197,8 @@ def render_area(t: Translator, area: AreaFigures) -> list[Safe]:
         t.gettext("· by sector: {counts}", counts=_counts(t, cases.open_by_sector, sector)),
         t.gettext("· by category: {counts}", counts=_counts(t, cases.open_by_category, category)),
         t.gettext("Overdue now: {count}", count=t.number(cases.overdue)),
-        t.gettext("Median time to acknowledge: {time}", time=_hours(t, area, "ack")),
-        t.gettext("Median time to resolve: {time}", time=_hours(t, area, "resolve")),
+        t.gettext("Median time to acknowledge: {time}", time=_hours(t, cases.median_acknowledge)),
+        t.gettext("Median time to resolve: {time}", time=_hours(t, cases.median_resolve)),
         t.gettext("“Me too”: {count}", count=t.number(cases.me_too)),
         t.gettext("Polls: {turnout}", turnout=_turnout(t, area.polls)),
         t.gettext("Elections: {turnout}", turnout=_turnout(t, area.elections)),

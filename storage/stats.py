@@ -22,33 +22,34 @@ class StatsRepository(Repository):
     async def case_facts(self, barrio_id: int, since: datetime, until: datetime) -> list[CaseFact]:
         """The barrio's cases created in [since, until) or open now, each with the moments it was first
         acknowledged and first resolved after it was created."""
-        query = (
-            select(Case)
-            .where(
-                Case.barrio_id == barrio_id,
-                or_(
-                    and_(Case.created_at >= since, Case.created_at < until),
-                    Case.status.in_([s.value for s in OPEN_STATES]),
-                ),
-            )
-            .order_by(Case.id)
+        chosen = and_(
+            Case.barrio_id == barrio_id,
+            or_(
+                and_(Case.created_at >= since, Case.created_at < until),
+                Case.status.in_([s.value for s in OPEN_STATES]),
+            ),
         )
-        cases = list((await self.session.execute(query)).scalars())
-        firsts: dict[tuple[int, str], datetime] = {}
-        if cases:
-            # The first transition to each state at or after creation, from the case's history.
-            moments = (
-                select(CaseEvent.case_id, CaseEvent.to_status, func.min(CaseEvent.at))
-                .join(Case, Case.id == CaseEvent.case_id)
-                .where(
-                    CaseEvent.case_id.in_([c.id for c in cases]),
-                    CaseEvent.kind == "transition",
-                    CaseEvent.to_status.in_([CaseStatus.ACKNOWLEDGED.value, CaseStatus.RESOLVED.value]),
-                    CaseEvent.at >= Case.created_at,
-                )
-                .group_by(CaseEvent.case_id, CaseEvent.to_status)
+        columns = (
+            Case.id, Case.circle_id, Case.category, Case.sector, Case.status, Case.created_at, Case.acknowledge_by,
+            Case.resolve_by, Case.supporters,
+        )  # fmt: skip
+        cases = list(await self.session.execute(select(*columns).where(chosen).order_by(Case.id)))
+        # The first transition to each state at or after creation, from the history of the same cases (joined
+        # rather than listed by id, so a barrio with thousands of open cases stays one bounded statement).
+        moments = (
+            select(CaseEvent.case_id, CaseEvent.to_status, func.min(CaseEvent.at))
+            .join(Case, Case.id == CaseEvent.case_id)
+            .where(
+                chosen,
+                CaseEvent.kind == "transition",
+                CaseEvent.to_status.in_([CaseStatus.ACKNOWLEDGED.value, CaseStatus.RESOLVED.value]),
+                CaseEvent.at >= Case.created_at,
             )
-            firsts = {(case_id, status): at for case_id, status, at in await self.session.execute(moments)}
+            .group_by(CaseEvent.case_id, CaseEvent.to_status)
+        )
+        firsts: dict[tuple[int, str], datetime] = {
+            (case_id, status): at for case_id, status, at in await self.session.execute(moments)
+        }
         return [
             CaseFact(
                 case_id=c.id,
@@ -69,7 +70,7 @@ class StatsRepository(Repository):
     async def ballot_facts(self, barrio_id: int, since: datetime, until: datetime) -> list[BallotFact]:
         """Polls and election votes of the barrio (its own, its circles' and its council's) that closed in
         [since, until), with their participations and frozen electorate."""
-        circle_ids = select(Circle.id).where(Circle.barrio_id == barrio_id).scalar_subquery()
+        circle_ids = select(Circle.id).where(Circle.barrio_id == barrio_id)
         taking_part = (
             select(func.count(PollParticipation.id))
             .where(PollParticipation.poll_id == Poll.id)
