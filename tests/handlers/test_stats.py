@@ -380,3 +380,13 @@ async def test_an_arabic_manager_gets_numbered_bars_named_in_the_caption(bot, se
     assert caption[0] == tr(bot, "ar", "📊 {barrio}: cases by sector and state", barrio="Embajadores")
     assert caption[1:] == [tr(bot, "ar", "{n}. {sector}", n=t.number(n), sector=s) for n, s in enumerate(names, 1)]
     assert matplotlib.image.imread(io.BytesIO(chart.document)).shape[:2] == (600, 1000)  # type: ignore[arg-type]
+
+
+async def test_help_offers_stats_to_managers_and_governance_members_only(bot, seeded):
+    line = "/stats"
+    assert line in texts(await bot.send(PABLO, "/help"))
+    assert tr(bot, "es", "/stats: the figures of your barrio, for its Governance Commission") in texts(
+        await bot.send(GOV, "/help")
+    )
+    assert line not in texts(await bot.send(LUCIA, "/help"))
+    assert line not in texts(await bot.send(DELIA, "/help"))
