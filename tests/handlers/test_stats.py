@@ -390,3 +390,10 @@ async def test_help_offers_stats_to_managers_and_governance_members_only(bot, se
     )
     assert line not in texts(await bot.send(LUCIA, "/help"))
     assert line not in texts(await bot.send(DELIA, "/help"))
+
+
+async def test_a_period_without_new_cases_gets_the_text_and_no_empty_chart(bot, seeded):
+    sol = await bot.scalar("SELECT id FROM barrio WHERE code = 'sol'")
+    replies = await bot.tap(ADA, f"sts:{sol}:30")
+    assert [r for r in replies if r.document] == []
+    assert tr(bot, "es", "New cases: {count}", count=0) in texts(replies)
