@@ -89,6 +89,7 @@ class Vecinos:
                 delegate_daily_limit=settings.delegate_broadcasts_per_day,
                 quiet=parse_quiet_hours(settings.quiet_hours) or DEFAULT_NOTICE_POLICY.quiet,
             ),
+            weekly_digests=settings.weekly_digests,
             coexistence=CoexistencePolicy(
                 invite_reminder_after=timedelta(days=settings.coexistence_invite_reminder_days),
                 invite_lapses_after=timedelta(days=settings.coexistence_invite_lapse_days),

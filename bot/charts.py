@@ -70,3 +70,72 @@ def render_bar_chart(labels: Sequence[str], votes: Sequence[int], winners: Seque
 async def render_in_thread(labels: Sequence[str], votes: Sequence[int], winners: Sequence[int] = ()) -> bytes:
     """`render_bar_chart` off the event loop."""
     return await asyncio.to_thread(render_bar_chart, list(labels), list(votes), list(winners))
+
+
+# The cases chart: a fixed size, so it looks the same in every chat (1000 x 600 pixels).
+STATS_SIZE_INCHES = (10.0, 6.0)
+STATS_DPI = 100
+STATE_COLOURS = ("#1f5fa8", "#8fa9c9", "#e0a03c", "#5fa86b", "#2e7d32", "#c0504d", "#9e9e9e", "#bdb76b", "#6d4c41")
+
+
+def legend_labels(names: Sequence[str], codes: Sequence[str]) -> list[str]:
+    """The legend's entries: the translated names when the font draws them all, else the stable codes."""
+    if all(drawable(n) for n in names):
+        return [n if len(n) <= LABEL_MAX else n[: LABEL_MAX - 1] + "…" for n in names]
+    return list(codes)
+
+
+def render_stacked_chart(
+    title: str,
+    groups: Sequence[str],
+    series: Sequence[str],
+    values: Sequence[Sequence[int]],
+    colours: Sequence[str] = (),
+) -> bytes:
+    """A PNG of 1000 x 600 pixels: one bar per group (left to right), stacked by series, `values[s][g]` the
+    height of series `s` in group `g`, in `colours[s]` (else the palette's in turn); the title on top (left
+    out when the font cannot draw it)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=STATS_SIZE_INCHES, dpi=STATS_DPI)
+    axes = figure.subplots()
+    positions = list(range(len(groups)))
+    bottoms = [0] * len(groups)
+    for index, (name, heights) in enumerate(zip(series, values, strict=True)):
+        colour = colours[index] if index < len(colours) else STATE_COLOURS[index % len(STATE_COLOURS)]
+        axes.bar(positions, heights, bottom=bottoms, label=name, color=colour)
+        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    axes.set_xticks(positions, labels=list(groups))
+    axes.set_ylim(0, max([*bottoms, 1]) * 1.15)
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    for position, total in zip(positions, bottoms, strict=True):
+        axes.annotate(
+            str(total), (position, total), ha="center", va="bottom", xytext=(0, 3), textcoords="offset points"
+        )
+    if series:
+        axes.legend(loc="upper right", fontsize="small")
+    if drawable(title):
+        axes.set_title(title)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    # No bbox_inches="tight": the picture keeps its fixed size.
+    figure.savefig(buffer, format="png", dpi=STATS_DPI)
+    return buffer.getvalue()
+
+
+async def render_stacked_in_thread(
+    title: str,
+    groups: Sequence[str],
+    series: Sequence[str],
+    values: Sequence[Sequence[int]],
+    colours: Sequence[str] = (),
+) -> bytes:
+    """`render_stacked_chart` off the event loop."""
+    return await asyncio.to_thread(
+        render_stacked_chart, title, list(groups), list(series), [list(v) for v in values], list(colours)
+    )

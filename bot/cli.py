@@ -1,5 +1,5 @@
 """The `vecinos` command: run, chat, fake-telegram, seed, migrate, invites, roles, polls, elections, notices,
-coexistence, demo."""
+coexistence, stats, demo."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from bot.cli_coexistence import add_coexistence_commands
 from bot.cli_elections import add_election_commands
 from bot.cli_notices import add_notice_commands
 from bot.cli_polls import add_commands as add_poll_commands
+from bot.cli_stats import add_stats_command
 from bot.cli_tally import add_tally_command, run_tally
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import EXIT_TASK_ENDED, CommandError, TaskEnded, cannot_listen
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_election_commands(sub)
     add_notice_commands(sub)
     add_coexistence_commands(sub)
+    add_stats_command(sub)
     return parser
 
 
@@ -238,6 +240,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from bot.cli_coexistence import run_coexistence
 
             await run_coexistence(app, args)
+        elif args.command == "stats":
+            from bot.cli_stats import run_stats
+
+            await run_stats(app, args)
         elif args.command == "demo":
             from bot.cli_polls import run_demo
 

@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     coexistence_invite_reminder_days: float = Field(default=3.0, gt=0, le=60)
     coexistence_invite_lapse_days: float = Field(default=7.0, gt=0, le=120)
     mediation_check_days: float = Field(default=30.0, gt=0, le=365)
+    # The Monday-morning digest for community managers and Governance Commission members.
+    weekly_digests: bool = True
     coexistence_retention_days: float = Field(default=180.0, gt=0, le=3650)
     seed_file: str | None = None
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
@@ -97,6 +97,10 @@ class Translator:
     def datetime(self, moment: datetime, format: str = "medium") -> str:
         """Format an aware datetime in this locale and the configured time zone."""
         return format_datetime(moment, format=format, tzinfo=self.zone, locale=self.locale)
+
+    def date(self, moment: datetime, format: str = "medium") -> str:
+        """Format the day of an aware datetime in this locale, as seen in the configured time zone."""
+        return format_date(moment.astimezone(self.zone).date(), format=format, locale=self.locale)
 
     @property
     def is_rtl(self) -> bool:

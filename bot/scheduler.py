@@ -11,6 +11,7 @@ from handlers.approvals import send_due_reminders
 from handlers.cases import send_due_case_work
 from handlers.coexistence_life import send_due_coexistence_work
 from handlers.context import Services
+from handlers.digests import send_due_digests
 from handlers.election_life import send_due_election_work
 from handlers.notice_delivery import send_due_notice_work
 from handlers.poll_ticks import send_due_poll_work
@@ -40,6 +41,11 @@ async def run_polls(services: Services) -> int:
 async def run_notices(services: Services) -> int:
     """Tick: scheduled notices to queue, and delivery reports for notices that have gone out."""
     return await send_due_notice_work(services)
+
+
+async def send_digests(services: Services) -> int:
+    """Tick: each barrio's weekly digest to its community managers and Governance Commission, once a week."""
+    return await send_due_digests(services)
 
 
 async def prune_update_records(services: Services) -> int:
@@ -87,6 +93,15 @@ def build_scheduler(services: Services, tick_seconds: float) -> AsyncIOScheduler
         seconds=min(tick_seconds, 10.0),
         args=[services],
         id="notices",
+        next_run_time=datetime.now(UTC),
+        **options,
+    )
+    scheduler.add_job(
+        send_digests,
+        "interval",
+        seconds=tick_seconds,
+        args=[services],
+        id="digests",
         next_run_time=datetime.now(UTC),
         **options,
     )

@@ -20,6 +20,7 @@ from handlers import (
     registration,
     reports,
     settings,
+    stats,
 )
 from handlers.dispatch import Dispatcher, Outcome, UpdateNotApplied, route
 from handlers.routing import Routes, assemble
@@ -43,6 +44,7 @@ ROUTES: Routes = assemble(
         coexistence.ROUTES,
         coexistence_invites.ROUTES,
         coexistence_party.ROUTES,
+        stats.ROUTES,
     ]
 )
 

@@ -55,9 +55,11 @@ STAFF_LINES: tuple[tuple[Action, str], ...] = (
         Action.APPOINT_COURT_MEMBER,
         N_("/grant USER_ID community_court_member BARRIO: appoint a member of the barrio's community court"),
     ),
+    (Action.SEE_STATS, N_("/stats: the figures of your barrio: cases, deadlines, turnout; with a chart")),
     (Action.SEE_COEXISTENCE, N_("/mediations: mediation, support and community court cases (state and dates)")),
     (Action.SIT_ON_COURT, N_("/mediations: the community court cases of your panel")),
 )
+GOVERNANCE_STATS_LINE = N_("/stats: the figures of your barrio, for its Governance Commission")
 
 
 async def show_help(ctx: Context) -> None:
@@ -73,6 +75,10 @@ async def show_help(ctx: Context) -> None:
     else:
         lines += [t.gettext(text) for action, text in HELP_LINES if can_somewhere(ctx.grants, action)]
     staff = [t.gettext(text) for action, text in STAFF_LINES if can_somewhere(ctx.grants, action)]
+    # A Governance Commission seat is a body seat, not a role, so the table above cannot offer them /stats.
+    seated = ctx.resident is not None and not can_somewhere(ctx.grants, Action.SEE_STATS)
+    if seated and ctx.resident is not None and await ctx.uow.stats.governance_barrios(ctx.resident.id):
+        staff.append(t.gettext(GOVERNANCE_STATS_LINE))
     if staff:
         lines += [Safe(""), t.gettext("<b>As staff</b>"), *staff]
     lines += [Safe(""), t.gettext("/cancel: stop what you are doing"), t.gettext("/help: this list")]

@@ -70,6 +70,7 @@ class Services:
     elections: ElectionPolicy = DEFAULT_ELECTION_POLICY
     notices: NoticePolicy = DEFAULT_NOTICE_POLICY
     coexistence: CoexistencePolicy = DEFAULT_COEXISTENCE_POLICY
+    weekly_digests: bool = True
 
 
 @dataclass

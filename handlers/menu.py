@@ -22,6 +22,7 @@ MENU: tuple[tuple[str, str], ...] = (
     ("language", N_("Change the language")),
     ("pending", N_("Requests waiting for you (delegates, managers)")),
     ("cases", N_("Cases you handle (staff)")),
+    ("stats", N_("Figures of your barrio (managers, Governance Commission)")),
     ("leave", N_("Leave your circle")),
     ("contact", N_("Write to your community managers")),
     ("support", N_("Talk privately to someone")),

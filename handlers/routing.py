@@ -27,10 +27,10 @@ class Command:
 
 @dataclass(frozen=True, slots=True)
 class Callback:
-    """A button's callback prefix and the action it takes."""
+    """A button's callback prefix and the action it takes (or the actions, any of which lets it through)."""
 
     handler: CallbackHandler
-    action: Action
+    action: Action | tuple[Action, ...]
 
 
 @dataclass(frozen=True)

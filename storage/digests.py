@@ -14,6 +14,8 @@ from storage.base import Repository
 from storage.elections import ACTIVE as ELECTIONS_UNDER_WAY
 from storage.models import (
     BodySeat,
+    Case,
+    CaseEvent,
     Circle,
     CoexistenceCase,
     Election,
@@ -40,6 +42,7 @@ class Closing:
     scope_kind: str
     scope_id: int | None
     closes_at: datetime
+    seats: int = 1
 
 
 class DigestRepository(Repository):
@@ -83,7 +86,9 @@ class DigestRepository(Repository):
         )
         found = [Closing("poll", q, k, i, at) for q, k, i, at in polls]
         elections = await self.session.execute(
-            select(Election.office, Election.scope_kind, Election.scope_id, Election.voting_closes_at).where(
+            select(
+                Election.office, Election.scope_kind, Election.scope_id, Election.voting_closes_at, Election.seats
+            ).where(
                 or_(
                     and_(Election.scope_kind == "council", Election.scope_id == barrio_id),
                     and_(Election.scope_kind == "circle", Election.scope_id.in_(circles)),
@@ -93,8 +98,25 @@ class DigestRepository(Repository):
                 Election.voting_closes_at < until,
             )
         )
-        found += [Closing("election", o, k, i, at) for o, k, i, at in elections]
+        found += [Closing("election", o, k, i, at, seats) for o, k, i, at, seats in elections]
         return sorted(found, key=lambda c: c.closes_at)
+
+    async def resolved_by_sector(self, barrio_id: int, since: datetime, until: datetime) -> dict[str, int]:
+        """How many of the barrio's cases were resolved in [since, until), by the sector that resolved them
+        ("" for the community managers)."""
+        rows = await self.session.execute(
+            select(CaseEvent.sector, func.count(func.distinct(CaseEvent.case_id)))
+            .join(Case, Case.id == CaseEvent.case_id)
+            .where(
+                Case.barrio_id == barrio_id,
+                CaseEvent.kind == "transition",
+                CaseEvent.to_status == "resolved",
+                CaseEvent.at >= since,
+                CaseEvent.at < until,
+            )
+            .group_by(CaseEvent.sector)
+        )
+        return {sector or "": int(n) for sector, n in rows}
 
     async def coexistence_closed(self, barrio_id: int, since: datetime, until: datetime) -> list[tuple[str, str, int]]:
         """(kind, outcome, count) of the barrio's mediation, support and court cases closed in [since, until)."""

@@ -24,6 +24,7 @@ from storage.polls import PollRepository
 from storage.proposals import ProposalRepository
 from storage.residents import ResidentRepository
 from storage.roles import RoleRepository
+from storage.stats import StatsRepository
 from storage.territory import TerritoryCache, TerritoryRepository
 
 
@@ -98,6 +99,7 @@ class UnitOfWork:
         self.notices = NoticeRepository(session, postgres)
         self.coexistence = CoexistenceRepository(session, postgres)
         self.digests = DigestRepository(session, postgres)
+        self.stats = StatsRepository(session, postgres)
 
     async def __aenter__(self) -> UnitOfWork:
         if self._lock is not None:

@@ -74,6 +74,7 @@ class Action(StrEnum):
     HANDLE_REPORTS = "handle_reports"
     CREATE_POLL = "create_poll"
     CALL_ELECTION = "call_election"
+    SEE_STATS = "see_stats"  # /stats: a barrio's figures (also open to its Governance Commission, see handlers)
     # Coexistence. Seeing a mediation, support or court case means its state and dates, never its content.
     SEE_COEXISTENCE = "see_coexistence"
     MEDIATE = "mediate"  # open a mediation from a case, take a support case: become its mediator
@@ -167,6 +168,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.CREATE_POLL,
             Action.CALL_ELECTION,
             Action.SEE_COEXISTENCE,
+            Action.SEE_STATS,
         }
     ),
     Role.SECTORIAL_MANAGER: frozenset({Action.HANDLE_REPORTS, Action.SEE_COEXISTENCE}),

@@ -82,6 +82,7 @@ send_notice          ..     ..         ..       ..       Y.      ..     ..      
 handle_reports       ..     ..         ..       ..       Y.      Y.     ..      Y.   Y.   ..    ..   ..   YY
 create_poll          ..     ..         ..       Y.       Y.      ..     ..      ..   ..   ..    ..   ..   YY
 call_election        ..     ..         ..       ..       Y.      ..     ..      ..   ..   ..    ..   ..   YY
+see_stats            ..     ..         ..       ..       Y.      ..     ..      ..   ..   ..    ..   ..   YY
 see_coexistence      ..     ..         ..       ..       Y.      Y.     ..      Y.   Y.   ..    Y.   Y.   YY
 mediate              ..     ..         ..       ..       ..      ..     ..      Y.   ..   ..    ..   ..   ..
 supervise_mediation  ..     ..         ..       ..       ..      ..     ..      ..   ..   ..    ..   Y.   ..
