@@ -53,7 +53,8 @@ async def send_due_digests(services: Services) -> int:
 async def _queue_barrio_digest(
     uow: UnitOfWork, services: Services, barrio: BarrioView, week: DigestWeek, recipients: Sequence
 ) -> int:  # type: ignore[type-arg]
-    figures = await barrio_figures(uow, barrio.id, week.since, week.until, week.until)
+    # Open and overdue are as of now: what the reader finds when they look.
+    figures = await barrio_figures(uow, barrio.id, week.since, week.until, services.clock())
     digest = WeekDigest(
         barrio=barrio,
         week=week,
@@ -198,9 +199,9 @@ class WeekDigest:
 
     @property
     def empty(self) -> bool:
-        """Nothing happened and nothing is ahead: no digest is worth a message."""
-        cases = self.area.cases
-        return not (cases.created or cases.open_now or self.resolved or self.outcomes or self.closing or self.meetings)
+        """Nothing happened in the week and nothing is ahead: no digest is worth a message. (Cases merely still
+        open do not count, or a barrio's first report would bring last week's digest at once.)"""
+        return not (self.area.cases.created or self.resolved or self.outcomes or self.closing or self.meetings)
 
 
 def _sector_label(t: Translator, sector: str) -> str:
