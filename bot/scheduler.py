@@ -12,6 +12,7 @@ from handlers.cases import send_due_case_work
 from handlers.coexistence_life import send_due_coexistence_work
 from handlers.context import Services
 from handlers.election_life import send_due_election_work
+from handlers.meeting_life import send_due_meeting_work
 from handlers.notice_delivery import send_due_notice_work
 from handlers.poll_ticks import send_due_poll_work
 
@@ -40,6 +41,11 @@ async def run_polls(services: Services) -> int:
 async def run_notices(services: Services) -> int:
     """Tick: scheduled notices to queue, and delivery reports for notices that have gone out."""
     return await send_due_notice_work(services)
+
+
+async def remind_meetings(services: Services) -> int:
+    """Tick: meeting reminders 24 h and 1 h before, each claimed once."""
+    return await send_due_meeting_work(services)
 
 
 async def prune_update_records(services: Services) -> int:
@@ -87,6 +93,15 @@ def build_scheduler(services: Services, tick_seconds: float) -> AsyncIOScheduler
         seconds=min(tick_seconds, 10.0),
         args=[services],
         id="notices",
+        next_run_time=datetime.now(UTC),
+        **options,
+    )
+    scheduler.add_job(
+        remind_meetings,
+        "interval",
+        seconds=tick_seconds,
+        args=[services],
+        id="meetings",
         next_run_time=datetime.now(UTC),
         **options,
     )

@@ -16,6 +16,7 @@ from storage.demo import DemoRepository
 from storage.elections import ElectionRepository
 from storage.invites import InviteRepository
 from storage.media import MediaRepository
+from storage.meetings import MeetingRepository
 from storage.memberships import MembershipRepository
 from storage.notices import NoticeRepository
 from storage.outbox import OutboxRepository
@@ -96,6 +97,7 @@ class UnitOfWork:
         self.media = MediaRepository(session, postgres)
         self.notices = NoticeRepository(session, postgres)
         self.coexistence = CoexistenceRepository(session, postgres)
+        self.meetings = MeetingRepository(session, postgres)
 
     async def __aenter__(self) -> UnitOfWork:
         if self._lock is not None:
