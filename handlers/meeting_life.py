@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot.channels.base import Button, Reply
 from bot.domain.callbacks import cb
@@ -23,6 +24,7 @@ from bot.i18n import Catalogs, Safe, Translator, safe_join
 from bot.meeting_calendar import CalendarEvent, meeting_ics
 from handlers.context import Services
 from storage.models import Meeting
+from storage.outbox import PRIORITY_BULK, PRIORITY_PERSONAL, QueuedMessage
 from storage.uow import UnitOfWork
 
 TOPIC = "meeting"
@@ -261,8 +263,8 @@ async def tell_invitees(
 ) -> int:
     """Queue a message for every reachable invitee in their language (`kind`: invite, change, cancel, remind);
     invitations, changes and cancellations carry the .ics. How many were queued."""
-    count = 0
-    rendered: dict[str, list[Reply]] = {}
+    rendered: dict[str, list[dict[str, Any]]] = {}
+    messages: list[QueuedMessage] = []
     for person in await uow.meetings.invitees(view.id):
         if person.status != "active":
             continue
@@ -270,26 +272,26 @@ async def tell_invitees(
             continue
         t = catalogs.translator(person.locale)
         if t.locale not in rendered:
-            # One rendering (and one .ics) per language, then one row per person.
-            if kind == "invite":
-                rendered[t.locale] = [invitation(t, view, now), ics_reply(t, view, now)]
-            elif kind == "change":
-                rendered[t.locale] = [change_notice(t, view, now), ics_reply(t, view, now)]
-            elif kind == "cancel":
-                rendered[t.locale] = [cancel_notice(t, view), ics_reply(t, view, now)]
-            else:
-                rendered[t.locale] = [reminder(t, view, now)]
-        for reply in rendered[t.locale]:
-            await uow.outbox.add(
-                person.chat_id,
-                reply.to_dict(),
-                f"{TOPIC}.{kind}",
-                now,
-                resident_id=person.resident_id,
-                ref=f"meeting:{view.id}",
-            )
-        count += 1
-    return count
+            # One rendering (and one .ics) per language, then rows per person, queued in one statement.
+            rendered[t.locale] = [reply.to_dict() for reply in _render(t, view, kind, now)]
+        messages.extend(
+            QueuedMessage(person.chat_id, person.resident_id, payload, f"meeting:{view.id}")
+            for payload in rendered[t.locale]
+        )
+    # A circle's assembly may invite thousands: it waits behind personal messages like other fan-outs.
+    priority = PRIORITY_BULK if view.body is MeetingBody.CIRCLE else PRIORITY_PERSONAL
+    await uow.outbox.add_many(messages, f"{TOPIC}.{kind}", now, priority=priority)
+    return len({m.chat_id for m in messages})
+
+
+def _render(t: Translator, view: MeetingView, kind: str, now: datetime) -> list[Reply]:
+    if kind == "invite":
+        return [invitation(t, view, now), ics_reply(t, view, now)]
+    if kind == "change":
+        return [change_notice(t, view, now), ics_reply(t, view, now)]
+    if kind == "cancel":
+        return [cancel_notice(t, view), ics_reply(t, view, now)]
+    return [reminder(t, view, now)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,9 @@ from storage.models import (
     Case,
     CaseFollower,
     Conversation,
+    Meeting,
+    MeetingAgendaItem,
+    MeetingInvitee,
     Membership,
     Notice,
     NoticeDelivery,
@@ -144,6 +147,12 @@ class ResidentRepository(Repository):
         # Notices they were sent leave no trace of them; notices they wrote stay, by nobody.
         await self.session.execute(delete(NoticeDelivery).where(NoticeDelivery.resident_id == resident.id))
         await self.session.execute(update(Notice).where(Notice.author_id == resident.id).values(author_id=None))
+        # Meetings: their invitations and answers go; meetings they called and items they proposed stay, by nobody.
+        await self.session.execute(delete(MeetingInvitee).where(MeetingInvitee.resident_id == resident.id))
+        await self.session.execute(update(Meeting).where(Meeting.organiser_id == resident.id).values(organiser_id=None))
+        await self.session.execute(
+            update(MeetingAgendaItem).where(MeetingAgendaItem.proposed_by == resident.id).values(proposed_by=None)
+        )
         await self.session.execute(delete(Conversation).where(Conversation.chat_id == resident.chat_id))
         await self.session.execute(
             update(ProcessedUpdate)

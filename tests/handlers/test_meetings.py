@@ -290,3 +290,20 @@ async def test_minutes_after_the_meeting_link_to_a_poll_of_the_council(bot: Harn
         text = (await bot.outbox(who.user_id))[0]["text"]
         assert "Se aprobó el presupuesto" in text and f"#{council_poll.id}" in text
     assert f"mtn:{meeting}" not in [d for _, d in buttons(await bot.send(PABLO, "/meetings"))]
+
+
+async def test_forgetting_removes_an_invitees_answer_and_keeps_the_meeting(bot: Harness):
+    barrio = await council(bot)
+    meeting = await call_council_meeting(bot, barrio)
+    await bot.tap(JOHN, f"mtr:{meeting}:yes")
+    await bot.tap(JOHN, f"mti:{meeting}")
+    await bot.send(JOHN, "Street lighting")
+    await bot.send(JOHN, "/forget")
+    await bot.tap(JOHN, "forget:yes")
+    john = await bot.scalar("SELECT count(*) FROM resident WHERE telegram_user_id = :u", u=JOHN.user_id)
+    assert john == 0
+    assert await bot.scalar("SELECT count(*) FROM meeting_invitee") == 2
+    assert await bot.scalar("SELECT count(*) FROM meeting_agenda_item WHERE proposed_by IS NULL") == 1
+    await bot.send(PABLO, "/forget")
+    await bot.tap(PABLO, "forget:yes")
+    assert await bot.scalar("SELECT organiser_id FROM meeting") is None
