@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.meetings import (
+    AGENDA_ITEM_MAX,
     DEFAULT_MINUTES,
     MINUTES_RANGE,
     PLACE_MAX,
@@ -118,7 +119,7 @@ async def _create(app: Vecinos, args: argparse.Namespace) -> int:
         body, scope_id = await _whom(uow, args)
         if await uow.meetings.members_count(body, scope_id) == 0:
             raise CommandError("nobody would be invited: that circle or body has no members yet")
-        agenda = tuple(" ".join(item.split())[:200] for item in args.agenda if item.strip())
+        agenda = tuple(" ".join(item.split())[:AGENDA_ITEM_MAX] for item in args.agenda if item.strip())
         draft = MeetingDraft(body, scope_id, title, at, args.minutes, args.place.strip()[:PLACE_MAX], agenda)
         meeting, _ = await call_meeting(uow, app.catalogs, draft, None, now)
         await uow.commit()
