@@ -1,5 +1,5 @@
 """The `vecinos` command: run, chat, fake-telegram, seed, migrate, invites, roles, polls, elections, notices,
-coexistence, stats, demo."""
+meetings, coexistence, stats, demo."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.cli_coexistence import add_coexistence_commands
 from bot.cli_elections import add_election_commands
+from bot.cli_meetings import add_meeting_commands
 from bot.cli_notices import add_notice_commands
 from bot.cli_polls import add_commands as add_poll_commands
 from bot.cli_stats import add_stats_command
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tally_command(sub)
     add_election_commands(sub)
     add_notice_commands(sub)
+    add_meeting_commands(sub)
     add_coexistence_commands(sub)
     add_stats_command(sub)
     return parser
@@ -236,6 +238,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from bot.cli_notices import run_notices
 
             await run_notices(app, args)
+        elif args.command == "meetings":
+            from bot.cli_meetings import run_meetings
+
+            await run_meetings(app, args)
         elif args.command == "coexistence":
             from bot.cli_coexistence import run_coexistence
 

@@ -187,6 +187,7 @@ async def _figures(app: Vecinos, notice_id: int) -> dict[str, Any]:
         "sent": progress.sent,
         "unreachable": progress.unreachable,
         "muted": progress.muted,
+        "in_weekly_digest": progress.digest,
         "failed": progress.failed,
         "waiting_for_quiet_hours": progress.waiting,
         "still_going_out": progress.due,

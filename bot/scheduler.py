@@ -13,6 +13,7 @@ from handlers.coexistence_life import send_due_coexistence_work
 from handlers.context import Services
 from handlers.digests import send_due_digests
 from handlers.election_life import send_due_election_work
+from handlers.meeting_life import send_due_meeting_work
 from handlers.notice_delivery import send_due_notice_work
 from handlers.poll_ticks import send_due_poll_work
 
@@ -46,6 +47,11 @@ async def run_notices(services: Services) -> int:
 async def send_digests(services: Services) -> int:
     """Tick: each barrio's weekly digest to its community managers and Governance Commission, once a week."""
     return await send_due_digests(services)
+
+
+async def remind_meetings(services: Services) -> int:
+    """Tick: meeting reminders 24 h and 1 h before, each claimed once."""
+    return await send_due_meeting_work(services)
 
 
 async def prune_update_records(services: Services) -> int:
@@ -102,6 +108,15 @@ def build_scheduler(services: Services, tick_seconds: float) -> AsyncIOScheduler
         seconds=tick_seconds,
         args=[services],
         id="digests",
+        next_run_time=datetime.now(UTC),
+        **options,
+    )
+    scheduler.add_job(
+        remind_meetings,
+        "interval",
+        seconds=tick_seconds,
+        args=[services],
+        id="meetings",
         next_run_time=datetime.now(UTC),
         **options,
     )

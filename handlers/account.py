@@ -31,6 +31,7 @@ HELP_LINES: tuple[tuple[Action, str], ...] = (
     (Action.PROPOSE, N_("/propose: propose something to your circle or barrio; /proposals lists them")),
     (Action.SEE_POLLS, N_("/elections: elections of your circle and council: stand, nominate, vote")),
     (Action.SEE_POLLS, N_("/bodies: your delegates, council, Governance Commission and the District Forum")),
+    (Action.ATTEND_MEETING, N_("/meetings: meetings you are invited to: answer, propose agenda items")),
     (Action.VIEW_OWN_DATA, N_("/me: your circle, role and status")),
     (Action.JOIN_CIRCLE, N_("/start: join a circle, or use an invitation")),
     (Action.LEAVE_CIRCLE, N_("/leave: leave your circle")),
@@ -45,6 +46,7 @@ STAFF_LINES: tuple[tuple[Action, str], ...] = (
     (Action.HANDLE_REPORTS, N_("/cases: the cases you handle; /case REF opens one")),
     (Action.LIST_PENDING, N_("/pending: requests to join waiting for you")),
     (Action.CREATE_POLL, N_("/poll: open a poll for your circle or barrio")),
+    (Action.CALL_MEETING, N_("/meeting: call a meeting of your circle, council or commission")),
     (Action.BROADCAST_CIRCLE, N_("/notice: send a notice to your circle (delegates) or barrio (managers); /notices")),
     (
         Action.NAME_DELEGATE,

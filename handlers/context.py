@@ -45,6 +45,7 @@ class Flow(StrEnum):
     NOTICE = "notice"
     SETTINGS = "settings"
     COEXISTENCE = "coexistence"  # a mediator finding a neighbour, proposing a session, drafting an agreement
+    MEETING = "meeting"  # calling a meeting, moving it, proposing an agenda item, writing its minutes
     THREAD = "thread"  # writing in a confidential thread (a party to the mediator, the mediator to a party)
 
 

@@ -1,7 +1,8 @@
-"""The weekly digest for each barrio's community managers and Governance Commission members: the week's new,
-open, overdue and resolved cases by sector, mediation, support and court outcomes, polls and elections closing
-and meetings in the week ahead; as text in each reader's language, plus the chart of cases by sector and state.
-Each person gets each week's digest once (its outbox ref says which), caught up after downtime."""
+"""Monday digests. Each barrio's community managers and Governance Commission members get the week's new, open,
+overdue and resolved cases by sector, mediation, support and court outcomes, polls and elections closing and
+meetings in the week ahead, in their language, with the chart of cases by sector and state. A resident who
+chose it gets their circle's week instead of separate notices. Each person gets each week's digest once (its
+outbox ref says which), caught up after downtime."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ from datetime import timedelta
 
 from bot.channels.base import Reply
 from bot.domain.digests import DigestWeek, due_week
+from bot.domain.notices import version_for
 from bot.domain.stats import AreaFigures
 from bot.i18n import Safe, Translator, safe_join
 from handlers.coexistence_texts import kind_name, outcome_name
 from handlers.context import Services
 from handlers.election_life import office_line
 from handlers.labels import sector_name
+from handlers.meeting_life import meetings_ahead
 from handlers.stats import sector_chart
 from handlers.stats_figures import barrio_figures
 from storage.digests import Closing, digest_ref
+from storage.models import Resident
 from storage.outbox import PRIORITY_BULK
 from storage.territory import BarrioView
 from storage.uow import UnitOfWork
@@ -26,6 +30,7 @@ from storage.uow import UnitOfWork
 TOPIC_DIGEST = "digest"
 AHEAD = timedelta(days=7)
 RESOLVED_STATES = ("resolved", "closed")
+EXCERPT = 280  # characters of each held notice shown in a resident's digest
 
 
 async def send_due_digests(services: Services) -> int:
@@ -44,6 +49,10 @@ async def send_due_digests(services: Services) -> int:
             ]
             if recipients:
                 queued += await _queue_barrio_digest(uow, services, barrio, week, recipients)
+        for reader, circle_id in await uow.digests.digest_readers():
+            ref = digest_ref(week.key, 0, reader.id)
+            if ref not in sent:
+                queued += await _queue_circle_digest(uow, services, reader, circle_id, week, ref)
         await uow.commit()
     if queued:
         services.on_outbox()
@@ -91,12 +100,74 @@ async def _queue_barrio_digest(
     return len(recipients)
 
 
+async def _queue_circle_digest(
+    uow: UnitOfWork, services: Services, reader: Resident, circle_id: int, week: DigestWeek, ref: str
+) -> int:
+    """A resident's Monday digest of their circle: the notices held for it, the week's reports, the polls open
+    and the circle's meetings ahead; nothing when there is nothing. The held notices count as sent."""
+    circle = await uow.territory.circle(circle_id)
+    if circle is None:
+        return 0
+    held = await uow.digests.held_notices(reader.id)
+    reports = await uow.digests.circle_reports(circle_id, week.since, week.until)
+    polls = await uow.digests.open_circle_polls(circle_id)
+    meetings = [
+        m
+        for m in await meetings_ahead(uow, circle.barrio_id, week.until, week.until + AHEAD)
+        if m.body == "circle" and m.scope_id == circle_id
+    ]
+    if not (held or reports or polls or meetings):
+        return 0
+    t = services.catalogs.translator(reader.locale)
+    lines = [t.gettext("📰 <b>Your week in {circle}</b>", circle=circle.name)]
+    if held:
+        lines += [Safe(""), t.gettext("<b>Notices</b>")]
+        for notice in held:
+            text, _locale = version_for(notice.texts, notice.original_locale, t.locale)
+            excerpt = text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
+            lines.append(t.gettext("• {date}: {text}", date=t.datetime(notice.created_at, "short"), text=excerpt))
+    if reports:
+        lines += [
+            Safe(""),
+            t.ngettext(
+                "📝 {n} report about your circle this week",
+                "📝 {n} reports about your circle this week",
+                reports,
+                n=t.number(reports),
+            ),
+        ]
+    if polls:
+        lines += [Safe(""), t.gettext("<b>Polls you can vote in</b> (/polls)")]
+        lines += [
+            t.gettext("• {question} · closes {date}", question=q, date=t.datetime(at, "short")) for q, at in polls
+        ]
+    if meetings:
+        lines += [Safe(""), t.gettext("<b>Meetings ahead</b>")]
+        lines += [
+            t.gettext(
+                "• {title} · {date} · {place}",
+                title=m.title,
+                date=t.datetime(m.starts_at, "short"),
+                place=m.place or "—",
+            )
+            for m in meetings
+        ]
+    lines += [Safe(""), t.gettext("You get this digest instead of separate notices: /settings changes it.")]
+    await uow.outbox.add(
+        reader.chat_id,
+        Reply(safe_join("\n", lines)).to_dict(),
+        TOPIC_DIGEST,
+        services.clock(),
+        resident_id=reader.id,
+        priority=PRIORITY_BULK,
+        ref=ref,
+    )
+    await uow.digests.digested([n.delivery_id for n in held], services.clock())
+    return 1
+
+
 async def _meetings_ahead(uow: UnitOfWork, barrio_id: int, week: DigestWeek) -> list[tuple[str, object, str]]:
-    """(title, starts at, place) of the barrio's meetings in the week ahead, when meetings exist."""
-    try:
-        from handlers.meeting_life import meetings_ahead
-    except ImportError:  # meetings have not landed
-        return []
+    """(title, starts at, place) of the barrio's meetings in the week ahead."""
     return [
         (m.title, m.starts_at, m.place or "")
         for m in await meetings_ahead(uow, barrio_id, week.until, week.until + AHEAD)

@@ -13,6 +13,8 @@ MENU: tuple[tuple[str, str], ...] = (
     ("receipt", N_("Check your ballot was counted")),
     ("elections", N_("Elections: stand, nominate, vote")),
     ("bodies", N_("Delegates, council and Forum")),
+    ("meetings", N_("Meetings you are invited to")),
+    ("meeting", N_("Call a meeting (delegates, managers)")),
     ("poll", N_("Open a poll (delegates, managers)")),
     ("notice", N_("Send a notice (delegates, managers)")),
     ("notices", N_("Your notices and their delivery")),

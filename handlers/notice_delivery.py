@@ -218,7 +218,7 @@ async def queue_notice(uow: UnitOfWork, policy: NoticePolicy, zone: ZoneInfo, no
         quiet = quiet_cache.get(key)
         if quiet is None:
             quiet = quiet_cache[key] = policy.quiet_of(*key)
-        recipient = Recipient(member.reachable, muted_set(member.muted_kinds), quiet)
+        recipient = Recipient(member.reachable, muted_set(member.muted_kinds), quiet, member.weekly_digest)
         fate = fate_of(recipient, kind, urgent=notice.urgent)
         at = due
         if fate is Fate.SEND:
@@ -241,6 +241,8 @@ def progress_lines(t: Translator, progress: Progress) -> list[Safe]:
         lines.append(t.gettext("Waiting for their quiet hours to end: {count}", count=t.number(progress.waiting)))
     if progress.muted:
         lines.append(t.gettext("Muted these notices: {count}", count=t.number(progress.muted)))
+    if progress.digest:
+        lines.append(t.gettext("In their weekly digest: {count}", count=t.number(progress.digest)))
     if progress.unreachable:
         lines.append(t.gettext("Not reachable (blocked the bot): {count}", count=t.number(progress.unreachable)))
     if progress.failed:

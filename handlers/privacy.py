@@ -66,6 +66,7 @@ async def export_my_data(ctx: Context) -> None:
             "registered_at": r.created_at.isoformat(),
             "quiet_hours_minutes": None if r.quiet_start is None else [r.quiet_start, r.quiet_end],
             "muted_notices": r.muted_kinds or "",
+            "weekly_digest_instead_of_notices": r.weekly_digest,
         },
         "memberships": memberships,
         "roles": [

@@ -112,6 +112,22 @@ def _settings_view(ctx: Context) -> tuple[Safe, list[list[Button]]]:
         )
         rows.append([Button(label, cb("stm", kind.value))])
     lines.append(t.gettext("Urgent safety notices always reach you."))
+    lines.append(
+        t.gettext(
+            "📰 Weekly digest of your circle instead of separate notices: {state}",
+            state=t.plain("on") if resident.weekly_digest else t.plain("off"),
+        )
+    )
+    rows.append(
+        [
+            Button(
+                t.plain("📰 Separate notices again")
+                if resident.weekly_digest
+                else t.plain("📰 A weekly digest instead"),
+                cb("std"),
+            )
+        ]
+    )
     presets = [Button(("✓ " if p == quiet else "") + _hours_text(t, p), cb("stq", *p.minutes())) for p in QUIET_PRESETS]
     rows.append(presets[:2])
     rows.append(presets[2:])
@@ -137,6 +153,18 @@ async def mute_tapped(ctx: Context, data: CallbackData) -> None:
     muted.symmetric_difference_update({kind})
     await ctx.uow.residents.set_muted_kinds(ctx.resident, muted_text(frozenset(muted)))
     ctx.toast(ctx.t.plain("🔕 Muted") if kind in muted else ctx.t.plain("🔔 On again"))
+    text, rows = _settings_view(ctx)
+    ctx.show(text, rows)
+
+
+async def digest_tapped(ctx: Context, _data: CallbackData) -> None:
+    """std: a weekly digest of the circle (every Monday) instead of separate notices, or back."""
+    if ctx.resident is None:
+        await stale(ctx)
+        return
+    chosen = not ctx.resident.weekly_digest
+    await ctx.uow.residents.set_weekly_digest(ctx.resident, chosen)
+    ctx.toast(ctx.t.plain("📰 Weekly digest on") if chosen else ctx.t.plain("📰 Separate notices again"))
     text, rows = _settings_view(ctx)
     ctx.show(text, rows)
 
@@ -186,6 +214,7 @@ SETTINGS_ROUTES = Routes(
     commands={"settings": Command(show_settings, Action.CHANGE_SETTINGS)},
     callbacks={
         "stm": Callback(mute_tapped, Action.CHANGE_SETTINGS),
+        "std": Callback(digest_tapped, Action.CHANGE_SETTINGS),
         "stq": Callback(quiet_tapped, Action.CHANGE_SETTINGS),
         "stw": Callback(write_quiet_tapped, Action.CHANGE_SETTINGS),
     },

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 
 from bot.domain.permissions import Role
+from bot.domain.residents import MembershipStatus
 from storage.base import Repository
 from storage.elections import ACTIVE as ELECTIONS_UNDER_WAY
 from storage.models import (
@@ -19,6 +20,9 @@ from storage.models import (
     Circle,
     CoexistenceCase,
     Election,
+    Membership,
+    Notice,
+    NoticeDelivery,
     OutboxMessage,
     Poll,
     Resident,
@@ -31,6 +35,17 @@ DIGEST_REF = "digest:{week}:{barrio}:{resident}"
 def digest_ref(week: str, barrio_id: int, resident_id: int) -> str:
     """The outbox ref of one person's digest of one barrio for one week (it is sent once)."""
     return DIGEST_REF.format(week=week, barrio=barrio_id, resident=resident_id)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldNotice:
+    """A notice waiting for a resident's weekly digest: its texts per language, to be shown in theirs."""
+
+    delivery_id: int
+    kind: str
+    texts: dict[str, str]
+    original_locale: str
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +146,52 @@ class DigestRepository(Repository):
             .order_by(CoexistenceCase.kind, CoexistenceCase.outcome)
         )
         return [(kind, outcome or "", int(n)) for kind, outcome, n in rows]
+
+    # ------------------------------------------------------------ residents' own digest
+
+    async def digest_readers(self) -> list[tuple[Resident, int]]:
+        """Residents who chose a weekly digest, with the circle they are a verified member of."""
+        rows = await self.session.execute(
+            select(Resident, Membership.circle_id)
+            .join(Membership, Membership.resident_id == Resident.id)
+            .where(Resident.weekly_digest, Resident.status == "active", Membership.status == MembershipStatus.VERIFIED)
+            .order_by(Resident.id)
+        )
+        return [(resident, circle_id) for resident, circle_id in rows]
+
+    async def held_notices(self, resident_id: int) -> list[HeldNotice]:
+        """The notices waiting for this resident's digest, oldest first."""
+        rows = await self.session.execute(
+            select(NoticeDelivery.id, Notice.kind, Notice.texts, Notice.original_locale, Notice.created_at)
+            .join(Notice, Notice.id == NoticeDelivery.notice_id)
+            .where(NoticeDelivery.resident_id == resident_id, NoticeDelivery.status == "digest")
+            .order_by(NoticeDelivery.id)
+        )
+        return [HeldNotice(int(i), kind, dict(texts), original, at) for i, kind, texts, original, at in rows]
+
+    async def digested(self, delivery_ids: Sequence[int], now: datetime) -> None:
+        """These deliveries went out inside a digest."""
+        if delivery_ids:
+            await self.session.execute(
+                update(NoticeDelivery)
+                .where(NoticeDelivery.id.in_(list(delivery_ids)), NoticeDelivery.status == "digest")
+                .values(status="sent", sent_at=now)
+            )
+
+    async def circle_reports(self, circle_id: int, since: datetime, until: datetime) -> int:
+        """How many reports were made about the circle in [since, until)."""
+        query = select(func.count()).where(
+            Case.circle_id == circle_id, Case.created_at >= since, Case.created_at < until
+        )
+        return int(await self.session.scalar(query) or 0)
+
+    async def open_circle_polls(self, circle_id: int) -> list[tuple[str, datetime]]:
+        """The circle's polls open for voting now: (question, closes at), soonest first."""
+        election_polls = select(Election.poll_id).where(Election.poll_id.is_not(None))
+        rows = await self.session.execute(
+            select(Poll.question, Poll.closes_at)
+            .where(Poll.scope_kind == "circle", Poll.scope_id == circle_id, Poll.status == "open",
+                   Poll.id.not_in(election_polls))
+            .order_by(Poll.closes_at)
+        )  # fmt: skip
+        return [(question, closes_at) for question, closes_at in rows]

@@ -1,5 +1,5 @@
 """SQLAlchemy models: territory, residents, memberships, roles, invites, conversations, updates, outbox, cases,
-polls and their ballot box, proposals, media."""
+polls and their ballot box, proposals, media, meetings."""
 
 from __future__ import annotations
 
@@ -112,6 +112,8 @@ class Resident(Base):
     quiet_start: Mapped[int | None]
     quiet_end: Mapped[int | None]
     muted_kinds: Mapped[str | None] = mapped_column(String(64))
+    # Normal notices and broadcasts wait for a Monday digest of the circle instead of arriving one by one.
+    weekly_digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Membership(Base):
@@ -658,3 +660,51 @@ class CoexistenceOutcomeCount(Base):
     count: Mapped[int] = mapped_column(default=0)
 
     __table_args__ = (UniqueConstraint("barrio_id", "kind", "outcome", "month", name="uq_coexistence_outcome"),)
+
+
+class Meeting(Base):
+    """A meeting of a circle's assembly or of a body (a council, a Governance Commission, the Forum)."""
+
+    __tablename__ = "meeting"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    body: Mapped[str] = mapped_column(String(16))  # circle | council | governance | forum
+    scope_id: Mapped[int | None]  # the circle, or the barrio; None for the Forum
+    barrio_id: Mapped[int | None] = mapped_column(ForeignKey("barrio.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(120))
+    place: Mapped[str] = mapped_column(String(200), default="")
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    minutes: Mapped[int] = mapped_column(default=90)
+    status: Mapped[str] = mapped_column(String(12))  # scheduled | cancelled
+    # The calendar SEQUENCE: raised by every change the invitees are told about.
+    sequence: Mapped[int] = mapped_column(default=0)
+    organiser_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime]
+    # The next reminder, claimed once by the scheduler and moved to the following one.
+    remind_at: Mapped[datetime | None] = mapped_column(index=True)
+    minutes_text: Mapped[str | None] = mapped_column(Text)
+    minutes_poll_id: Mapped[int | None] = mapped_column(ForeignKey("poll.id", ondelete="SET NULL"))
+    minutes_at: Mapped[datetime | None]
+
+
+class MeetingInvitee(Base):
+    """One person invited to a meeting, and their answer."""
+
+    __tablename__ = "meeting_invitee"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    rsvp: Mapped[str | None] = mapped_column(String(8))  # yes | no | maybe
+    answered_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("meeting_id", "resident_id", name="uq_meeting_invitee"),)
+
+
+class MeetingAgendaItem(Base):
+    """An item of a meeting's agenda: the organiser's, or one an invitee proposed before the deadline."""
+
+    __tablename__ = "meeting_agenda_item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(String(200))
+    proposed_by: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]

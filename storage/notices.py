@@ -32,6 +32,7 @@ class AudienceMember:
     quiet_start: int | None
     quiet_end: int | None
     muted_kinds: str | None
+    weekly_digest: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +77,14 @@ class Progress:
     muted: int
     failed: int
     waiting: int  # pending, not due yet (quiet hours)
+    digest: int  # waiting for the recipients' weekly digest
     due: int  # pending and due, or being sent
     by_locale: dict[str, dict[str, int]]
 
     @property
     def settled(self) -> int:
-        """Deliveries that reached an end (sent, skipped, muted or failed)."""
-        return self.sent + self.unreachable + self.muted + self.failed
+        """Deliveries that reached an end (sent, skipped, muted, failed, or left to the weekly digest)."""
+        return self.sent + self.unreachable + self.muted + self.failed + self.digest
 
 
 def audience_query(scope: NoticeScope) -> Select[tuple[int]]:
@@ -172,6 +174,7 @@ class NoticeRepository(Repository):
                 Resident.quiet_start,
                 Resident.quiet_end,
                 Resident.muted_kinds,
+                Resident.weekly_digest,
             )
             .where(Resident.id.in_(select(members.c.resident_id)))
             .order_by(Resident.id)
@@ -186,6 +189,7 @@ class NoticeRepository(Repository):
                 r.quiet_start,
                 r.quiet_end,
                 r.muted_kinds,
+                bool(r.weekly_digest),
             )
             for r in rows
         ]
@@ -369,6 +373,7 @@ class NoticeRepository(Repository):
             muted=by_status.get("muted", 0),
             failed=by_status.get("failed", 0),
             waiting=waiting_count,
+            digest=by_status.get("digest", 0),
             due=pending - waiting_count,
             by_locale=by_locale,
         )

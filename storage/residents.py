@@ -13,6 +13,9 @@ from storage.models import (
     Case,
     CaseFollower,
     Conversation,
+    Meeting,
+    MeetingAgendaItem,
+    MeetingInvitee,
     Membership,
     Notice,
     NoticeDelivery,
@@ -86,6 +89,11 @@ class ResidentRepository(Repository):
         resident.muted_kinds = stored or None
         await self.session.flush()
 
+    async def set_weekly_digest(self, resident: Resident, chosen: bool) -> None:
+        """Whether this person gets a Monday digest of their circle instead of separate notices."""
+        resident.weekly_digest = chosen
+        await self.session.flush()
+
     async def touch(self, resident: Resident, first_name: str, chat_id: int) -> None:
         """Keep name and chat in step with Telegram, and mark the resident reachable again."""
         if first_name and resident.first_name != first_name:
@@ -144,6 +152,12 @@ class ResidentRepository(Repository):
         # Notices they were sent leave no trace of them; notices they wrote stay, by nobody.
         await self.session.execute(delete(NoticeDelivery).where(NoticeDelivery.resident_id == resident.id))
         await self.session.execute(update(Notice).where(Notice.author_id == resident.id).values(author_id=None))
+        # Meetings: their invitations and answers go; meetings they called and items they proposed stay, by nobody.
+        await self.session.execute(delete(MeetingInvitee).where(MeetingInvitee.resident_id == resident.id))
+        await self.session.execute(update(Meeting).where(Meeting.organiser_id == resident.id).values(organiser_id=None))
+        await self.session.execute(
+            update(MeetingAgendaItem).where(MeetingAgendaItem.proposed_by == resident.id).values(proposed_by=None)
+        )
         await self.session.execute(delete(Conversation).where(Conversation.chat_id == resident.chat_id))
         await self.session.execute(
             update(ProcessedUpdate)

@@ -17,6 +17,7 @@ from storage.digests import DigestRepository
 from storage.elections import ElectionRepository
 from storage.invites import InviteRepository
 from storage.media import MediaRepository
+from storage.meetings import MeetingRepository
 from storage.memberships import MembershipRepository
 from storage.notices import NoticeRepository
 from storage.outbox import OutboxRepository
@@ -100,6 +101,7 @@ class UnitOfWork:
         self.coexistence = CoexistenceRepository(session, postgres)
         self.digests = DigestRepository(session, postgres)
         self.stats = StatsRepository(session, postgres)
+        self.meetings = MeetingRepository(session, postgres)
 
     async def __aenter__(self) -> UnitOfWork:
         if self._lock is not None:

@@ -173,6 +173,7 @@ class Fate(StrEnum):
     SEND = "pending"  # goes out (now, or when their quiet hours end)
     MUTED = "muted"  # they muted this kind
     UNREACHABLE = "unreachable"  # they blocked the bot
+    DIGEST = "digest"  # waits for their weekly digest (they chose one instead of separate notices)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,14 +183,18 @@ class Recipient:
     reachable: bool
     muted: frozenset[str]
     quiet: QuietHours
+    weekly_digest: bool = False
 
 
 def fate_of(recipient: Recipient, kind: NoticeKind, *, urgent: bool) -> Fate:
-    """Whether a notice goes to this recipient: never to a blocked chat; urgent ones ignore mutes."""
+    """Whether a notice goes to this recipient: never to a blocked chat; urgent ones ignore mutes and the
+    weekly digest; a normal one waits for the digest of someone who chose it."""
     if not recipient.reachable:
         return Fate.UNREACHABLE
     if not urgent and kind.value in recipient.muted:
         return Fate.MUTED
+    if not urgent and recipient.weekly_digest:
+        return Fate.DIGEST
     return Fate.SEND
 
 

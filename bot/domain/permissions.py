@@ -57,6 +57,7 @@ class Action(StrEnum):
     SEE_POLLS = "see_polls"
     CHANGE_SETTINGS = "change_settings"  # quiet hours, muted notices
     SEEK_SUPPORT = "seek_support"  # "I need to talk to someone": a confidential case with Psycho-Social Care
+    ATTEND_MEETING = "attend_meeting"  # answer an invitation, see my meetings, propose an agenda item
     # Verified members of the place's circle.
     REPORT_PROBLEM = "report_problem"
     VOTE = "vote"
@@ -75,6 +76,7 @@ class Action(StrEnum):
     CREATE_POLL = "create_poll"
     CALL_ELECTION = "call_election"
     SEE_STATS = "see_stats"  # /stats: a barrio's figures (also open to its Governance Commission, see handlers)
+    CALL_MEETING = "call_meeting"  # a circle's assembly (delegates, managers) or a body's meeting (managers)
     # Coexistence. Seeing a mediation, support or court case means its state and dates, never its content.
     SEE_COEXISTENCE = "see_coexistence"
     MEDIATE = "mediate"  # open a mediation from a case, take a support case: become its mediator
@@ -138,6 +140,7 @@ SELF_SERVICE: frozenset[Action] = frozenset(
         Action.SEE_POLLS,
         Action.CHANGE_SETTINGS,
         Action.SEEK_SUPPORT,
+        Action.ATTEND_MEETING,
     }
 )
 # Nobody may do these when the subject is themselves (deciding on one's own request to join, say).
@@ -153,7 +156,13 @@ CONFIDENTIAL: frozenset[Action] = frozenset(
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.RESIDENT: frozenset({Action.REPORT_PROBLEM, Action.VOTE, Action.PROPOSE, Action.STAND}),
     Role.DELEGATE: frozenset(
-        {Action.APPROVE_MEMBERSHIP, Action.LIST_PENDING, Action.BROADCAST_CIRCLE, Action.CREATE_POLL}
+        {
+            Action.APPROVE_MEMBERSHIP,
+            Action.LIST_PENDING,
+            Action.BROADCAST_CIRCLE,
+            Action.CREATE_POLL,
+            Action.CALL_MEETING,
+        }
     ),
     Role.COMMUNITY_MANAGER: frozenset(
         {
@@ -167,6 +176,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.HANDLE_REPORTS,
             Action.CREATE_POLL,
             Action.CALL_ELECTION,
+            Action.CALL_MEETING,
             Action.SEE_COEXISTENCE,
             Action.SEE_STATS,
         }

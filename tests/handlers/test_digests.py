@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.domain.meetings import MeetingBody
 from handlers.digests import send_due_digests
+from handlers.meeting_life import MeetingDraft, call_meeting
 from tests.handlers.harness import Harness, Person, grant_role
 from tests.handlers.test_coexistence import (
     KARIM,
@@ -51,6 +53,14 @@ async def seeded_week(bot: Harness) -> None:
     # The mediation: Karim declines, so it closes as declined this week.
     await invite_karim(bot, mediation_id)
     await bot.tap(KARIM, await button_for(bot, KARIM, "xbn:"))
+    # A circle assembly in the week ahead, and one the week after (not in this digest).
+    async with bot.db.unit_of_work() as uow:
+        circle = await uow.territory.circle_by_code("emb-plaza-lavapies")
+        for title, day in (("Asamblea de diciembre", 2), ("Asamblea de enero", 9)):
+            draft = MeetingDraft(MeetingBody.CIRCLE, circle.id, title, datetime(2026, 12, day, 18, 0, tzinfo=UTC), 90,  # type: ignore[union-attr]
+                                 "Centro Cívico")  # fmt: skip
+            await call_meeting(uow, bot.catalogs, draft, None, bot.clock())
+        await uow.commit()
 
 
 async def test_the_monday_digest_has_the_weeks_figures_and_goes_once(bot):
@@ -105,6 +115,7 @@ async def test_the_monday_digest_has_the_weeks_figures_and_goes_once(bot):
     assert "• " + en.plain("Neighbour mediation") in digest["text"]
     assert en.plain("declined or unanswered") in digest["text"]
     assert chart["filename"].endswith(".png") and chart["document"]
+    assert "Asamblea de diciembre" in digest["text"] and "Asamblea de enero" not in digest["text"]
     # The Governance Commission member reads it in Arabic.
     ar = bot.catalogs.translator("ar")
     arabic = (await bot.outbox(GOVERNANCE.user_id))[-2]["text"]

@@ -321,3 +321,38 @@ async def test_mydata_lists_notices_and_forget_erases_their_deliveries(bot: Harn
     await bot.send(PABLO, "/forget")
     await bot.tap(PABLO, "forget:yes")
     assert await bot.scalar("SELECT author_id FROM notice") is None
+
+
+async def test_a_weekly_digest_reader_gets_normal_notices_on_monday_and_urgent_ones_at_once(bot: Harness) -> None:
+    from handlers.digests import send_due_digests
+
+    await district(bot)
+    bot.clock.now = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday
+    replies = await bot.send(AMINA, "/settings")
+    assert "std" in [d for _, d in buttons(replies)]
+    await bot.tap(AMINA, "std")
+    assert await bot.scalar("SELECT weekly_digest FROM resident WHERE telegram_user_id = :u", u=AMINA.user_id)
+    circle = await bot.scalar("SELECT id FROM circle WHERE code = 'emb-plaza-lavapies'")
+    await compose(
+        bot, PABLO, f"circle:{circle}", "Mercadillo solidario el sábado en la plaza.", arabic="سوق خيري يوم السبت"
+    )
+    await bot.tap(PABLO, "ntc")
+    await compose(bot, PABLO, f"circle:{circle}", "Incendio: salid a la calle.", urgent=True)
+    await bot.tap(PABLO, "ntc")
+    rows = await bot.rows(
+        "SELECT notice_id, status FROM notice_delivery WHERE chat_id = :c ORDER BY id", c=AMINA.user_id
+    )
+    assert [tuple(r) for r in rows] == [(1, "digest"), (2, "pending")]
+    # Monday 08:30 in Madrid: her digest, in Arabic, with the notice's Arabic version; it counts as sent.
+    bot.clock.now = datetime(2026, 11, 30, 7, 30, tzinfo=UTC)
+    await send_due_digests(bot.services)
+    ar = bot.catalogs.translator("ar")
+    digest = (await bot.outbox(AMINA.user_id))[-1]["text"]
+    assert ar.gettext("📰 <b>Your week in {circle}</b>", circle="Plaza de Lavapiés") in digest
+    assert "سوق خيري يوم السبت" in digest and "Incendio" not in digest
+    assert await bot.scalar("SELECT status FROM notice_delivery WHERE notice_id = 1 AND chat_id = :c",
+                            c=AMINA.user_id) == "sent"  # fmt: skip
+    await send_due_digests(bot.services)
+    assert sum("📰" in m.get("text", "") for m in await bot.outbox(AMINA.user_id)) == 1
+    # Lucía did not choose it: she got the notice itself, and no digest.
+    assert not any("📰" in m.get("text", "") for m in await bot.outbox(LUCIA.user_id))

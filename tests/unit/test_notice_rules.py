@@ -113,6 +113,11 @@ def test_quiet_hours_end_at_the_local_time_whatever_the_season(
         (Recipient(True, frozenset({"official"}), DEFAULT_QUIET_HOURS), NoticeKind.DELEGATE, False, Fate.SEND),
         (Recipient(True, frozenset({"delegate"}), DEFAULT_QUIET_HOURS), NoticeKind.DELEGATE, False, Fate.MUTED),
         (Recipient(False, frozenset(), DEFAULT_QUIET_HOURS), NoticeKind.OFFICIAL, True, Fate.UNREACHABLE),
+        (Recipient(True, frozenset(), DEFAULT_QUIET_HOURS, True), NoticeKind.OFFICIAL, False, Fate.DIGEST),
+        (Recipient(True, frozenset(), DEFAULT_QUIET_HOURS, True), NoticeKind.DELEGATE, False, Fate.DIGEST),
+        (Recipient(True, frozenset(), DEFAULT_QUIET_HOURS, True), NoticeKind.OFFICIAL, True, Fate.SEND),
+        (Recipient(True, frozenset({"delegate"}), DEFAULT_QUIET_HOURS, True), NoticeKind.DELEGATE, False, Fate.MUTED),
+        (Recipient(False, frozenset(), DEFAULT_QUIET_HOURS, True), NoticeKind.OFFICIAL, False, Fate.UNREACHABLE),
     ],
 )
 def test_each_recipients_fate(recipient: Recipient, kind: NoticeKind, urgent: bool, fate: Fate) -> None:

@@ -67,6 +67,7 @@ follow_own_reports   ..     YY         YY       YY       YY      YY     YY      
 see_polls            ..     YY         YY       YY       YY      YY     YY      YY   YY   YY    YY   YY   YY
 change_settings      ..     YY         YY       YY       YY      YY     YY      YY   YY   YY    YY   YY   YY
 seek_support         ..     YY         YY       YY       YY      YY     YY      YY   YY   YY    YY   YY   YY
+attend_meeting       ..     YY         YY       YY       YY      YY     YY      YY   YY   YY    YY   YY   YY
 report_problem       ..     ..         Y.       ..       ..      ..     ..      ..   ..   ..    ..   ..   YY
 vote                 ..     ..         Y.       ..       ..      ..     Y.      ..   ..   ..    ..   ..   YY
 propose              ..     ..         Y.       ..       ..      ..     ..      ..   ..   ..    ..   ..   YY
@@ -83,6 +84,7 @@ handle_reports       ..     ..         ..       ..       Y.      Y.     ..      
 create_poll          ..     ..         ..       Y.       Y.      ..     ..      ..   ..   ..    ..   ..   YY
 call_election        ..     ..         ..       ..       Y.      ..     ..      ..   ..   ..    ..   ..   YY
 see_stats            ..     ..         ..       ..       Y.      ..     ..      ..   ..   ..    ..   ..   YY
+call_meeting         ..     ..         ..       Y.       Y.      ..     ..      ..   ..   ..    ..   ..   YY
 see_coexistence      ..     ..         ..       ..       Y.      Y.     ..      Y.   Y.   ..    Y.   Y.   YY
 mediate              ..     ..         ..       ..       ..      ..     ..      Y.   ..   ..    ..   ..   ..
 supervise_mediation  ..     ..         ..       ..       ..      ..     ..      ..   ..   ..    ..   Y.   ..
