@@ -66,59 +66,19 @@ def build_scheduler(services: Services, tick_seconds: float) -> AsyncIOScheduler
     """An AsyncIOScheduler with Vecinos' ticks (start it inside the running event loop)."""
     scheduler = AsyncIOScheduler(timezone="UTC")
     options = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-    scheduler.add_job(
-        remind_pending_memberships,
-        "interval",
-        seconds=tick_seconds,
-        args=[services],
-        id="reminders",
-        next_run_time=datetime.now(UTC),
-        **options,
+    # Every tick runs at once on start (catching up after downtime), then at its interval; notices tick at
+    # least every 10 s so a scheduled notice goes out on time.
+    ticks = (
+        (remind_pending_memberships, "reminders", tick_seconds),
+        (follow_up_cases, "cases", tick_seconds),
+        (run_polls, "polls", tick_seconds),
+        (run_notices, "notices", min(tick_seconds, 10.0)),
+        (send_digests, "digests", tick_seconds),
+        (remind_meetings, "meetings", tick_seconds),
     )
-    scheduler.add_job(
-        follow_up_cases,
-        "interval",
-        seconds=tick_seconds,
-        args=[services],
-        id="cases",
-        next_run_time=datetime.now(UTC),
-        **options,
-    )
-    scheduler.add_job(
-        run_polls,
-        "interval",
-        seconds=tick_seconds,
-        args=[services],
-        id="polls",
-        next_run_time=datetime.now(UTC),
-        **options,
-    )
-    scheduler.add_job(
-        run_notices,
-        "interval",
-        seconds=min(tick_seconds, 10.0),
-        args=[services],
-        id="notices",
-        next_run_time=datetime.now(UTC),
-        **options,
-    )
-    scheduler.add_job(
-        send_digests,
-        "interval",
-        seconds=tick_seconds,
-        args=[services],
-        id="digests",
-        next_run_time=datetime.now(UTC),
-        **options,
-    )
-    scheduler.add_job(
-        remind_meetings,
-        "interval",
-        seconds=tick_seconds,
-        args=[services],
-        id="meetings",
-        next_run_time=datetime.now(UTC),
-        **options,
-    )
+    for tick, name, seconds in ticks:
+        scheduler.add_job(
+            tick, "interval", seconds=seconds, args=[services], id=name, next_run_time=datetime.now(UTC), **options
+        )
     scheduler.add_job(prune_update_records, "interval", hours=6, args=[services], id="prune", **options)
     return scheduler

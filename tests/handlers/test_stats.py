@@ -21,6 +21,7 @@ from bot.domain.stats import NO_SECTOR
 from handlers.labels import case_status_name, category_name, sector_name
 from handlers.poll_ticks import send_due_poll_work
 from tests.handlers.harness import Harness, Person, buttons, grant_role, make_staff, texts
+from tests.handlers.test_coexistence import report as report_in_circle
 
 AMINA = Person(901, "Amina", "ar")
 LUCIA = Person(902, "Lucía", "es")
@@ -54,16 +55,8 @@ async def verified(bot: Harness, who: Person, circle: str = "emb-plaza-lavapies"
 
 async def report(bot: Harness, who: Person, category: str, text: str) -> int:
     """The wizard, placed in the reporter's circle; returns the new case's id."""
-    await bot.send(who, "/report")
-    await bot.tap(who, f"rc:{category}")
-    await bot.send(who, text)
-    await bot.tap(who, "rph")
-    replies = await bot.tap(who, "rlc")
-    if any(d.startswith("rnew") for _, d in buttons(replies)):
-        await bot.tap(who, "rnew")
-    await bot.tap(who, "ran:no")
-    await bot.tap(who, "rok")
-    return int(await bot.scalar("SELECT max(id) FROM report_case"))
+    case_id, _ref = await report_in_circle(bot, who, category, text)
+    return case_id
 
 
 @pytest.fixture
