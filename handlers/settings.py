@@ -164,6 +164,10 @@ async def digest_tapped(ctx: Context, _data: CallbackData) -> None:
         return
     chosen = not ctx.resident.weekly_digest
     await ctx.uow.residents.set_weekly_digest(ctx.resident, chosen)
+    if not chosen:
+        # What was waiting for the digest goes out now, one by one, as it would have.
+        await ctx.uow.notices.release_from_digest(ctx.resident.id, ctx.now)
+        ctx.wrote_outbox = True  # wakes the sender once this commits
     ctx.toast(ctx.t.plain("📰 Weekly digest on") if chosen else ctx.t.plain("📰 Separate notices again"))
     text, rows = _settings_view(ctx)
     ctx.show(text, rows)

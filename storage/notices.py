@@ -378,6 +378,15 @@ class NoticeRepository(Repository):
             by_locale=by_locale,
         )
 
+    async def release_from_digest(self, resident_id: int, now: datetime) -> int:
+        """A resident went back to separate notices: what waited for their digest is due now."""
+        result = await self.session.execute(
+            update(NoticeDelivery)
+            .where(NoticeDelivery.resident_id == resident_id, NoticeDelivery.status == "digest")
+            .values(status="pending", send_at=now)
+        )
+        return rowcount(result)
+
     async def mark_reported(self, notice: Notice, stage: int, *, done: bool) -> None:
         """Remember which report the author has had (and that the notice is finished)."""
         notice.reported = stage

@@ -356,3 +356,11 @@ async def test_a_weekly_digest_reader_gets_normal_notices_on_monday_and_urgent_o
     assert sum("📰" in m.get("text", "") for m in await bot.outbox(AMINA.user_id)) == 1
     # Lucía did not choose it: she got the notice itself, and no digest.
     assert not any("📰" in m.get("text", "") for m in await bot.outbox(LUCIA.user_id))
+    # Held notices are not stranded when she goes back to separate notices: they are due at once.
+    await compose(bot, PABLO, f"circle:{circle}", "Corte de agua el jueves de 9 a 11.")
+    await bot.tap(PABLO, "ntc")
+    assert await bot.scalar("SELECT status FROM notice_delivery WHERE notice_id = 3 AND chat_id = :c",
+                            c=AMINA.user_id) == "digest"  # fmt: skip
+    await bot.tap(AMINA, "std")
+    assert await bot.rows("SELECT status FROM notice_delivery WHERE notice_id = 3 AND chat_id = :c",
+                          c=AMINA.user_id) == [("pending",)]  # fmt: skip
