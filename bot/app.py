@@ -88,6 +88,7 @@ class Vecinos:
             notices=NoticePolicy(
                 delegate_daily_limit=settings.delegate_broadcasts_per_day,
                 quiet=parse_quiet_hours(settings.quiet_hours) or DEFAULT_NOTICE_POLICY.quiet,
+                digests=settings.weekly_digests,
             ),
             weekly_digests=settings.weekly_digests,
             coexistence=CoexistencePolicy(

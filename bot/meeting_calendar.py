@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vCalAddress, vText
 
 from bot.domain.meetings import ends_at, local_start, meeting_uid
 
 PRODID = "-//Vecinos//Madrid Central District meetings//EN"
+ORGANIZER = "mailto:noreply@vecinos.mcd"
 MADRID = ZoneInfo("Europe/Madrid")
 
 
@@ -48,6 +49,11 @@ def meeting_ics(event: CalendarEvent, stamp: datetime) -> bytes:
     if event.description:
         vevent.add("description", event.description)
     vevent.add("status", "CANCELLED" if event.cancelled else "CONFIRMED")
+    # iTIP (RFC 5546) wants an ORGANIZER on REQUEST and CANCEL, or calendars may ignore the update; answers
+    # come back through the bot's buttons, never by mail, so the address is one that replies nowhere.
+    organizer = vCalAddress(ORGANIZER)
+    organizer.params["cn"] = vText("Vecinos")
+    vevent.add("organizer", organizer)
     calendar.add_component(vevent)
     # Only the transitions around the meeting: the whole 1970-2038 table would triple every invitation's size.
     year = event.starts_at.year

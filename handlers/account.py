@@ -176,6 +176,8 @@ async def confirm_leave(ctx: Context, data: CallbackData) -> None:
         await stale(ctx)
         return
     await ctx.uow.memberships.leave(membership, ctx.now)
+    # Notices waiting for a digest of the circle they left go out now instead of never.
+    await ctx.uow.notices.release_from_digest(ctx.resident.id, ctx.now)
     # A delegate who leaves hands the seat to the first substitute (and leaves the council).
     if await fill_vacant_seat(ctx.uow, ctx.services.catalogs, ctx.resident.id, membership.circle_id, ctx.now):
         ctx.wrote_outbox = True

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from bot.channels.base import Reply
-from bot.domain.digests import DigestWeek, due_week
+from bot.domain.digests import DigestWeek, due_week, still_due
 from bot.domain.notices import version_for
 from bot.domain.stats import AreaFigures
 from bot.i18n import Safe, Translator, safe_join
@@ -38,6 +38,8 @@ async def send_due_digests(services: Services) -> int:
     if not services.weekly_digests:
         return 0
     week = due_week(services.clock(), services.catalogs.zone)
+    if not still_due(week, services.clock()):
+        return 0
     queued = 0
     async with services.db.unit_of_work() as uow:
         sent = await uow.digests.sent_this_week(week.key)

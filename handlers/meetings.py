@@ -611,6 +611,9 @@ async def minutes_tapped(ctx: Context, data: CallbackData) -> None:
     if not may_publish_minutes(ctx.now, meeting.starts_at, MeetingStatus(meeting.status)):
         ctx.say(ctx.t.gettext("Minutes can be published once the meeting has taken place."))
         return
+    if meeting.minutes_at is not None:
+        ctx.say(ctx.t.gettext("The minutes of this meeting are already published."))
+        return
     await ctx.go(Flow.MEETING, MeetingStep.MINUTES, meeting=meeting.id)
     ctx.say(ctx.t.gettext("✏️ Write the minutes in one message."), [_cancel_row(ctx.t)])
 
@@ -663,7 +666,8 @@ async def no_poll_tapped(ctx: Context, data: CallbackData) -> None:
 
 async def _publish(ctx: Context, meeting: Meeting, poll_id: int | None, question: str | None) -> None:
     text = str(ctx.data.get("text") or "")
-    if not text or not may_publish_minutes(ctx.now, meeting.starts_at, MeetingStatus(meeting.status)):
+    published = meeting.minutes_at is not None  # once: a second tap must not tell everyone again
+    if published or not text or not may_publish_minutes(ctx.now, meeting.starts_at, MeetingStatus(meeting.status)):
         await ctx.finish()
         await stale(ctx)
         return

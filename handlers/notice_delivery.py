@@ -218,7 +218,8 @@ async def queue_notice(uow: UnitOfWork, policy: NoticePolicy, zone: ZoneInfo, no
         quiet = quiet_cache.get(key)
         if quiet is None:
             quiet = quiet_cache[key] = policy.quiet_of(*key)
-        recipient = Recipient(member.reachable, muted_set(member.muted_kinds), quiet, member.weekly_digest)
+        digest = member.weekly_digest and policy.digests
+        recipient = Recipient(member.reachable, muted_set(member.muted_kinds), quiet, digest)
         fate = fate_of(recipient, kind, urgent=notice.urgent)
         at = due
         if fate is Fate.SEND:

@@ -66,7 +66,7 @@ class DigestRepository(Repository):
     async def recipients(self, barrio_id: int) -> Sequence[Resident]:
         """The barrio's community managers and the members of its Community Governance Commission."""
         managers = select(RoleGrant.resident_id).where(
-            RoleGrant.role == Role.COMMUNITY_MANAGER, RoleGrant.scope_id == barrio_id
+            RoleGrant.role == Role.COMMUNITY_MANAGER, RoleGrant.scope == "barrio", RoleGrant.scope_id == barrio_id
         )
         governance = select(BodySeat.resident_id).where(BodySeat.body == "governance", BodySeat.barrio_id == barrio_id)
         query = (

@@ -150,7 +150,14 @@ class MeetingRepository(Repository):
 
     async def reschedule(self, meeting: Meeting, *, starts_at: datetime, place: str,
                          remind_at: datetime | None) -> None:  # fmt: skip
-        """A new time or place: the calendar SEQUENCE goes up so calendars replace the event."""
+        """A new time or place: the calendar SEQUENCE goes up so calendars replace the event. A new time asks
+        everyone again: an answer was for the old one (a no then must not keep the reminder from them now)."""
+        if starts_at != meeting.starts_at:
+            await self.session.execute(
+                update(MeetingInvitee)
+                .where(MeetingInvitee.meeting_id == meeting.id)
+                .values(rsvp=None, answered_at=None)
+            )
         meeting.starts_at = starts_at
         meeting.place = place
         meeting.remind_at = remind_at

@@ -9,6 +9,9 @@ from zoneinfo import ZoneInfo
 
 DIGEST_WEEKDAY = 0  # Monday
 DIGEST_TIME = time(8, 0)
+# How late a digest may still go out (after downtime). Later, the week's moment has passed: a digest that
+# had nothing to say on Monday must not turn up on Thursday because something happened since.
+DIGEST_GRACE = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,11 @@ def due_week(now: datetime, zone: ZoneInfo) -> DigestWeek:
     since = datetime.combine(local_until.date() - timedelta(days=7), DIGEST_TIME, tzinfo=zone).astimezone(UTC)
     year, week, _ = local_until.isocalendar()
     return DigestWeek(f"{year}-W{week:02d}", since, until)
+
+
+def still_due(week: DigestWeek, now: datetime) -> bool:
+    """Whether the week's digest may still go out now (within a day of its moment)."""
+    return week.until <= now < week.until + DIGEST_GRACE
 
 
 def next_digest_at(now: datetime, zone: ZoneInfo) -> datetime:

@@ -87,9 +87,9 @@ def reminder_due(starts_at: datetime, remind_at: datetime | None, now: datetime)
 
 
 def is_reminded(rsvp: Rsvp | None) -> bool:
-    """Reminders go to those who said yes, maybe (still deciding: a reminder helps them decide) or nothing;
-    never to those who said no."""
-    return rsvp is not Rsvp.NO
+    """Reminders go to those who said yes and those who have not answered; not to a no, nor to a maybe (they
+    answered, and may still change it from /meetings)."""
+    return rsvp is None or rsvp is Rsvp.YES
 
 
 def agenda_deadline(starts_at: datetime) -> datetime:

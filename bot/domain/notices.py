@@ -153,6 +153,8 @@ class NoticePolicy:
 
     delegate_daily_limit: int = DEFAULT_DELEGATE_DAILY_LIMIT
     quiet: QuietHours = DEFAULT_QUIET_HOURS
+    # Whether weekly digests go out at all: when they do not, nobody's notices wait for one.
+    digests: bool = True
 
     def quiet_of(self, start: int | None, end: int | None) -> QuietHours:
         """A resident's quiet hours from their stored minutes (None: the default)."""

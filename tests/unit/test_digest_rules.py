@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.digests import digest_moment, due_week, next_digest_at
+from bot.domain.digests import digest_moment, due_week, next_digest_at, still_due
 
 MADRID = ZoneInfo("Europe/Madrid")
 
@@ -37,3 +37,16 @@ def test_the_next_digest_follows_the_due_one_by_a_local_week():
     now = datetime(2026, 3, 25, 12, 0, tzinfo=UTC)  # the week of the March change
     assert next_digest_at(now, MADRID).astimezone(MADRID) == datetime(2026, 3, 30, 8, 0, tzinfo=MADRID)
     assert next_digest_at(now, MADRID) - digest_moment(now, MADRID) == timedelta(hours=167)
+
+
+@pytest.mark.parametrize(
+    ("now", "due"),
+    [
+        (datetime(2026, 11, 30, 7, 0, tzinfo=UTC), True),  # Monday 08:00 in Madrid
+        (datetime(2026, 12, 1, 6, 59, tzinfo=UTC), True),  # caught up within a day
+        (datetime(2026, 12, 1, 7, 0, tzinfo=UTC), False),  # Tuesday 08:00: that week's moment has passed
+        (datetime(2026, 12, 3, 12, 0, tzinfo=UTC), False),  # Thursday: nothing late turns up
+    ],
+)
+def test_a_digest_goes_out_within_a_day_of_its_moment_or_not_at_all(now, due):
+    assert still_due(due_week(now, MADRID), now) is due

@@ -61,7 +61,7 @@ def test_reminder_due(remind_at: datetime | None, now: datetime, due: bool) -> N
 
 @pytest.mark.parametrize(
     ("rsvp", "reminded"),
-    [(Rsvp.YES, True), (None, True), (Rsvp.MAYBE, True), (Rsvp.NO, False)],
+    [(Rsvp.YES, True), (None, True), (Rsvp.MAYBE, False), (Rsvp.NO, False)],
 )
 def test_who_is_reminded(rsvp: Rsvp | None, reminded: bool) -> None:
     assert is_reminded(rsvp) is reminded
