@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 def add_stats_command(sub: Any) -> None:
     """Add `stats` to the `vecinos` parser."""
     stats = sub.add_parser("stats", help="a barrio's figures for a period: cases, deadlines, 'me too', turnout")
-    stats.add_argument("--barrio", required=True, metavar="CODE", help="the barrio's code, e.g. embajadores")
-    stats.add_argument("--since", required=True, type=_day, metavar="YYYY-MM-DD", help="first day (UTC), included")
-    stats.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="last day (UTC), included (default: up to now)")
+    stats.add_argument("--barrio", required=True, metavar="ID", help="the barrio's code (e.g. embajadores) or id")
+    stats.add_argument("--since", required=True, type=_day, metavar="YYYY-MM-DD",
+                       help="first day (the district's time zone), included")  # fmt: skip
+    stats.add_argument("--until", type=_day, metavar="YYYY-MM-DD",
+                       help="last day (the district's time zone), included (default: up to now)")  # fmt: skip
     stats.add_argument("--format", choices=("json", "csv"), default="json", help="JSON (default) or flat CSV rows")
 
 
@@ -37,14 +39,18 @@ async def run_stats(app: Vecinos, args: argparse.Namespace) -> None:
     from handlers.stats_figures import barrio_figures
 
     await app.open()
-    now = datetime.now(UTC)
-    since = datetime.combine(args.since, time(), tzinfo=UTC)
-    # The last day is included: the period ends at the midnight after it (or now, when no day is given).
-    until = datetime.combine(args.until + timedelta(days=1), time(), tzinfo=UTC) if args.until else now
+    now = app.services.clock()
+    zone = app.settings.zone
+    # Days are the district's days (Madrid midnight to midnight); the last one is included: the period ends at
+    # the midnight after it (or now, when no day is given).
+    since = datetime.combine(args.since, time(), tzinfo=zone).astimezone(UTC)
+    until = datetime.combine(args.until + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC) if args.until else now
     if until <= since:
         raise CommandError("--until must not be before --since")
     async with app.db.unit_of_work() as uow:
         barrio = await uow.territory.barrio_by_code(args.barrio)
+        if barrio is None and args.barrio.isdigit():
+            barrio = await uow.territory.barrio(int(args.barrio))
         if barrio is None:
             raise CommandError(f"no barrio with code {args.barrio!r}")
         figures = await barrio_figures(uow, barrio.id, since, until, now)
