@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time, get_datetime_format
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
@@ -98,6 +98,14 @@ class Translator:
         """Format an aware datetime in this locale and the configured time zone."""
         return format_datetime(moment, format=format, tzinfo=self.zone, locale=self.locale)
 
+    def day_and_time(self, moment: datetime) -> str:
+        """A meeting's moment as people say it: the full day (weekday, day, month, year) and the hour, without
+        seconds or the zone's name ("jueves, 10 de diciembre de 2026 18:00")."""
+        local = moment.astimezone(self.zone)
+        day = format_date(local.date(), format="full", locale=self.locale)
+        hour = format_time(local.time(), format="short", locale=self.locale)
+        return format_datetime_pattern(self.locale).format(day, hour)
+
     def date(self, moment: datetime, format: str = "medium") -> str:
         """Format the day of an aware datetime in this locale, as seen in the configured time zone."""
         return format_date(moment.astimezone(self.zone).date(), format=format, locale=self.locale)
@@ -106,6 +114,17 @@ class Translator:
     def is_rtl(self) -> bool:
         """Whether this locale is written right to left."""
         return self.locale in RTL_LOCALES
+
+
+@lru_cache(maxsize=32)
+def format_datetime_pattern(locale: str) -> str:
+    """How the locale joins a date and a time ("{1}, {0}" in Spanish), as a str.format pattern of (day, hour)."""
+    return (
+        str(get_datetime_format("full", locale=locale))
+        .replace("{1}", "\x00")
+        .replace("{0}", "{1}")
+        .replace("\x00", "{0}")
+    )
 
 
 @lru_cache(maxsize=64)

@@ -140,7 +140,7 @@ def rsvp_word(t: Translator, rsvp: str | None) -> str:
 def details(t: Translator, view: MeetingView, now: datetime | None = None) -> list[Safe]:
     """When, how long, where, and the agenda."""
     lines = [
-        t.gettext("🕒 {when} · {minutes} min", when=t.datetime(view.starts_at, "full"), minutes=t.number(view.minutes)),
+        t.gettext("🕒 {when} · {minutes} min", when=t.day_and_time(view.starts_at), minutes=t.number(view.minutes)),
     ]
     if view.place:
         lines.append(t.gettext("📍 {place}", place=view.place))
@@ -218,7 +218,7 @@ def cancel_notice(t: Translator, view: MeetingView) -> Reply:
             "❌ <b>Meeting cancelled</b>: {title} ({body}), planned for {when}, will not take place.",
             title=view.title,
             body=body_text(t, view.body, view.place_name),
-            when=t.datetime(view.starts_at, "full"),
+            when=t.day_and_time(view.starts_at),
         )
     )
 

@@ -294,7 +294,7 @@ async def agenda_done(ctx: Context, data: CallbackData) -> None:
         t.gettext("<b>Ready to invite?</b>"),
         t.gettext("<b>{title}</b> · {body}", title=draft.title, body=body_text(t, draft.body, name)),
         t.gettext(
-            "🕒 {when} · {minutes} min", when=t.datetime(draft.starts_at, "full"), minutes=t.number(draft.minutes)
+            "🕒 {when} · {minutes} min", when=t.day_and_time(draft.starts_at), minutes=t.number(draft.minutes)
         ),
         t.gettext("📍 {place}", place=draft.place),
         *(t.gettext("{n}. {item}", n=t.number(i), item=item) for i, item in enumerate(draft.agenda, 1)),

@@ -75,7 +75,7 @@ async def test_a_council_meeting_reaches_every_member_in_their_language_and_answ
                 body=t.plain("the Citizen Community Council of {place}", place="Embajadores"),
             )
         )
-        assert t.datetime(START, "full") in card["text"]
+        assert t.day_and_time(START) in card["text"]
         labels = [label for row in card["buttons"] for label, _ in row]
         assert labels == [t.plain("✅ I will come"), t.plain("❌ I can't"), t.plain("🤔 Maybe")]
         assert [data for row in card["buttons"] for _, data in row] == [
