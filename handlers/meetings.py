@@ -293,9 +293,7 @@ async def agenda_done(ctx: Context, data: CallbackData) -> None:
     lines = [
         t.gettext("<b>Ready to invite?</b>"),
         t.gettext("<b>{title}</b> · {body}", title=draft.title, body=body_text(t, draft.body, name)),
-        t.gettext(
-            "🕒 {when} · {minutes} min", when=t.day_and_time(draft.starts_at), minutes=t.number(draft.minutes)
-        ),
+        t.gettext("🕒 {when} · {minutes} min", when=t.day_and_time(draft.starts_at), minutes=t.number(draft.minutes)),
         t.gettext("📍 {place}", place=draft.place),
         *(t.gettext("{n}. {item}", n=t.number(i), item=item) for i, item in enumerate(draft.agenda, 1)),
         t.ngettext("{n} person will be invited.", "{n} people will be invited.", members),
