@@ -37,8 +37,7 @@ async def invite_through_bot_tapped(ctx: Context, data: CallbackData) -> None:
     row = await handled_case(ctx, data.int_arg() or 0, lock=False)
     if row is None:
         return
-    if row.status != Status.INVITING or row.invite_hash is not None:
-        ctx.say(ctx.t.gettext("<b>{ref}</b> cannot send an invitation now.", ref=row.ref))
+    if not _may_invite(ctx, row):
         return
     await ctx.go(Flow.COEXISTENCE, Step.FIND, cid=row.id)
     ctx.say(
@@ -87,8 +86,7 @@ async def invitee_picked(ctx: Context, data: CallbackData) -> None:
     if invitee is None or not matches or invitee.id in (row.party_a_id, row.handler_id):
         await stale(ctx)
         return
-    if row.status != Status.INVITING or row.invite_hash is not None:
-        ctx.say(ctx.t.gettext("<b>{ref}</b> cannot send an invitation now.", ref=row.ref))
+    if not _may_invite(ctx, row):
         return
     await ctx.finish()
     token = new_invite_token()
@@ -133,8 +131,7 @@ async def paper_invitation_tapped(ctx: Context, data: CallbackData) -> None:
     row = await handled_case(ctx, data.int_arg() or 0)
     if row is None:
         return
-    if row.status != Status.INVITING or row.invite_hash is not None:
-        ctx.say(ctx.t.gettext("<b>{ref}</b> cannot send an invitation now.", ref=row.ref))
+    if not _may_invite(ctx, row):
         return
     await ctx.finish()
     token = new_invite_token()
@@ -319,6 +316,14 @@ async def open_paper_invitation(ctx: Context, payload: str) -> bool:
             reply.buttons,
         )
     ctx.replies.append(reply)
+    return True
+
+
+def _may_invite(ctx: Context, row: CoexistenceCase) -> bool:
+    """Whether the case waits for an invitation to go out (none live yet); else says so."""
+    if row.status != Status.INVITING or row.invite_hash is not None:
+        ctx.say(ctx.t.gettext("<b>{ref}</b> cannot send an invitation now.", ref=row.ref))
+        return False
     return True
 
 
