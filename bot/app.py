@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from storage.leader import LeaderLock
 
 log = logging.getLogger(__name__)
+HEALTH_TIMEOUT = 3.0  # seconds a health check waits for the database or Telegram
 
 
 def utc_now() -> datetime:
@@ -183,6 +184,32 @@ class Vecinos:
             await leader.release()
             await self.db.dispose()
 
+    async def _reachable(self, channel: ChannelRuntime) -> dict[str, bool]:
+        """Whether the database and the Telegram API answer now (each within a few seconds)."""
+        try:
+            database = await asyncio.wait_for(self.db.ping(), HEALTH_TIMEOUT)
+        except TimeoutError:
+            database = False
+        try:
+            await asyncio.wait_for(channel.fetch_me(), HEALTH_TIMEOUT)
+            telegram = True
+        except Exception:  # unreachable, refused, timed out: the answer is the same
+            telegram = False
+        return {"database": database, "telegram": telegram}
+
+    async def _metrics(self) -> bytes:
+        """/metrics: the process's counters, and the outbox's depth and open cases read now."""
+        from bot import metrics
+        from bot.domain.reports import OPEN_STATES
+
+        async def read() -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+            async with self.db.unit_of_work() as uow:
+                depth = await uow.outbox.depth()
+                by_status = await uow.cases.count_by_status([(None, None)])
+            return depth, {state: n for state, n in by_status.items() if state in OPEN_STATES}
+
+        return await metrics.render(read)
+
     async def _serve_http(
         self, channel: ChannelRuntime, engine: str, leader: LeaderLock, *, webhook: bool
     ) -> web.AppRunner:
@@ -204,6 +231,8 @@ class Vecinos:
             channel=channel if webhook else None,
             secret=secret,
             path=settings.webhook_path,
+            checks=lambda: self._reachable(channel),
+            metrics=self._metrics,
         )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from bot.cli_stats import add_stats_command
 from bot.cli_tally import add_tally_command, run_tally
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import EXIT_TASK_ENDED, CommandError, TaskEnded, cannot_listen
+from bot.logs import configure_logging
 
 __all__ = ["CommandError", "build_parser", "main"]
 
@@ -151,10 +153,8 @@ def run_event_loop(main: Coroutine[Any, Any, int], kind: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `vecinos` console script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # Read before the settings: a configuration error must already come out in the chosen format.
+    configure_logging(logging.DEBUG if args.verbose else logging.INFO, os.environ.get("VECINOS_LOG_FORMAT"))
     # Framework chatter (every HTTP request, at INFO) drowns what Vecinos says; their warnings still show.
     for chatty in ("aiogram", "apscheduler", "alembic", "httpx", "httpcore", "telegram", "aiohttp.access"):
         logging.getLogger(chatty).setLevel(logging.WARNING)

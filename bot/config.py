@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     mediation_check_days: float = Field(default=30.0, gt=0, le=365)
     # The Monday-morning digest for community managers and Governance Commission members.
     weekly_digests: bool = True
+    # "json": log lines as JSON objects (read by `vecinos` before the other settings); otherwise text.
+    log_format: Literal["text", "json"] = "text"
     coexistence_retention_days: float = Field(default=180.0, gt=0, le=3650)
     seed_file: str | None = None
 

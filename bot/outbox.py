@@ -29,6 +29,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from bot import metrics
 from bot.channels.base import Delivered, Deliverer, Rejected, Reply, RetryLater, TransientFailure, Unreachable
 from storage.db import Database
 from storage.media import MediaRow
@@ -467,14 +468,17 @@ class OutboxSender:
                 delivered = await self.deliverer.deliver(item.chat_id, reply)
             settlement = Settlement(item.id, "sent", sent_message_id=delivered.message_id)
             self.sent_count += 1
+            metrics.SENT.labels(source=item.source).inc()
             if item.source == SOURCE_NOTICE:
                 self.bulk_sent_count += 1
         except RetryLater as exc:
+            metrics.RATE_LIMITED.inc()
             self.limiter.pause(exc.retry_after)
             log.warning("outbox: rate limited, pausing all sends for %ss", exc.retry_after)
             # Still ours and still first in its chat: send it again after the pause, without an attempt.
             self.queue.put(item, not_before=self.limiter.paused_until)
         except Unreachable as exc:
+            metrics.BLOCKED.inc()
             status = "unreachable" if item.source == SOURCE_NOTICE else "failed"
             settlement = Settlement(item.id, status, error=str(exc))
             blocked_chat = item.chat_id
@@ -493,6 +497,7 @@ class OutboxSender:
             if item.attempts + 1 >= MAX_ATTEMPTS:
                 settlement = Settlement(item.id, "failed", error=str(exc) or type(exc).__name__)
             else:
+                metrics.RETRIES.inc()
                 retry_at = self.clock() + timedelta(seconds=backoff_seconds(item.attempts + 1))
                 settlement = Settlement(item.id, "pending", error=str(exc) or type(exc).__name__, send_at=retry_at)
         finally:

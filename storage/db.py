@@ -61,6 +61,15 @@ class Database:
         self.write_lock: PriorityLock | None = PriorityLock() if self.is_sqlite else None
         self.territory_cache = TerritoryCache()
 
+    async def ping(self) -> bool:
+        """Whether the database answers a trivial query now."""
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:  # any failure means "not reachable" to a health check
+            return False
+        return True
+
     def unit_of_work(self, *, priority: bool = False) -> UnitOfWork:
         """A new unit of work: one transaction, rolled back unless committed. `priority`: a short bookkeeping
         write that goes before updates waiting for the database."""

@@ -262,6 +262,15 @@ class OutboxRepository(Repository):
         """One outbox row."""
         return await self.session.get(OutboxMessage, message_id)
 
+    async def depth(self) -> dict[tuple[str, str], int]:
+        """Outbox rows still to go (pending or being sent), by status and topic."""
+        rows = await self.session.execute(
+            select(OutboxMessage.status, OutboxMessage.topic, func.count())
+            .where(OutboxMessage.status.in_(["pending", "sending"]))
+            .group_by(OutboxMessage.status, OutboxMessage.topic)
+        )
+        return {(status, topic): int(count) for status, topic, count in rows}
+
     async def count_by_status(self) -> dict[str, int]:
         """How many outbox rows are in each status."""
         rows = await self.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -34,21 +34,46 @@ def build_http_app(
     channel: ChannelRuntime | None = None,
     secret: str | None = None,
     path: str | None = None,
+    checks: Callable[[], Awaitable[dict[str, bool]]] | None = None,
+    metrics: Callable[[], Awaitable[bytes]] | None = None,
 ) -> web.Application:
-    """The HTTP application: GET /healthz, Open311, and with a channel POST `path` (Telegram's updates)."""
+    """The HTTP application: GET /healthz (503 when `checks` find the database or Telegram unreachable), GET
+    /metrics (Prometheus), Open311, and with a channel POST `path` (Telegram's updates)."""
     app = web.Application(client_max_size=4 * 1024 * 1024)
-    app.router.add_get("/healthz", _healthz(health))
+    app.router.add_get("/healthz", _healthz(health, checks))
+    if metrics is not None:
+        app.router.add_get("/metrics", _metrics(metrics))
     _add_open311(app, services)
     if channel is not None and secret and path:
         app.router.add_post(path, _receive_updates(channel, secret))
     return app
 
 
-def _healthz(health: Callable[[], dict[str, Any]]):  # type: ignore[no-untyped-def]
+def _healthz(health: Callable[[], dict[str, Any]], checks: Callable[[], Awaitable[dict[str, bool]]] | None):  # type: ignore[no-untyped-def]
     async def healthz(_request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", **health()})
+        reachable = await checks() if checks is not None else {}
+        ok = all(reachable.values())
+        body = {
+            "status": "ok" if ok else "degraded",
+            **health(),
+            **{name: "reachable" if up else "unreachable" for name, up in reachable.items()},
+        }
+        # 503 tells a load balancer or a supervisor that this process cannot do its work right now.
+        return web.json_response(body, status=200 if ok else 503)
 
     return healthz
+
+
+def _metrics(render: Callable[[], Awaitable[bytes]]):  # type: ignore[no-untyped-def]
+    async def metrics(_request: web.Request) -> web.Response:
+        return web.Response(
+            body=await render(),
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"X-Content-Type": "prometheus-0.0.4"},
+        )
+
+    return metrics
 
 
 def _receive_updates(channel: ChannelRuntime, secret: str):  # type: ignore[no-untyped-def]

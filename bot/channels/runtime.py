@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
+from bot import metrics
 from bot.channels.base import (
     Button,
     Delivered,
@@ -207,6 +209,7 @@ class ChannelRuntime(ABC):
         async def run_chat(items: list[Incoming]) -> None:
             async with self._concurrency:
                 for incoming in items:
+                    started = time.perf_counter()
                     try:
                         outcome = await dispatcher.handle(incoming)
                     except UpdateNotApplied:
@@ -217,6 +220,8 @@ class ChannelRuntime(ABC):
                         self._deliveries.add(outcome.update_id)
                     elif incoming.callback_id:
                         await self._answer_quietly(incoming.callback_id, None)
+                    metrics.UPDATES.labels(kind=incoming.kind.value).inc()
+                    metrics.UPDATE_SECONDS.labels(kind=incoming.kind.value).observe(time.perf_counter() - started)
 
         try:
             await asyncio.gather(*(run_chat(items) for items in by_chat.values()))
