@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot import metrics
 from handlers.approvals import send_due_reminders
 from handlers.cases import send_due_case_work
 from handlers.coexistence_life import send_due_coexistence_work
@@ -62,6 +64,12 @@ async def prune_update_records(services: Services) -> int:
     return count
 
 
+def _record_lag(event: JobSubmissionEvent) -> None:
+    """How late each tick started, for /metrics (a busy loop or a stalled process shows here first)."""
+    for moment in event.scheduled_run_times:
+        metrics.SCHEDULER_LAG.labels(tick=event.job_id).set(max(0.0, (datetime.now(UTC) - moment).total_seconds()))
+
+
 def build_scheduler(services: Services, tick_seconds: float) -> AsyncIOScheduler:
     """An AsyncIOScheduler with Vecinos' ticks (start it inside the running event loop)."""
     scheduler = AsyncIOScheduler(timezone="UTC")
@@ -80,5 +88,6 @@ def build_scheduler(services: Services, tick_seconds: float) -> AsyncIOScheduler
         scheduler.add_job(
             tick, "interval", seconds=seconds, args=[services], id=name, next_run_time=datetime.now(UTC), **options
         )
+    scheduler.add_listener(_record_lag, EVENT_JOB_SUBMITTED)
     scheduler.add_job(prune_update_records, "interval", hours=6, args=[services], id="prune", **options)
     return scheduler

@@ -42,8 +42,15 @@ async def test_healthz_and_metrics_of_a_running_bot(fake, tmp_path, param):  # t
         await wait_until(counted, True, what="the /start counted in /metrics")
         status, text = await get(base + "/metrics")
         assert status == 200
-        for name in ("vecinos_update_seconds_bucket", "vecinos_messages_sent_total", "vecinos_rate_limited_total",
-                     "vecinos_blocked_total", "vecinos_send_retries_total"):  # fmt: skip
+        names = (
+            "vecinos_update_seconds_bucket",
+            "vecinos_messages_sent_total",
+            "vecinos_rate_limited_total",
+            "vecinos_blocked_total",
+            "vecinos_send_retries_total",
+            "vecinos_scheduler_lag_seconds",
+        )
+        for name in names:
             assert name in text, name
 
 

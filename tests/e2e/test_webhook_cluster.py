@@ -229,7 +229,9 @@ async def test_the_same_updates_given_to_both_processes_are_applied_and_answered
             sent = await client.send_message(FIRST_USER + n, "/start", first_name=f"Vecino {n}", language_code="es")
             last = sent["update_id"]
         await wait_handled(client, last, timeout=120)
-        assert sum(served.values()) == 2 * CHATS  # each update reached both processes
+        # Each update reached both processes (a slow answer may make the server deliver it again, as Telegram
+        # does; the record below shows it was still applied once).
+        assert sum(served.values()) >= 2 * CHATS
         assert await db.scalar("SELECT count(*) FROM processed_update") == CHATS
         assert await db.rows("SELECT step, count(*) FROM conversation GROUP BY step") == [("language", CHATS)]
         for n in range(CHATS):
