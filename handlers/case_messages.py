@@ -112,10 +112,17 @@ async def confidential_note(uow: UnitOfWork, t: Translator, case: Case, reader: 
 
 
 async def staff_card(
-    uow: UnitOfWork, t: Translator, case: Case, *, heading: Safe | None = None, reader: Reader | None = None
+    uow: UnitOfWork,
+    t: Translator,
+    case: Case,
+    *,
+    heading: Safe | None = None,
+    reader: Reader | None = None,
+    hidden: Safe | bool | None = False,
 ) -> Safe:
     """A case as staff see it: reference, category, place, who reported it (or that they are anonymous),
-    state, deadlines and text (unless it is confidential for this reader). Never a Telegram identity."""
+    state, deadlines and text (unless it is confidential for this reader). Never a Telegram identity.
+    `hidden`: the confidential note when the caller has already read it (None: nothing hidden)."""
     reporter = await uow.residents.get(case.reporter_id) if case.reporter_id and not case.anonymous else None
     where = await where_text(uow, case)
     if case.source == "open311":
@@ -143,7 +150,8 @@ async def staff_card(
         lines.append(t.gettext("To acknowledge by {date}", date=t.datetime(case.acknowledge_by, "short")))
     elif case.status not in (CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.MERGED) and case.resolve_by:
         lines.append(t.gettext("To resolve by {date}", date=t.datetime(case.resolve_by, "short")))
-    lines += [Safe(""), await confidential_note(uow, t, case, reader) or escape(case.text)]
+    note = await confidential_note(uow, t, case, reader) if hidden is False else hidden
+    lines += [Safe(""), note or escape(case.text)]
     return safe_join("\n", lines)
 
 
@@ -277,8 +285,10 @@ async def new_case_messages(
     uow: UnitOfWork, t: Translator, case: Case, heading: Safe | None = None, reader: Reader | None = None
 ) -> list[Reply]:
     """What staff receive for a case: the card with its buttons, then its photos and where it is on the map."""
-    messages = [Reply(await staff_card(uow, t, case, heading=heading, reader=reader), staff_buttons(t, case))]
-    if await confidential_note(uow, t, case, reader) is not None:
+    hidden = await confidential_note(uow, t, case, reader)  # read once for the card and its photos
+    card = await staff_card(uow, t, case, heading=heading, reader=reader, hidden=hidden)
+    messages = [Reply(card, staff_buttons(t, case))]
+    if hidden is not None:
         return messages
     for file_id in await uow.cases.photos(case.id):
         messages.append(Reply(t.gettext("📷 {ref}", ref=case.ref), photo=file_id))

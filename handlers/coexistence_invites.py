@@ -89,16 +89,8 @@ async def invitee_picked(ctx: Context, data: CallbackData) -> None:
     if not _may_invite(ctx, row):
         return
     await ctx.finish()
-    token = new_invite_token()
+    token = await _open_invitation(ctx, row, "bot")
     policy = ctx.services.coexistence
-    await ctx.uow.coexistence.touch(
-        row,
-        ctx.now,
-        invite_hash=token_hash(token),
-        invite_via="bot",
-        invited_at=ctx.now,
-        invite_lapse_at=ctx.now + policy.invite_lapses_after,
-    )
     asker = await ctx.uow.residents.get(row.party_a_id) if row.a_named and row.party_a_id else None
     mediator = ctx.resident.first_name if ctx.resident else ""
     catalogs = ctx.services.catalogs
@@ -134,15 +126,7 @@ async def paper_invitation_tapped(ctx: Context, data: CallbackData) -> None:
     if not _may_invite(ctx, row):
         return
     await ctx.finish()
-    token = new_invite_token()
-    await ctx.uow.coexistence.touch(
-        row,
-        ctx.now,
-        invite_hash=token_hash(token),
-        invite_via="paper",
-        invited_at=ctx.now,
-        invite_lapse_at=ctx.now + ctx.services.coexistence.invite_lapses_after,
-    )
+    token = await _open_invitation(ctx, row, "paper")
     link = f"https://t.me/{ctx.services.bot_username}?start={invite_payload(token)}"
     card = (
         ctx.t.gettext("<b>The community court of your barrio invites you to a restorative process.</b>")
@@ -325,6 +309,20 @@ def _may_invite(ctx: Context, row: CoexistenceCase) -> bool:
         ctx.say(ctx.t.gettext("<b>{ref}</b> cannot send an invitation now.", ref=row.ref))
         return False
     return True
+
+
+async def _open_invitation(ctx: Context, row: CoexistenceCase, via: str) -> str:
+    """A new single-use token for the case's invitation (only its hash is kept), lapsing in due time."""
+    token = new_invite_token()
+    await ctx.uow.coexistence.touch(
+        row,
+        ctx.now,
+        invite_hash=token_hash(token),
+        invite_via=via,
+        invited_at=ctx.now,
+        invite_lapse_at=ctx.now + ctx.services.coexistence.invite_lapses_after,
+    )
+    return token
 
 
 ROUTES = Routes(
