@@ -29,7 +29,6 @@ from storage.uow import UnitOfWork
 
 TOPIC_DIGEST = "digest"
 AHEAD = timedelta(days=7)
-RESOLVED_STATES = ("resolved", "closed")
 EXCERPT = 280  # characters of each held notice shown in a resident's digest
 
 

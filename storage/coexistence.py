@@ -192,16 +192,6 @@ class CoexistenceRepository(Repository):
         query = select(CoexistenceMessage).where(CoexistenceMessage.coexistence_id == coexistence_id)
         return (await self.session.scalars(query.order_by(CoexistenceMessage.id))).all()
 
-    async def count_content(self, coexistence_id: int) -> int:
-        """How many messages and sessions the case holds."""
-        messages = await self.session.scalar(
-            select(func.count()).where(CoexistenceMessage.coexistence_id == coexistence_id)
-        )
-        sessions = await self.session.scalar(
-            select(func.count()).where(CoexistenceSession.coexistence_id == coexistence_id)
-        )
-        return int(messages or 0) + int(sessions or 0)
-
     # ------------------------------------------------------------ sessions
 
     async def propose_session(
