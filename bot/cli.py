@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-chat", action="store_true", help="sandbox: do not open the terminal chat")
     run.add_argument("--sandbox-port", type=int, default=8081, help="sandbox: fake Bot API port")
+    run.add_argument("--web-port", type=int, default=8082, help="sandbox: web chat page port (0: any free port)")
 
     fake = sub.add_parser("fake-telegram", help="run the fake Telegram Bot API server")
     fake.add_argument("--host", default="127.0.0.1")
@@ -197,7 +198,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
         from bot.sandbox.local import run_bot_or_sandbox
 
-        await run_bot_or_sandbox(settings, no_chat=args.no_chat, sandbox_port=args.sandbox_port)
+        await run_bot_or_sandbox(settings, no_chat=args.no_chat, sandbox_port=args.sandbox_port, web_port=args.web_port)
         return 0
     if args.command == "chat":
         from bot.sandbox.local import chat_as

@@ -25,6 +25,15 @@ class DemoRepository(Repository):
         query = select(func.count()).select_from(Resident).where(Resident.legal_basis != DEMO_BASIS)
         return int(await self.session.scalar(query) or 0)
 
+    async def demo_residents(self) -> tuple[int, int] | None:
+        """(lowest Telegram id, how many) of the demo residents, None when there are none."""
+        row = (
+            await self.session.execute(
+                select(func.min(Resident.telegram_user_id), func.count()).where(Resident.legal_basis == DEMO_BASIS)
+            )
+        ).one()
+        return (int(row[0]), int(row[1])) if row[1] else None
+
     async def populate(
         self, count: int, circle_ids: Sequence[int], locales: Sequence[str], now: datetime
     ) -> tuple[int, int]:

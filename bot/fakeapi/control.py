@@ -156,11 +156,24 @@ class ControlMixin:
         content = {"location": {"latitude": float(latitude), "longitude": float(longitude)}}
         return self._user_message(token, user_id, content, **kwargs)
 
-    def inject_photo(self, token: str, user_id: int, caption: str | None = None, **kwargs: Any) -> dict[str, Any]:
-        """Queues a photo message with three real PNG sizes (smallest first) the bot can download."""
+    def inject_photo(
+        self,
+        token: str,
+        user_id: int,
+        caption: str | None = None,
+        *,
+        data: bytes | None = None,
+        mime_type: str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Queues a photo message with three real PNG sizes (smallest first) the bot can download; with `data`
+        (an uploaded image) that image is the one size."""
         bot = self.get_bot(token)
         sizes = []
-        for width, height in ((90, 67), (320, 240), (800, 600)):
+        if data:
+            stored = self._new_file(bot, "photo", data, mime_type=mime_type or "image/jpeg")
+            sizes.append(self._photo_sizes(stored)[0])
+        for width, height in () if data else ((90, 67), (320, 240), (800, 600)):
             stored = self._new_file(bot, "photo", _cached_png(width, height), mime_type="image/png")
             sizes.append(self._photo_sizes(stored)[0])
         content: dict[str, Any] = {"photo": sizes}

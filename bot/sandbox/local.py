@@ -7,6 +7,8 @@ import contextlib
 import json
 import logging
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +26,8 @@ SANDBOX_TOKEN = "123456:SANDBOX-local"
 VAR = Path("var")
 STATE_FILE = VAR / "sandbox.json"
 DEMO_CIRCLE = "emb-plaza-lavapies"
+# Verified neighbours of the demo circle (`vecinos demo populate`), so counts, polls and charts have people.
+DEMO_NEIGHBOURS = 12
 # Demo staff so a newcomer can approve requests from a second terminal.
 DEMO_STAFF = (
     ("manager", Role.COMMUNITY_MANAGER),
@@ -41,7 +45,9 @@ DEMO_SECTORS = {
 }
 
 
-async def run_bot_or_sandbox(settings: Settings, *, no_chat: bool = False, sandbox_port: int = 8081) -> None:
+async def run_bot_or_sandbox(
+    settings: Settings, *, no_chat: bool = False, sandbox_port: int = 8081, web_port: int = 8082
+) -> None:
     """`vecinos run`: the real bot when a token is set, else the local sandbox."""
     stop = asyncio.Event()
     install_signal_handlers(stop)
@@ -49,34 +55,72 @@ async def run_bot_or_sandbox(settings: Settings, *, no_chat: bool = False, sandb
     if settings.token:
         await app.run(settings.token, settings.telegram_api_url, stop)
         return
-    await run_sandbox(app, stop, port=sandbox_port, open_chat=not no_chat and sys.stdin.isatty())
+    await run_sandbox(app, stop, port=sandbox_port, web_port=web_port, open_chat=not no_chat and sys.stdin.isatty())
 
 
-async def run_sandbox(app: Vecinos, stop: asyncio.Event, *, port: int, open_chat: bool) -> None:
-    """Fake Telegram + the bot + (optionally) a terminal chat as a resident."""
+@dataclass(frozen=True, slots=True)
+class SandboxAddresses:
+    """Where a running sandbox listens: the fake Bot API and the web chat page."""
+
+    api_url: str
+    web_url: str
+
+
+async def run_sandbox(
+    app: Vecinos,
+    stop: asyncio.Event,
+    *,
+    port: int,
+    open_chat: bool,
+    web_port: int = 8082,
+    var: Path = VAR,
+    ready: Callable[[SandboxAddresses], None] | None = None,
+) -> None:
+    """Fake Telegram + the bot + the web chat page + (optionally) a terminal chat as a resident.
+
+    var: the folder for the sandbox's state (update ids, the address file `vecinos chat` reads, the log).
+    ready: called with the addresses once everything listens and the bot runs.
+    """
     from bot.fakeapi.server import start_fake_server
+    from bot.sandbox.web import start_web_sandbox
 
     try:
         # Update ids must keep growing across restarts: the bot's database remembers the ones it has handled.
-        fake, runner, url = await start_fake_server("127.0.0.1", port, state_dir=VAR)
+        fake, runner, url = await start_fake_server("127.0.0.1", port, state_dir=var)
     except OSError as exc:
         # Before anything is written: a second `make run` must not take over the running sandbox's var/sandbox.json.
         raise cannot_listen("127.0.0.1", port, exc, "use another port with --sandbox-port N") from None
-    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-    STATE_FILE.write_text(json.dumps({"api_url": url, "token": SANDBOX_TOKEN}))
-    await app.open()
-    await seed_demo_staff(app)
+    try:
+        _web, web_runner, web_url = await start_web_sandbox(fake, SANDBOX_TOKEN, app, "127.0.0.1", web_port)
+    except OSError as exc:
+        await runner.cleanup()
+        raise cannot_listen("127.0.0.1", web_port, exc, "use another port with --web-port N (0: any)") from None
+    state_file = var / STATE_FILE.name
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(json.dumps({"api_url": url, "token": SANDBOX_TOKEN, "web_url": web_url}))
+    try:
+        await app.open()
+        await seed_demo_staff(app)
+        first, count = await seed_demo_residents(app)
+    except BaseException:
+        await web_runner.cleanup()
+        await runner.cleanup()
+        raise
     from bot.sandbox.terminal_chat import persona
 
     for name, _role in DEMO_STAFF:
         # As if the staff had pressed Start in Telegram: the bot may write to them before they open a chat.
         user_id, first_name, locale = persona(name)
         fake.register_user(SANDBOX_TOKEN, user_id, open_chat=True, first_name=first_name, language_code=locale)
+    # The demo neighbours have chats too, so what the circle is sent reaches them instead of failing.
+    if count:
+        fake.register_users(SANDBOX_TOKEN, first, count)
     print(f"Sandbox: fake Telegram at {url}, bot token {SANDBOX_TOKEN}, database {app.settings.database_url}")
+    print(f"Web chat (several people side by side): open {web_url} in a browser")
     print("In another terminal, approve requests as the community manager:  .venv/bin/vecinos chat --as manager")
     if open_chat:
         # The chat owns the terminal: the bot's log goes to a file.
-        log_file = Path("var/vecinos.log")
+        log_file = var / "vecinos.log"
         handler = logging.FileHandler(log_file, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root = logging.getLogger()
@@ -84,8 +128,11 @@ async def run_sandbox(app: Vecinos, stop: asyncio.Event, *, port: int, open_chat
             root.removeHandler(old)
         root.addHandler(handler)
         print(f"The bot's log is in {log_file}.")
+    sys.stdout.flush()
     bot_task = asyncio.create_task(app.run(SANDBOX_TOKEN, url, stop, webhook=False))
     try:
+        if ready is not None:
+            ready(SandboxAddresses(url, web_url))
         if open_chat:
             print("You are chatting as a new resident (Lucía). Type /start; a number taps a button; /quit exits.")
             await chat_as("resident", url, SANDBOX_TOKEN)
@@ -97,7 +144,24 @@ async def run_sandbox(app: Vecinos, stop: asyncio.Event, *, port: int, open_chat
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
             await bot_task
+        await web_runner.cleanup()
         await runner.cleanup()
+
+
+async def seed_demo_residents(app: Vecinos) -> tuple[int, int]:
+    """A few verified demo neighbours in the demo circle, once; (first Telegram id, how many there are)."""
+    async with app.db.unit_of_work() as uow:
+        existing = await uow.demo.demo_residents()
+        if existing:
+            return existing
+        circle = await uow.territory.circle_by_code(DEMO_CIRCLE)
+        if circle is None:
+            return 0, 0
+        from bot.i18n import SUPPORTED_LOCALES
+
+        first, last = await uow.demo.populate(DEMO_NEIGHBOURS, [circle.id], SUPPORTED_LOCALES, app.services.clock())
+        await uow.commit()
+    return first, last - first + 1
 
 
 async def seed_demo_staff(app: Vecinos) -> None:

@@ -118,7 +118,7 @@ def test_sandbox_runs_the_fake_server_the_bot_and_a_terminal_chat(tmp_path):
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VECINOS_")} | {"VECINOS_HTTP_PORT": "0"}
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--no-chat", "--sandbox-port", str(port)],
+        [sys.executable, "-m", "bot", "run", "--no-chat", "--sandbox-port", str(port), "--web-port", "0"],
         cwd=tmp_path,
         env=clean,
         stdout=subprocess.PIPE,
@@ -131,7 +131,15 @@ def test_sandbox_runs_the_fake_server_the_bot_and_a_terminal_chat(tmp_path):
             if state.exists():
                 break
             time.sleep(0.1)
-        assert json.loads(state.read_text())["api_url"] == f"http://127.0.0.1:{port}"
+        addresses = json.loads(state.read_text())
+        assert addresses["api_url"] == f"http://127.0.0.1:{port}"
+        # The web chat listens on the free port it was given (--web-port 0) and says so.
+        import urllib.request
+
+        with urllib.request.urlopen(addresses["web_url"], timeout=30) as page:
+            assert "Vecinos sandbox" in page.read().decode()
+        with urllib.request.urlopen(addresses["web_url"] + "api/personas", timeout=30) as personas:
+            assert {"resident", "amina", "delegate", "manager", "police"} <= {p["key"] for p in json.load(personas)}
         chat = vecinos("chat", "--as", "amina", cwd=tmp_path, stdin="/start\n", timeout=60)
         assert chat.returncode == 0, chat.stderr
         assert "Vecinos" in chat.stdout and "العربية" in chat.stdout and "[1] Español" in chat.stdout
@@ -222,8 +230,14 @@ def test_a_busy_port_is_one_line_and_exit_code_2(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        sandbox = one_line(vecinos("run", "--no-chat", "--sandbox-port", str(port), cwd=tmp_path, stdin=""))
+        sandbox = one_line(
+            vecinos("run", "--no-chat", "--sandbox-port", str(port), "--web-port", "0", cwd=tmp_path, stdin="")
+        )
         assert f"port {port} on 127.0.0.1 is already in use" in sandbox and "--sandbox-port" in sandbox
+        web = one_line(
+            vecinos("run", "--no-chat", "--sandbox-port", "0", "--web-port", str(port), cwd=tmp_path, stdin="")
+        )
+        assert f"port {port} on 127.0.0.1 is already in use" in web and "--web-port" in web
         # The sandbox that owns the port keeps its var/sandbox.json.
         assert not (tmp_path / "var" / "sandbox.json").exists()
         server = one_line(vecinos("fake-telegram", "--port", str(port), cwd=tmp_path))
@@ -242,7 +256,7 @@ def start_headless_sandbox(folder: Path, port: int) -> subprocess.Popen[str]:
     """`vecinos run --no-chat` with no token in folder: fake Telegram, the bot, no terminal chat."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VECINOS_")} | {"VECINOS_HTTP_PORT": "0"}
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--no-chat", "--sandbox-port", str(port)],
+        [sys.executable, "-m", "bot", "run", "--no-chat", "--sandbox-port", str(port), "--web-port", "0"],
         cwd=folder,
         env=clean,
         stdout=subprocess.PIPE,
