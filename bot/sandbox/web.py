@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from bot.fakeapi.state import ChatState, ControlError, StoredMessage
 from bot.sandbox.telegram_html import telegram_html
@@ -313,7 +313,7 @@ async def _upload(request: web.Request, sandbox: WebSandbox, who: Persona) -> di
     reader = await request.multipart()
     data, file_name, mime, caption = b"", "upload", "", None
     while (part := await reader.next()) is not None:
-        if not isinstance(part, web.BodyPartReader):
+        if not isinstance(part, BodyPartReader):
             continue
         if part.name == "file":
             file_name = part.filename or "upload"

@@ -16,6 +16,7 @@ from bot.i18n import Catalogs
 from bot.sandbox.local import SandboxAddresses, run_sandbox
 from tests.conftest import fresh_database_url, open_seeded
 from tests.e2e.conftest import free_port
+from tests.e2e.test_web_sandbox_api import PNG
 
 CHROMIUM = Path("/usr/bin/chromium")
 CIRCLE = "Plaza de Lavapiés"
@@ -135,6 +136,18 @@ async def test_an_arabic_resident_registers_and_the_manager_approves_her_in_the_
             await expect(told.locator("b")).to_have_text(CIRCLE)
             assert await told.evaluate("bubble => getComputedStyle(bubble).direction") == "rtl"
             assert await told.get_attribute("dir") == "auto"
+
+            # Lucía shares a circle's point from the 📍 picker and sends a photo with 📎.
+            lucia = page.locator('.column[data-persona="resident"]')
+            await lucia.locator(".location-button").click()
+            await lucia.locator("select.points").select_option(label=f"{CIRCLE} (Embajadores)")
+            await lucia.locator(".share-location").click()
+            await expect(lucia.locator(".msg.user.kind-location")).to_contain_text("📍 40.")
+            photo = {"name": "door.png", "mimeType": "image/png", "buffer": PNG}
+            await lucia.locator(".file-input").set_input_files(files=[photo])
+            sent_photo = lucia.locator(".msg.user.kind-photo img.photo")
+            await expect(sent_photo).to_be_visible()
+            assert await sent_photo.evaluate("image => image.decode().then(() => image.naturalWidth)") == 2
 
             # A person added from the page gets a column of their own.
             form = page.locator("#add-persona")
