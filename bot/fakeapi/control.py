@@ -169,13 +169,13 @@ class ControlMixin:
         """Queues a photo message with three real PNG sizes (smallest first) the bot can download; with `data`
         (an uploaded image) that image is the one size."""
         bot = self.get_bot(token)
-        sizes = []
         if data:
-            stored = self._new_file(bot, "photo", data, mime_type=mime_type or "image/jpeg")
-            sizes.append(self._photo_sizes(stored)[0])
-        for width, height in () if data else ((90, 67), (320, 240), (800, 600)):
-            stored = self._new_file(bot, "photo", _cached_png(width, height), mime_type="image/png")
-            sizes.append(self._photo_sizes(stored)[0])
+            sizes = self._photo_sizes(self._new_file(bot, "photo", data, mime_type=mime_type or "image/jpeg"))
+        else:
+            sizes = [
+                self._photo_sizes(self._new_file(bot, "photo", _cached_png(w, h), mime_type="image/png"))[0]
+                for w, h in ((90, 67), (320, 240), (800, 600))
+            ]
         content: dict[str, Any] = {"photo": sizes}
         if caption:
             content["caption"] = caption

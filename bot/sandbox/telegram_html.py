@@ -27,7 +27,7 @@ _TAGS = {
 _SAFE_SCHEMES = ("http://", "https://", "tg://", "mailto:")
 
 
-def _safe_href(href: str | None) -> str | None:
+def safe_href(href: str | None) -> str | None:
     """The link if it is one a page may open (no javascript: and the like), else None."""
     if not href:
         return None
@@ -57,7 +57,7 @@ class _TelegramHtml(HTMLParser):
         elif tag == "tg-emoji":
             self.out.append('<span class="tg-emoji">')
         elif tag == "a":
-            href = _safe_href(values.get("href"))
+            href = safe_href(values.get("href"))
             if href is None:
                 self.out.append("<a>")
             else:

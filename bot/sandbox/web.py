@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import BodyPartReader, web
 
 from bot.fakeapi.state import ChatState, ControlError, StoredMessage
-from bot.sandbox.telegram_html import telegram_html
+from bot.sandbox.telegram_html import safe_href, telegram_html
 from bot.sandbox.terminal_chat import PERSONAS, persona
 
 if TYPE_CHECKING:
@@ -87,9 +87,12 @@ def _buttons(markup: dict[str, Any] | None) -> tuple[str | None, list[list[dict[
         for button in row if isinstance(row, list) else []:
             button = button if isinstance(button, dict) else {"text": str(button)}
             cell = {"text": str(button.get("text", ""))}
-            for key in ("callback_data", "url"):
-                if isinstance(button.get(key), str):
-                    cell[key] = button[key]
+            if isinstance(button.get("callback_data"), str):
+                cell["callback_data"] = button["callback_data"]
+            # Telegram only opens web and tg: links; anything else (javascript:) must not reach the page's href.
+            url = safe_href(button.get("url")) if isinstance(button.get("url"), str) else None
+            if url is not None:
+                cell["url"] = url
             if button.get("request_location"):
                 cell["request_location"] = True
             cells.append(cell)
@@ -195,7 +198,7 @@ class WebSandbox:
             closing = asyncio.ensure_future(self.closing.wait())
             try:
                 # A user's own message does not set `changed`: poll the version now and then as well.
-                await asyncio.wait({changed, closing}, timeout=min(remaining, 0.5), return_when="FIRST_COMPLETED")
+                await asyncio.wait({changed, closing}, timeout=min(remaining, 0.5), return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for task in (changed, closing):
                     task.cancel()
@@ -356,7 +359,7 @@ def create_web_app(sandbox: WebSandbox) -> web.Application:
     app[SANDBOX_KEY] = sandbox
     router = app.router
     router.add_get("/", _index)
-    router.add_static("/static/", STATIC, append_version=True)
+    router.add_static("/static/", STATIC)
     router.add_get("/api/personas", _personas)
     router.add_post("/api/personas", _add_persona)
     router.add_get("/api/chats/{user_id}", _chat)

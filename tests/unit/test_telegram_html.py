@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.sandbox.telegram_html import telegram_html
+from bot.sandbox.telegram_html import safe_href, telegram_html
 
 
 @pytest.mark.parametrize(
@@ -84,3 +84,20 @@ def test_no_input_produces_a_tag_telegram_does_not_have(text: str) -> None:
         if char == "<" and not shown.startswith("</", index):
             assert shown.startswith(ALLOWED_OPENINGS, index), shown
     assert 'href="javascript' not in shown.lower()
+
+
+@pytest.mark.parametrize(
+    ("href", "opened"),
+    [
+        ("https://t.me/vecinos_bot?start=abc", "https://t.me/vecinos_bot?start=abc"),
+        (" http://example.org ", "http://example.org"),
+        ("tg://resolve?domain=x", "tg://resolve?domain=x"),
+        ("javascript:alert(1)", None),
+        ("data:text/html,<script>", None),
+        ("//evil.example", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_only_links_telegram_opens_are_links(href: str | None, opened: str | None) -> None:
+    assert safe_href(href) == opened
