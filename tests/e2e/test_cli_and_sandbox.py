@@ -149,6 +149,7 @@ def test_sandbox_runs_the_fake_server_the_bot_and_a_terminal_chat(tmp_path):
         sandbox.terminate()
         output = sandbox.communicate(timeout=20)[0]
     assert "Traceback" not in output, output
+    assert f"Web chat (several people side by side): open {addresses['web_url']} in a browser" in output, output
 
 
 def wait_for_port(port: int, process: subprocess.Popen[str], within: float = 30.0) -> None:
