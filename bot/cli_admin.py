@@ -72,10 +72,13 @@ async def run_admin(app: Vecinos, args: argparse.Namespace) -> None:
     if args.command == "backup":
         await _backup(app, args.file)
         return
-    await app.open()
     if args.command == "territory":
+        # Only the schema: on an empty database, this file is the territory, not the bundled MCD seed.
+        await app.db.migrate()
         await _import_territory(app, args.file)
-    elif args.kind == "cases":
+        return
+    await app.open()
+    if args.kind == "cases":
         await _export_cases(app, args.out, args.barrio, _since(args.since))
     elif args.kind == "open311":
         await _export_open311(app, args.out, _since(args.since))
@@ -126,9 +129,11 @@ async def _import_territory(app: Vecinos, path: Path) -> None:
         async with app.db.unit_of_work() as uow:
             counts = await seed_territory(uow, data, on_circle=lambda: advance(1))
             await uow.commit()
+    buildings = sum(len(c.get("buildings", [])) for b in data["barrios"] for c in b.get("circles", []))
     print(
-        f"territory loaded from {path}: {counts['districts']} districts, {counts['barrios']} barrios, "
-        f"{counts['circles']} circles, {counts['buildings']} buildings in the database"
+        f"territory loaded from {path}: {len(data['barrios'])} barrios, {circle_count(data)} circles, "
+        f"{buildings} buildings; the database holds {counts['districts']} districts, {counts['barrios']} barrios, "
+        f"{counts['circles']} circles, {counts['buildings']} buildings"
     )
 
 
@@ -172,7 +177,8 @@ async def _export_cases(app: Vecinos, out: Path, barrio_code: str | None, since:
                             *(w3(m) or "" for m in (case.resolve_by, case.resolved_at)),
                         )
                     )
-            after = cases[-1].id
+                # Read before the unit of work ends: its rollback expires the rows.
+                after = cases[-1].id
             advance(len(cases))
     _write(out, buffer.getvalue().encode("utf-8"))
     print(f"wrote {total} cases to {out}")

@@ -197,7 +197,8 @@ async def export_requests(
             if not cases:
                 return views
             views.extend(await _views(services, uow, cases))
-        after = cases[-1].id
+            # Read before the unit of work ends: its rollback expires the rows.
+            after = cases[-1].id
         if on_batch is not None:
             on_batch(len(cases))
 
