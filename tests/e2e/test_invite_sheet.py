@@ -135,3 +135,39 @@ async def _print_scan_and_join(
     assert "0 new invitations, 3 reused" in said
     assert sorted(qr_link(p) for p in printed_pages(again)) == sorted(qr_link(p) for p in pngs)
     assert await db.scalar("SELECT count(*) FROM invite") == 3
+
+
+def test_by_default_a_sheet_speaks_its_residents_languages_most_used_first(cli, tmp_path):
+    cli.ok("demo", "populate", "--residents", "7", "--circle", CIRCLE)  # es 3, en 2, ar 2
+    sheet = tmp_path / "default.pdf"
+    said = cli.ok("invites", "sheet", "--circle", CIRCLE, "--building", "emb-lavapies-7", "--out", str(sheet))
+    assert said.startswith(f"wrote 1 pages to {sheet} (languages es, ar, en; 1 new invitations, 0 reused)")
+    fresh = cli.ok("invites", "sheet", "--circle", CIRCLE, "--building", "emb-lavapies-7", "--out", str(sheet), "--new")
+    assert "1 new invitations, 0 reused" in fresh
+    # A circle with no buildings yet gets one page with an invitation to the circle itself.
+    said = cli.ok("invites", "sheet", "--circle", "emb-tirso-molina", "--out", str(sheet), "--languages", "ar")
+    assert said.startswith(f"wrote 1 pages to {sheet} (languages ar;")
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--circle", "atlantis"], "no circle with code 'atlantis'"),
+        (["--circle", CIRCLE, "--building", "cor-santa-ana-14"], "no building 'cor-santa-ana-14' in the circle"),
+        (["--circle", CIRCLE, "--languages", "es,tlh"], "--languages: no catalog for tlh (have es, en, ar, bn,"),
+        (["--circle", CIRCLE, "--languages", ","], "--languages needs at least one locale"),
+        (["--circle", CIRCLE, "--expires-days", "0"], "--expires-days must be positive"),
+    ],
+)
+def test_a_sheet_that_cannot_be_made_is_refused_in_one_line(cli, tmp_path, args, says):
+    assert says in cli.refused("invites", "sheet", *args, "--out", str(tmp_path / "s.pdf"))
+
+
+def test_a_missing_font_names_the_debian_package_that_installs_it(cli, tmp_path, monkeypatch):
+    from bot import sheet_pdf
+
+    gone = sheet_pdf.FontFile(tmp_path / "NotoSansBengali-Regular.ttf", "fonts-noto-core")
+    monkeypatch.setitem(sheet_pdf.FONTS, "bengali", gone)
+    said = cli.refused("invites", "sheet", "--circle", CIRCLE, "--out", str(tmp_path / "s.pdf"), "--languages", "es,bn")
+    assert said.endswith("is missing: install it with `apt-get install fonts-noto-core`")
+    assert not (tmp_path / "s.pdf").exists()
