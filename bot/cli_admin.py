@@ -87,7 +87,7 @@ async def run_admin(app: Vecinos, args: argparse.Namespace) -> None:
 
 
 def parse_since(text: str) -> datetime:
-    """A day (midnight in Madrid is close enough for filters, read as UTC) or an ISO 8601 moment, made aware."""
+    """`--since`: a day (from its midnight, UTC) or an ISO 8601 moment (UTC when it names no zone)."""
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -232,6 +232,6 @@ async def _backup(app: Vecinos, target: Path) -> None:
 
         try:
             pages = await asyncio.to_thread(backup_sqlite, source, target, step)
-        except (OSError, FileNotFoundError) as exc:
+        except OSError as exc:
             raise CommandError(f"backup failed: {exc}") from None
     print(f"backed up {source} to {target} ({pages} pages, {target.stat().st_size} bytes)")

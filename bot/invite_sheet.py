@@ -18,6 +18,7 @@ from bot.errors import CommandError
 
 if TYPE_CHECKING:
     from bot.app import Vecinos
+    from bot.i18n import Translator
     from bot.sheet_pdf import SheetPage
 
 DEFAULT_LANGUAGE = "es"
@@ -73,7 +74,7 @@ def parse_languages(text: str, printable: Sequence[str]) -> list[str]:
 async def run_sheet(app: Vecinos, args: argparse.Namespace) -> None:
     """Find or create the invitations, then write the PDF with a progress bar."""
     from bot.i18n import catalog_locales
-    from bot.sheet_pdf import FontMissing, fonts_for, render_sheet
+    from bot.sheet_pdf import FontMissing, fonts_for
 
     # fontTools reports every glyph it keeps when it subsets a font, at INFO.
     logging.getLogger("fontTools").setLevel(logging.WARNING)
@@ -89,7 +90,7 @@ async def run_sheet(app: Vecinos, args: argparse.Namespace) -> None:
     pages, languages, created, reused = await _pages(app, args, languages, printable)
     translators = [app.services.catalogs.translator_for_print(code) for code in languages]
     try:
-        content = _render_with_progress(render_sheet, pages, translators)
+        content = _render_with_progress(pages, translators)
     except FontMissing as exc:
         raise CommandError(str(exc)) from None
     try:
@@ -156,12 +157,14 @@ async def _pages(
     return pages, languages, created, reused
 
 
-def _render_with_progress(render: Any, pages: list[SheetPage], translators: list[Any]) -> bytes:
+def _render_with_progress(pages: list[SheetPage], translators: list[Translator]) -> bytes:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from bot.sheet_pdf import render_sheet
 
     # On stderr, and only drawn on a terminal: a redirected run prints just its summary line.
     console = Console(stderr=True)
     with Progress(TextColumn("pages"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as progress:
         task = progress.add_task("pages", total=len(pages))
-        return render(pages, translators, on_page=lambda: progress.advance(task))
+        return render_sheet(pages, translators, on_page=lambda: progress.advance(task))
