@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from bot.i18n import SUPPORTED_LOCALES, Catalogs, catalog_locales
 from bot.invite_sheet import sheet_languages
 from bot.sheet_pdf import script_of
 
 PRINTABLE = ("es", "en", "ar", "bn", "zh_Hans")
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 @pytest.mark.parametrize(
@@ -31,3 +35,30 @@ def test_most_used_first_always_with_spanish_at_most_four(usage, expected):
 )
 def test_each_locale_is_set_in_a_font_that_covers_its_script(locale, script):
     assert script_of(locale) == script
+
+
+SHEET_MESSAGES = (
+    "Invitation for your building",
+    "Invitation to your circle",
+    "Scan this code with your phone's camera to join {circle} on Telegram, as a resident of {building}.",
+    "If the camera does not open it, type the link under the code. Telegram is free.",
+    "Valid until {date}.",
+)
+
+
+@pytest.mark.parametrize("locale", [loc for loc in catalog_locales() if loc != "en"])
+def test_every_catalog_translates_the_sheet_keeping_its_placeholders(locale):
+    t = Catalogs("es").translator_for_print(locale)
+    for message in SHEET_MESSAGES:
+        translated = t.plain(message)
+        assert translated != message, f"{locale}: {message!r} is not translated"
+        assert set(PLACEHOLDER.findall(translated)) == set(PLACEHOLDER.findall(message)), (locale, message)
+
+
+def test_printable_languages_need_not_be_offered_in_chat():
+    assert {"bn", "zh_Hans"} <= set(catalog_locales()) and not {"bn", "zh_Hans"} & set(SUPPORTED_LOCALES)
+    catalogs = Catalogs("es")
+    assert catalogs.translator("bn").locale == "es"  # the chat falls back to Spanish
+    assert catalogs.translator_for_print("bn").locale == "bn"
+    with pytest.raises(ValueError, match="no catalog for 'tlh'"):
+        catalogs.translator_for_print("tlh")
