@@ -119,7 +119,7 @@ def _write(path: Path, content: bytes) -> None:
 
 
 async def _import_territory(app: Vecinos, path: Path) -> None:
-    from storage.seed import SeedError, circle_count, read_seed, seed_territory
+    from storage.seed import SeedError, circle_count, read_seed, seed_territory, with_default_categories
 
     try:
         data = read_seed(path)
@@ -127,6 +127,8 @@ async def _import_territory(app: Vecinos, path: Path) -> None:
         raise CommandError(str(exc)) from None
     with progress_bar("circles", circle_count(data)) as advance:
         async with app.db.unit_of_work() as uow:
+            if not await uow.cases.categories():
+                data = with_default_categories(data)
             counts = await seed_territory(uow, data, on_circle=lambda: advance(1))
             await uow.commit()
     buildings = sum(len(c.get("buildings", [])) for b in data["barrios"] for c in b.get("circles", []))

@@ -62,6 +62,15 @@ def default_district() -> dict[str, str]:
     return {"code": district["code"], "name": district["name"]}
 
 
+def with_default_categories(data: dict[str, Any]) -> dict[str, Any]:
+    """A seed with no report categories (a CSV territory), given the bundled seed's categories and their
+    district-wide routes, so reports can be filed in a district loaded only from a spreadsheet."""
+    if data.get("report_categories"):
+        return data
+    bundled = yaml.safe_load(DEFAULT_SEED.read_text(encoding="utf-8"))
+    return {**data, "report_categories": bundled.get("report_categories") or []}
+
+
 def _check_route(path: Path, where: str, route: dict[str, Any]) -> None:
     sector = route.get("sector")
     if sector is not None and sector not in set(Sector):

@@ -57,6 +57,8 @@ def test_a_territory_spreadsheet_loads_and_loads_again_to_the_same_rows(cli, tmp
         ("uni-plaza-comendadoras", "Plaza de las Comendadoras, 2"),
     ]
     assert rows(tmp_path, "SELECT code, name FROM district") == [("mcd", "Madrid Central District")]
+    # A district loaded only from a spreadsheet still takes reports: the bundled categories and routes.
+    assert ("public_space",) in rows(tmp_path, "SELECT code FROM report_category")
     # Semicolons, as a Spanish spreadsheet saves CSV, with a BOM: merged into the territory already there.
     more = tmp_path / "more.csv"
     more.write_text(
