@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     uses.add_argument("--unlimited", action="store_true", help="any number of uses")
     create.add_argument("--expires-days", type=float, default=30.0, help="days until it expires (default 30)")
     create.add_argument("--count", type=int, default=1, help="how many invites to create")
+    from bot.invite_sheet import add_sheet_command  # the PDF libraries it uses load only when it runs
+
+    add_sheet_command(invites)
 
     roles = sub.add_parser("roles", help="manage roles").add_subparsers(dest="action", required=True)
     role_names = ["delegate", "community_manager", "sectorial_manager", "council_member", "admin"]
@@ -128,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_meeting_commands(sub)
     add_coexistence_commands(sub)
     add_stats_command(sub)
+    from bot.cli_admin import add_admin_commands
+
+    add_admin_commands(sub)
     return parser
 
 
@@ -214,9 +220,18 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print("database is up to date")
         elif args.command == "seed":
             await _seed(app, args.file)
+        elif args.command == "invites" and args.action == "sheet":
+            from bot.invite_sheet import run_sheet
+
+            await app.open()
+            await run_sheet(app, args)
         elif args.command == "invites":
             await app.open()
             await _create_invites(app, args)
+        elif args.command in ("territory", "export", "backup"):
+            from bot.cli_admin import run_admin
+
+            await run_admin(app, args)
         elif args.command == "roles":
             await app.open()
             if args.action == "list":

@@ -95,7 +95,7 @@ async def run_polls(app: Vecinos, args: argparse.Namespace) -> None:
     elif args.action == "results":
         print(json.dumps(await _results(app, args.poll), ensure_ascii=False))
     else:
-        await _ballots(app, args.poll, args.output, args.format)
+        await write_ballots(app, args.poll, args.output, args.format)
 
 
 async def _scope(app: Vecinos, text: str) -> PollScope:
@@ -188,7 +188,8 @@ async def _results(app: Vecinos, poll_id: int) -> dict[str, Any]:
     return report
 
 
-async def _ballots(app: Vecinos, poll_id: int, output: Path | None, form: str = "json") -> None:
+async def write_ballots(app: Vecinos, poll_id: int, output: Path | None, form: str = "json") -> None:
+    """A closed poll's anonymised ballots (the document its result publishes), to a file or standard output."""
     from bot.domain.ballot_files import to_blt
     from bot.domain.ballots import canonical_json
     from handlers.poll_schedule import published_ballots

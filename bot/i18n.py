@@ -146,6 +146,12 @@ def _load(locale: str) -> NullTranslations:
     return NullTranslations()
 
 
+def catalog_locales() -> tuple[str, ...]:
+    """Every locale with a catalog under locales/, the bot's supported ones first."""
+    found = sorted(p.parent.parent.name for p in LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    return tuple([c for c in SUPPORTED_LOCALES if c in found] + [c for c in found if c not in SUPPORTED_LOCALES])
+
+
 class Catalogs:
     """Hands out a translator for any locale, falling back to the default language."""
 
@@ -160,6 +166,18 @@ class Catalogs:
         found = self._cache.get(code)
         if found is None:
             found = self._cache[code] = Translator(code, _load(code), self.zone)
+        return found
+
+    def translator_for_print(self, locale: str) -> Translator:
+        """The translator for any locale that has a catalog folder, supported by the bot or not yet: printed
+        material (invitation sheets) may speak languages the chat does not offer."""
+        if locale in SUPPORTED_LOCALES:
+            return self.translator(locale)
+        if locale not in catalog_locales():
+            raise ValueError(f"no catalog for {locale!r} (have {', '.join(catalog_locales())})")
+        found = self._cache.get(locale)
+        if found is None:
+            found = self._cache[locale] = Translator(locale, _load(locale), self.zone)
         return found
 
     def guess(self, language_code: str | None) -> str:

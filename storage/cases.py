@@ -442,6 +442,27 @@ class CaseRepository(Repository):
                 query = query.where(and_(*conditions))
         return (await self.session.scalars(query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit))).all()
 
+    async def export_batch(
+        self, after_id: int, limit: int, *, barrio_id: int | None = None, since: datetime | None = None
+    ) -> Sequence[Case]:
+        """The next `limit` cases after `after_id`, oldest first (exports walk every case in batches)."""
+        query = select(Case).where(Case.id > after_id, *self._export_filters(barrio_id, since))
+        return (await self.session.scalars(query.order_by(Case.id).limit(limit))).all()
+
+    async def export_count(self, *, barrio_id: int | None = None, since: datetime | None = None) -> int:
+        """How many cases an export with these filters holds."""
+        query = select(func.count()).select_from(Case).where(*self._export_filters(barrio_id, since))
+        return await self.session.scalar(query) or 0
+
+    @staticmethod
+    def _export_filters(barrio_id: int | None, since: datetime | None) -> list[Any]:
+        conditions: list[Any] = []
+        if barrio_id is not None:
+            conditions.append(Case.barrio_id == barrio_id)
+        if since is not None:
+            conditions.append(Case.created_at >= since)
+        return conditions
+
     async def last_public_notes(self, case_ids: Sequence[int]) -> dict[int, tuple[str | None, datetime]]:
         """Each case's latest transition note and time (status_notes, updated_datetime)."""
         if not case_ids:

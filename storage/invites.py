@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -49,3 +49,23 @@ class InviteRepository(Repository):
         if invite.uses_left is not None:
             invite.uses_left -= 1
             await self.session.flush()
+
+    async def reusable(
+        self, circle_id: int, building_id: int | None, now: datetime, min_left: timedelta
+    ) -> Invite | None:
+        """The newest unlimited, unrevoked invite of a building (or of the circle itself, with no building) still
+        valid for at least `min_left`, so a re-printed sheet carries the code already on the wall."""
+        place = Invite.building_id == building_id if building_id is not None else Invite.building_id.is_(None)
+        query = (
+            select(Invite)
+            .where(
+                Invite.circle_id == circle_id,
+                place,
+                Invite.max_uses.is_(None),
+                Invite.revoked_at.is_(None),
+                Invite.expires_at > now + min_left,
+            )
+            .order_by(Invite.expires_at.desc(), Invite.id.desc())
+            .limit(1)
+        )
+        return await self.session.scalar(query)

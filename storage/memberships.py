@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot.domain.residents import ACTIVE_MEMBERSHIP, MembershipStatus, Verification, can_move
 from storage.base import Repository
-from storage.models import Membership
+from storage.models import Membership, Resident
 
 
 class MembershipError(ValueError):
@@ -179,3 +179,14 @@ class MembershipRepository(Repository):
         """How many memberships are in each status."""
         rows = await self.session.execute(select(Membership.status, func.count()).group_by(Membership.status))
         return {status: count for status, count in rows}
+
+    async def languages_in_circle(self, circle_id: int) -> list[tuple[str, int]]:
+        """The languages the circle's current members chose, with how many chose each, most used first."""
+        query = (
+            select(Resident.locale, func.count())
+            .join(Membership, Membership.resident_id == Resident.id)
+            .where(Membership.circle_id == circle_id, Membership.status.in_(list(ACTIVE_MEMBERSHIP)))
+            .group_by(Resident.locale)
+            .order_by(func.count().desc(), Resident.locale)
+        )
+        return [(locale, count) for locale, count in await self.session.execute(query)]

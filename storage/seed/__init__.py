@@ -1,7 +1,9 @@
-"""Territory seed: loads a district file (YAML) idempotently, matching rows by code."""
+"""Territory seed: loads a district file (YAML, or CSV with one row per building) idempotently, matching rows
+by code."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,14 @@ class SeedError(ValueError):
 
 
 def read_seed(path: Path) -> dict[str, Any]:
-    """Parse and check a district seed file."""
+    """Parse and check a district seed file: YAML, or CSV when its name ends in .csv."""
+    if path.suffix.lower() == ".csv":
+        from storage.seed.territory_csv import TerritoryCsvError, read_territory_csv
+
+        try:
+            return read_territory_csv(path, default_district())
+        except TerritoryCsvError as exc:
+            raise SeedError(str(exc)) from None
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -47,6 +56,21 @@ def read_seed(path: Path) -> dict[str, Any]:
     return data
 
 
+def default_district() -> dict[str, str]:
+    """The district of the bundled seed (a CSV that names none belongs to it)."""
+    district = yaml.safe_load(DEFAULT_SEED.read_text(encoding="utf-8"))["district"]
+    return {"code": district["code"], "name": district["name"]}
+
+
+def with_default_categories(data: dict[str, Any]) -> dict[str, Any]:
+    """A seed with no report categories (a CSV territory), given the bundled seed's categories and their
+    district-wide routes, so reports can be filed in a district loaded only from a spreadsheet."""
+    if data.get("report_categories"):
+        return data
+    bundled = yaml.safe_load(DEFAULT_SEED.read_text(encoding="utf-8"))
+    return {**data, "report_categories": bundled.get("report_categories") or []}
+
+
 def _check_route(path: Path, where: str, route: dict[str, Any]) -> None:
     sector = route.get("sector")
     if sector is not None and sector not in set(Sector):
@@ -56,14 +80,22 @@ def _check_route(path: Path, where: str, route: dict[str, Any]) -> None:
             raise SeedError(f"{path}: {where}: {key} must be a positive number")
 
 
-async def seed_territory(uow: UnitOfWork, data: dict[str, Any]) -> dict[str, int]:
-    """Create or update the district, barrios, circles and buildings of a seed; return row counts."""
+def circle_count(data: dict[str, Any]) -> int:
+    """How many circles a seed holds (the steps of a progress bar)."""
+    return sum(len(b.get("circles", [])) for b in data["barrios"])
+
+
+async def seed_territory(
+    uow: UnitOfWork, data: dict[str, Any], on_circle: Callable[[], None] | None = None
+) -> dict[str, int]:
+    """Create or update the district, barrios, circles and buildings of a seed; return row counts. `on_circle`
+    is called after each circle (for a progress bar)."""
     territory = uow.territory
     district = await territory.upsert(District, data["district"]["code"], name=data["district"]["name"])
     for b in data["barrios"]:
-        barrio = await territory.upsert(
-            Barrio, b["code"], name=b["name"], district_id=district.id, contact=b.get("contact") or None
-        )
+        # A file without contacts (a CSV with no barrio_contact column) keeps the ones the barrios have.
+        contact = {"contact": b.get("contact") or None} if "contact" in b else {}
+        barrio = await territory.upsert(Barrio, b["code"], name=b["name"], district_id=district.id, **contact)
         for c in b.get("circles", []):
             circle = await territory.upsert(
                 Circle,
@@ -76,6 +108,8 @@ async def seed_territory(uow: UnitOfWork, data: dict[str, Any]) -> dict[str, int
             )
             for building in c.get("buildings", []):
                 await territory.upsert(Building, building["code"], address=building["address"], circle_id=circle.id)
+            if on_circle is not None:
+                on_circle()
     for position, category in enumerate(data.get("report_categories") or []):
         await uow.cases.upsert_category(
             category["code"], category.get("name") or category["code"], position, bool(category.get("public", True))
