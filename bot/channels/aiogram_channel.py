@@ -1,5 +1,6 @@
 """aiogram adapter: aiogram's Bot and types behind the ChannelRuntime primitives."""
 
+# ruff: noqa: E402
 from __future__ import annotations
 
 import json
@@ -7,6 +8,11 @@ import logging
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 from urllib.parse import urlencode
+
+from bot.channels.aiogram_types import import_aiogram_types
+
+# Before anything from aiogram: its types are then built when first used, not all at start (see the module).
+import_aiogram_types()
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties

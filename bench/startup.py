@@ -1,0 +1,306 @@
+"""Start-up time and memory of `vecinos run`, against the bare echo bots and bare imports, in one run.
+
+For each engine (aiogram, ptb) and each population (2,000 and 100,000 demo residents in the database), the bot
+is started several times as its own process against the fake Bot API server in this process: the figure is the
+median time from starting the process to the first getUpdates the fake server receives. The last start is kept
+running and answers 2,000 updates (half /help from residents already in the database, half /start from people
+new to the bot, many at once); its resident set size (VmRSS) is read right after start and after them. The
+bare echo bots (bench/echo_bot.py, bench/echo_bot_ptb.py) and `python -c "import aiogram"` and the like are
+measured the same way in the same run, so the figures can be read as ratios. `--compare DIR` also measures the
+bot from another checkout (e.g. an older commit unpacked with `git archive`) in the same run. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.fakeapi.server import FakeTelegram, start_fake_server  # noqa: E402
+from storage.demo import DEMO_FIRST_USER_ID  # noqa: E402
+
+ECHO_SCRIPTS = {"aiogram": "echo_bot.py", "ptb": "echo_bot_ptb.py"}
+FRAMEWORK_MODULE = {"aiogram": "aiogram", "ptb": "telegram"}
+# People new to the bot start from here, far from the demo residents' ids.
+NEW_USERS_FROM = 5_000_000
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident set size in MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Median, minimum and maximum, rounded to milliseconds."""
+    return {
+        "median": round(statistics.median(values), 3),
+        "min": round(min(values), 3),
+        "max": round(max(values), 3),
+    }
+
+
+async def start_until_polling(
+    fake: FakeTelegram, token: str, command: list[str], *, cwd: Path, env: dict[str, str], log: Path
+) -> tuple[float, asyncio.subprocess.Process]:
+    """Start a bot process and wait for its first getUpdates; (seconds from exec, the process)."""
+    bot = fake.get_bot(token)
+    before = bot.request_counts.get("getUpdates", 0)
+    handle = log.open("ab")
+    started = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(*command, cwd=str(cwd), env=env, stdout=handle, stderr=handle)
+    deadline = started + 120
+    while bot.request_counts.get("getUpdates", 0) <= before:
+        if process.returncode is not None or time.perf_counter() > deadline:
+            raise RuntimeError(f"{' '.join(command)} did not start polling; see {log}")
+        await asyncio.sleep(0.002)
+    return time.perf_counter() - started, process
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    """Terminate a bot process and wait for it."""
+    if process.returncode is None:
+        process.terminate()
+        await process.wait()
+
+
+async def answer_load(fake: FakeTelegram, token: str, updates: int, first_new_user: int, concurrency: int) -> float:
+    """Send `updates` updates from as many people, `concurrency` at a time, each waiting for its answer; half
+    /help from demo residents already in the database, half /start from new people. Returns updates/s."""
+    bot = fake.get_bot(token)
+    queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+    for i in range(updates):
+        if i % 2:
+            queue.put_nowait((first_new_user + i, "/start"))
+        else:
+            queue.put_nowait((DEMO_FIRST_USER_ID + i, "/help"))
+
+    async def person() -> None:
+        while not queue.empty():
+            user_id, text = queue.get_nowait()
+            chat = bot.chat(user_id)
+            baseline = max((m.seq for m in chat.messages.values()), default=0)
+            fake.inject_message(token, user_id, text, first_name=f"Vecina {user_id}", language_code="es")
+            got = await fake.wait_bot_messages(token, user_id, wait=1, timeout=60, changed_after=baseline)
+            if not got:
+                raise RuntimeError(f"user {user_id}: no answer to {text}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(person() for _ in range(concurrency)))
+    return round(updates / (time.perf_counter() - started), 1)
+
+
+async def measure_bot(
+    fake: FakeTelegram,
+    *,
+    label: str,
+    token: str,
+    command: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    log: Path,
+    starts: int,
+    updates: int,
+    first_new_user: int,
+    concurrency: int,
+) -> dict:
+    """Start a bot `starts` times (time to first getUpdates); keep the last one for RSS and the load."""
+    seconds: list[float] = []
+    for attempt in range(starts):
+        elapsed, process = await start_until_polling(fake, token, command, cwd=cwd, env=env, log=log)
+        seconds.append(elapsed)
+        if attempt < starts - 1:
+            await stop(process)
+    try:
+        rss_started = rss_mb(process.pid)
+        rate = await answer_load(fake, token, updates, first_new_user, concurrency)
+        rss_loaded = rss_mb(process.pid)
+    finally:
+        await stop(process)
+    return {
+        "bot": label,
+        "seconds_to_first_getupdates": spread(seconds),
+        "rss_mb_after_start": rss_started,
+        "rss_mb_after_updates": rss_loaded,
+        "updates": updates,
+        "updates_per_second": rate,
+    }
+
+
+def measure_import(statement: str, starts: int) -> dict:
+    """`python -c statement`: median seconds from exec to exit, and the RSS it ends with."""
+    code = f"{statement}\nprint(open('/proc/self/status').read())"
+    seconds, rss = [], 0.0
+    for _ in range(starts):
+        started = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+        seconds.append(time.perf_counter() - started)
+        line = next(line for line in out.splitlines() if line.startswith("VmRSS:"))
+        rss = round(int(line.split()[1]) / 1024, 1)
+    return {"python -c": statement, "seconds_to_exit": spread(seconds), "rss_mb": rss}
+
+
+def populate(database_url: str, residents: int, workdir: Path) -> None:
+    """Migrate, seed the MCD territory and add `residents` demo residents (`vecinos demo populate`)."""
+    env = {**os.environ, "VECINOS_DATABASE_URL": database_url}
+    env.pop("VECINOS_BOT_TOKEN", None)
+    with (workdir / "populate.log").open("ab") as log:
+        subprocess.run(
+            [sys.executable, "-m", "bot", "demo", "populate", "--residents", str(residents)],
+            cwd=str(ROOT),
+            env=env,
+            check=True,
+            stdout=log,
+            stderr=log,
+        )
+
+
+async def fresh_database(base_url: str | None, name: str, workdir: Path) -> tuple[str, str | None]:
+    """A new empty database: a SQLite file in `workdir`, or a new PostgreSQL database beside `base_url`."""
+    if not base_url:
+        return f"sqlite:///{workdir}/{name}.db", None
+    import asyncpg
+
+    plain = base_url.replace("postgresql+asyncpg://", "postgresql://")
+    database = f"vecinos_start_{name}_{os.getpid()}"
+    conn = await asyncpg.connect(plain)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        await conn.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await conn.close()
+    return plain.rsplit("/", 1)[0] + "/" + database, database
+
+
+async def drop_database(base_url: str, database: str) -> None:
+    """Drop a database made by fresh_database."""
+    import asyncpg
+
+    conn = await asyncpg.connect(base_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def run(args: argparse.Namespace) -> dict:
+    """Measure the baselines, then every checkout x engine x population against one fake server."""
+    checkouts = [("this checkout", ROOT)] + [(f"compare: {path}", Path(path).resolve()) for path in args.compare]
+    report: dict = {
+        "what": (
+            "seconds from exec to the first getUpdates (median of starts), VmRSS right after start and after "
+            "answering the updates; python -c: seconds from exec to exit and the RSS it ends with"
+        ),
+        "database": "postgresql" if args.database_url else "sqlite",
+        "starts": args.starts,
+        "imports": [
+            measure_import(statement, args.starts) for statement in ("pass", "import aiogram", "import telegram")
+        ],
+        "echo": [],
+        "vecinos": [],
+        "ratios": [],
+    }
+    fake, runner, url = await start_fake_server("127.0.0.1", 0)
+    workdir = Path(tempfile.mkdtemp(prefix="vecinos-startup-"))
+    common = dict(starts=args.starts, updates=args.updates, concurrency=args.concurrency)
+    next_user = NEW_USERS_FROM
+    try:
+        echo_by_engine: dict[str, dict] = {}
+        for engine in args.engines:
+            token = f"{700000 + len(echo_by_engine)}:startup-echo-{engine}"
+            echo = await measure_bot(
+                fake,
+                label=f"{engine} echo",
+                token=token,
+                command=[sys.executable, str(ROOT / "bench" / ECHO_SCRIPTS[engine]), "--token", token, "--api", url],
+                cwd=ROOT,
+                env=dict(os.environ),
+                log=workdir / f"echo-{engine}.log",
+                first_new_user=next_user,
+                **common,
+            )
+            next_user += args.updates
+            echo_by_engine[engine] = echo
+            report["echo"].append(echo)
+        for residents in args.residents:
+            for checkout_index, (checkout, path) in enumerate(checkouts):
+                for engine in args.engines:
+                    name = f"{residents}-{checkout_index}-{engine}"
+                    database_url, scratch = await fresh_database(args.database_url, name.replace("-", "_"), workdir)
+                    try:
+                        populate(database_url, residents, workdir)
+                        token = f"{800000 + len(report['vecinos'])}:startup-vecinos-{name}"
+                        env = {
+                            **os.environ,
+                            "VECINOS_BOT_TOKEN": token,
+                            "VECINOS_TELEGRAM_API_URL": url,
+                            "VECINOS_DATABASE_URL": database_url,
+                            "VECINOS_ENGINE": engine,
+                            "VECINOS_HTTP_PORT": "0",
+                        }
+                        figures = await measure_bot(
+                            fake,
+                            label="vecinos run",
+                            token=token,
+                            command=[sys.executable, "-m", "bot", "run"],
+                            cwd=path,
+                            env=env,
+                            log=workdir / f"vecinos-{name}.log",
+                            first_new_user=next_user,
+                            **common,
+                        )
+                    finally:
+                        if scratch and args.database_url:
+                            await drop_database(args.database_url, scratch)
+                    next_user += args.updates
+                    figures = {"checkout": checkout, "engine": engine, "residents": residents, **figures}
+                    report["vecinos"].append(figures)
+                    echo = echo_by_engine[engine]
+                    report["ratios"].append(
+                        {
+                            "checkout": checkout,
+                            "engine": engine,
+                            "residents": residents,
+                            "start_vecinos_to_echo": round(
+                                figures["seconds_to_first_getupdates"]["median"]
+                                / echo["seconds_to_first_getupdates"]["median"],
+                                2,
+                            ),
+                            "rss_after_updates_vecinos_to_echo": round(
+                                figures["rss_mb_after_updates"] / echo["rss_mb_after_updates"], 2
+                            ),
+                        }
+                    )
+    finally:
+        await runner.cleanup()
+    return report
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine", default="both", choices=["aiogram", "ptb", "both"])
+    parser.add_argument(
+        "--residents", type=int, nargs="+", default=[2_000, 100_000], help="demo residents in the database"
+    )
+    parser.add_argument("--starts", type=int, default=5, help="starts per figure (the median is reported)")
+    parser.add_argument("--updates", type=int, default=2_000, help="updates answered before the second RSS")
+    parser.add_argument("--concurrency", type=int, default=50, help="people waiting for an answer at once")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: fresh SQLite files)")
+    parser.add_argument(
+        "--compare", action="append", default=[], metavar="DIR", help="also measure the bot in this checkout"
+    )
+    args = parser.parse_args()
+    args.engines = ["aiogram", "ptb"] if args.engine == "both" else [args.engine]
+    print(json.dumps(asyncio.run(run(args)), indent=2))
