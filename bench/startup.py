@@ -2,9 +2,11 @@
 
 For each engine (aiogram, ptb) and each population (2,000 and 100,000 demo residents in the database), the bot
 is started several times as its own process against the fake Bot API server in this process: the figure is the
-median time from starting the process to the first getUpdates the fake server receives. The last start is kept
-running and answers 2,000 updates (half /help from residents already in the database, half /start from people
-new to the bot, many at once); its resident set size (VmRSS) is read right after start and after them. The
+median time from starting the process to the first getUpdates the fake server receives, and to its answer to a
+/start that was waiting for it (aiogram's types are built when first used, so the first update costs more). The
+last start is kept running and answers 2,000 updates (half /help from residents already in the database, half
+/start from people new to the bot, many at once); its resident set size (VmRSS) is read right after start and
+after them. The
 bare echo bots (bench/echo_bot.py, bench/echo_bot_ptb.py) and `python -c "import aiogram"` and the like are
 measured the same way in the same run, so the figures can be read as ratios. `--compare DIR` also measures the
 bot from another checkout (e.g. an older commit unpacked with `git archive`) in the same run. Prints JSON.
@@ -53,11 +55,13 @@ def spread(values: list[float]) -> dict[str, float]:
 
 
 async def start_until_polling(
-    fake: FakeTelegram, token: str, command: list[str], *, cwd: Path, env: dict[str, str], log: Path
-) -> tuple[float, asyncio.subprocess.Process]:
-    """Start a bot process and wait for its first getUpdates; (seconds from exec, the process)."""
+    fake: FakeTelegram, token: str, command: list[str], *, cwd: Path, env: dict[str, str], log: Path, user_id: int
+) -> tuple[float, float, asyncio.subprocess.Process]:
+    """Start a bot process with a /start from `user_id` waiting for it; (seconds from exec to its first
+    getUpdates, seconds from exec to its answer to that /start, the process)."""
     bot = fake.get_bot(token)
     before = bot.request_counts.get("getUpdates", 0)
+    fake.inject_message(token, user_id, "/start", first_name=f"Vecina {user_id}", language_code="es")
     handle = log.open("ab")
     started = time.perf_counter()
     process = await asyncio.create_subprocess_exec(*command, cwd=str(cwd), env=env, stdout=handle, stderr=handle)
@@ -66,7 +70,10 @@ async def start_until_polling(
         if process.returncode is not None or time.perf_counter() > deadline:
             raise RuntimeError(f"{' '.join(command)} did not start polling; see {log}")
         await asyncio.sleep(0.002)
-    return time.perf_counter() - started, process
+    polling = time.perf_counter() - started
+    if not await fake.wait_bot_messages(token, user_id, wait=1, timeout=60):
+        raise RuntimeError(f"{' '.join(command)} did not answer the /start sent before it started; see {log}")
+    return polling, time.perf_counter() - started, process
 
 
 async def stop(process: asyncio.subprocess.Process) -> None:
@@ -118,9 +125,14 @@ async def measure_bot(
 ) -> dict:
     """Start a bot `starts` times (time to first getUpdates); keep the last one for RSS and the load."""
     seconds: list[float] = []
+    answered: list[float] = []
     for attempt in range(starts):
-        elapsed, process = await start_until_polling(fake, token, command, cwd=cwd, env=env, log=log)
-        seconds.append(elapsed)
+        user_id = first_new_user + updates + attempt
+        polling, answer, process = await start_until_polling(
+            fake, token, command, cwd=cwd, env=env, log=log, user_id=user_id
+        )
+        seconds.append(polling)
+        answered.append(answer)
         if attempt < starts - 1:
             await stop(process)
     try:
@@ -132,6 +144,7 @@ async def measure_bot(
     return {
         "bot": label,
         "seconds_to_first_getupdates": spread(seconds),
+        "seconds_to_first_answer": spread(answered),
         "rss_mb_after_start": rss_started,
         "rss_mb_after_updates": rss_loaded,
         "updates": updates,
@@ -200,7 +213,8 @@ async def run(args: argparse.Namespace) -> dict:
     checkouts = [("this checkout", ROOT)] + [(f"compare: {path}", Path(path).resolve()) for path in args.compare]
     report: dict = {
         "what": (
-            "seconds from exec to the first getUpdates (median of starts), VmRSS right after start and after "
+            "seconds from exec to the first getUpdates and to the answer to a /start waiting for the bot (median of "
+            "starts), VmRSS right after start and after "
             "answering the updates; python -c: seconds from exec to exit and the RSS it ends with"
         ),
         "database": "postgresql" if args.database_url else "sqlite",
@@ -231,7 +245,7 @@ async def run(args: argparse.Namespace) -> dict:
                 first_new_user=next_user,
                 **common,
             )
-            next_user += args.updates
+            next_user += args.updates + args.starts
             echo_by_engine[engine] = echo
             report["echo"].append(echo)
         for residents in args.residents:
@@ -264,7 +278,7 @@ async def run(args: argparse.Namespace) -> dict:
                     finally:
                         if scratch and args.database_url:
                             await drop_database(args.database_url, scratch)
-                    next_user += args.updates
+                    next_user += args.updates + args.starts
                     figures = {"checkout": checkout, "engine": engine, "residents": residents, **figures}
                     report["vecinos"].append(figures)
                     echo = echo_by_engine[engine]
