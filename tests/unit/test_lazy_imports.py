@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from storage.schema_version import newest_revision
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Loaded by commands other than `run`, or only when a feature is used: charts (matplotlib), calendar invitations,
@@ -83,12 +85,55 @@ def test_run_loads_only_its_engine_and_driver(engine: str, database: str, tmp_pa
         else "postgresql+asyncpg://nobody@127.0.0.1:9/not-contacted"
     )
     env = {"VECINOS_BOT_TOKEN": "123:lazy-imports", "VECINOS_ENGINE": engine, "VECINOS_DATABASE_URL": url}
+    if database == "sqlite":
+        # Any start but the first after an upgrade: the schema is already at the newest migration.
+        migrate = [sys.executable, "-m", "bot", "migrate"]
+        done = subprocess.run(migrate, cwd=ROOT, env={**os.environ, **env}, capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr
     modules = modules_loaded(RUN_UP_TO_POLLING, env)
     assert loaded_of(modules, (engine if engine == "aiogram" else "telegram",)), "the engine in use is loaded"
     assert loaded_of(modules, ("aiosqlite",) if database == "sqlite" else ("asyncpg",)), "its driver is loaded"
     assert loaded_of(modules, OTHER_ENGINE[engine]) == []
     assert loaded_of(modules, OTHER_DRIVER[database]) == []
     assert loaded_of(modules, NEVER_FOR_RUN) == []
+    if database == "sqlite":
+        assert loaded_of(modules, ("alembic", "mako")) == [], "a schema at the newest migration needs no Alembic"
+
+
+def test_the_newest_revision_is_alembics_head() -> None:
+    """Read from the migration files, the newest revision is the head Alembic itself finds."""
+    from alembic.script import ScriptDirectory
+
+    from storage.db import alembic_config
+
+    assert newest_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def migration(revision: str, down_revision: str) -> str:
+    """A migration file's header lines."""
+    return f'"""A step."""\nrevision = {revision}\ndown_revision = {down_revision}\nbranch_labels = None\n'
+
+
+@pytest.mark.parametrize(
+    ("files", "newest"),
+    [
+        ({"a.py": migration("'1'", "None"), "b.py": migration("'2'", "'1'")}, "2"),
+        ({"a.py": migration("'1'", "None"), "b.py": migration('"2"', '"1"'), "c.py": migration("'3'", "'1'")}, None),
+        (
+            {"a.py": migration("'1'", "None"), "b.py": migration("'2'", "'1'"), "m.py": migration("'3'", "('2', '1')")},
+            "3",
+        ),
+        ({"a.py": migration("'1'", "None"), "b.py": "revision = make_revision()\ndown_revision = '1'\n"}, None),
+        ({"a.py": migration("'1'", "None"), "b.py": "# a migration without its header\n"}, None),
+        ({}, None),
+    ],
+    ids=["a-line", "two-heads", "a-merge", "unreadable-revision", "no-header", "none"],
+)
+def test_the_newest_revision_read_from_files(tmp_path: Path, files: dict[str, str], newest: str | None) -> None:
+    """One head is named; several heads, or a file whose revision cannot be read, leave it to Alembic."""
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    assert newest_revision(tmp_path) == newest
 
 
 DEFERRED_TYPES = """
