@@ -54,6 +54,9 @@ def _rebuild_recorded(base: type, namespaces: list[dict[str, Any]]) -> Iterator[
             if not namespaces:
                 namespaces.append(dict(namespace))
             return None
+        if namespace is None:
+            # One frame more than pydantic expects (this one) between it and the caller whose namespace it reads.
+            options["_parent_namespace_depth"] = options.get("_parent_namespace_depth", 2) + 1
         return build(cls, **options)
 
     base.model_rebuild = classmethod(record)  # type: ignore[attr-defined]
