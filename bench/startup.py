@@ -1,15 +1,15 @@
 """Start-up time and memory of `vecinos run`, against the bare echo bots and bare imports, in one run.
 
 For each engine (aiogram, ptb) and each population (2,000 and 100,000 demo residents in the database), the bot
-is started several times as its own process against the fake Bot API server in this process: the figure is the
-median time from starting the process to the first getUpdates the fake server receives, and to its answer to a
-/start that was waiting for it (aiogram's types are built when first used, so the first update costs more). The
-last start is kept running and answers 2,000 updates (half /help from residents already in the database, half
-/start from people new to the bot, many at once); its resident set size (VmRSS) is read right after start and
-after them. The
-bare echo bots (bench/echo_bot.py, bench/echo_bot_ptb.py) and `python -c "import aiogram"` and the like are
-measured the same way in the same run, so the figures can be read as ratios. `--compare DIR` also measures the
-bot from another checkout (e.g. an older commit unpacked with `git archive`) in the same run. Prints JSON.
+is started several times as its own process against the fake Bot API server in this process: the figures are
+the median time from exec to the first getUpdates the fake server receives, and to the answer to a /start that
+was waiting for it (aiogram's types are built when first used, so the first update costs more). The engine's
+bare echo bot (bench/echo_bot.py, bench/echo_bot_ptb.py) and, with `--compare DIR`, the bot of another
+checkout (e.g. an older commit unpacked with `git archive`) are started in turn with it, start after start, so a
+burst of load on a shared machine falls on all alike. Then each is started once more and answers 2,000 updates
+(half /help from residents already in the database, half /start from people new to the bot, many at once); its
+resident set size (VmRSS) is read right after that start and after the updates. `python -c "import aiogram"`
+and the like are measured in the same run too, so every figure can be read as a ratio. Prints JSON.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,47 +110,64 @@ async def answer_load(fake: FakeTelegram, token: str, updates: int, first_new_us
     return round(updates / (time.perf_counter() - started), 1)
 
 
-async def measure_bot(
-    fake: FakeTelegram,
-    *,
-    label: str,
-    token: str,
-    command: list[str],
-    cwd: Path,
-    env: dict[str, str],
-    log: Path,
-    starts: int,
-    updates: int,
-    first_new_user: int,
-    concurrency: int,
-) -> dict:
-    """Start a bot `starts` times (time to first getUpdates); keep the last one for RSS and the load."""
-    seconds: list[float] = []
-    answered: list[float] = []
-    for attempt in range(starts):
-        user_id = first_new_user + updates + attempt
-        polling, answer, process = await start_until_polling(
-            fake, token, command, cwd=cwd, env=env, log=log, user_id=user_id
-        )
-        seconds.append(polling)
-        answered.append(answer)
-        if attempt < starts - 1:
+@dataclass
+class Subject:
+    """One bot to measure: how to start it, and where its figures go."""
+
+    figures: dict
+    token: str
+    command: list[str]
+    cwd: Path
+    env: dict[str, str]
+    log: Path
+    first_new_user: int
+    seconds: list[float] = field(default_factory=list)
+    answered: list[float] = field(default_factory=list)
+
+
+async def measure_interleaved(fake: FakeTelegram, subjects: list[Subject], args: argparse.Namespace) -> None:
+    """Start every subject `args.starts` times, taking turns, so a burst of load on the shared machine falls on
+    all of them alike; then start each once more, read its RSS, have it answer the load, read it again."""
+    for attempt in range(args.starts):
+        for subject in subjects:
+            polling, answer, process = await start_until_polling(
+                fake,
+                subject.token,
+                subject.command,
+                cwd=subject.cwd,
+                env=subject.env,
+                log=subject.log,
+                user_id=subject.first_new_user + args.updates + attempt,
+            )
             await stop(process)
-    try:
-        rss_started = rss_mb(process.pid)
-        rate = await answer_load(fake, token, updates, first_new_user, concurrency)
-        rss_loaded = rss_mb(process.pid)
-    finally:
-        await stop(process)
-    return {
-        "bot": label,
-        "seconds_to_first_getupdates": spread(seconds),
-        "seconds_to_first_answer": spread(answered),
-        "rss_mb_after_start": rss_started,
-        "rss_mb_after_updates": rss_loaded,
-        "updates": updates,
-        "updates_per_second": rate,
-    }
+            subject.seconds.append(polling)
+            subject.answered.append(answer)
+    for subject in subjects:
+        _, _, process = await start_until_polling(
+            fake,
+            subject.token,
+            subject.command,
+            cwd=subject.cwd,
+            env=subject.env,
+            log=subject.log,
+            user_id=subject.first_new_user + args.updates + args.starts,
+        )
+        try:
+            rss_started = rss_mb(process.pid)
+            rate = await answer_load(fake, subject.token, args.updates, subject.first_new_user, args.concurrency)
+            rss_loaded = rss_mb(process.pid)
+        finally:
+            await stop(process)
+        subject.figures.update(
+            {
+                "seconds_to_first_getupdates": spread(subject.seconds),
+                "seconds_to_first_answer": spread(subject.answered),
+                "rss_mb_after_start": rss_started,
+                "rss_mb_after_updates": rss_loaded,
+                "updates": args.updates,
+                "updates_per_second": rate,
+            }
+        )
 
 
 def measure_import(statement: str, starts: int) -> dict:
@@ -228,77 +246,65 @@ async def run(args: argparse.Namespace) -> dict:
     }
     fake, runner, url = await start_fake_server("127.0.0.1", 0)
     workdir = Path(tempfile.mkdtemp(prefix="vecinos-startup-"))
-    common = dict(starts=args.starts, updates=args.updates, concurrency=args.concurrency)
-    next_user = NEW_USERS_FROM
+    users = iter(range(NEW_USERS_FROM, 10**9, args.updates + args.starts + 1))
+    scratches: list[str] = []
     try:
-        echo_by_engine: dict[str, dict] = {}
         for engine in args.engines:
-            token = f"{700000 + len(echo_by_engine)}:startup-echo-{engine}"
-            echo = await measure_bot(
-                fake,
-                label=f"{engine} echo",
-                token=token,
-                command=[sys.executable, str(ROOT / "bench" / ECHO_SCRIPTS[engine]), "--token", token, "--api", url],
-                cwd=ROOT,
-                env=dict(os.environ),
-                log=workdir / f"echo-{engine}.log",
-                first_new_user=next_user,
-                **common,
+            token = f"{700000 + len(report['echo'])}:startup-echo-{engine}"
+            echo = Subject(
+                {"bot": f"{engine} echo", "engine": engine},
+                token,
+                [sys.executable, str(ROOT / "bench" / ECHO_SCRIPTS[engine]), "--token", token, "--api", url],
+                ROOT,
+                dict(os.environ),
+                workdir / f"echo-{engine}.log",
+                next(users),
             )
-            next_user += args.updates + args.starts
-            echo_by_engine[engine] = echo
-            report["echo"].append(echo)
-        for residents in args.residents:
-            for checkout_index, (checkout, path) in enumerate(checkouts):
-                for engine in args.engines:
-                    name = f"{residents}-{checkout_index}-{engine}"
+            subjects = [echo]
+            for residents in args.residents:
+                for index, (checkout, path) in enumerate(checkouts):
+                    name = f"{residents}-{index}-{engine}"
                     database_url, scratch = await fresh_database(args.database_url, name.replace("-", "_"), workdir)
-                    try:
-                        populate(database_url, residents, workdir)
-                        token = f"{800000 + len(report['vecinos'])}:startup-vecinos-{name}"
-                        env = {
-                            **os.environ,
-                            "VECINOS_BOT_TOKEN": token,
-                            "VECINOS_TELEGRAM_API_URL": url,
-                            "VECINOS_DATABASE_URL": database_url,
-                            "VECINOS_ENGINE": engine,
-                            "VECINOS_HTTP_PORT": "0",
-                        }
-                        figures = await measure_bot(
-                            fake,
-                            label="vecinos run",
-                            token=token,
-                            command=[sys.executable, "-m", "bot", "run"],
-                            cwd=path,
-                            env=env,
-                            log=workdir / f"vecinos-{name}.log",
-                            first_new_user=next_user,
-                            **common,
-                        )
-                    finally:
-                        if scratch and args.database_url:
-                            await drop_database(args.database_url, scratch)
-                    next_user += args.updates + args.starts
-                    figures = {"checkout": checkout, "engine": engine, "residents": residents, **figures}
-                    report["vecinos"].append(figures)
-                    echo = echo_by_engine[engine]
-                    report["ratios"].append(
-                        {
-                            "checkout": checkout,
-                            "engine": engine,
-                            "residents": residents,
-                            "start_vecinos_to_echo": round(
-                                figures["seconds_to_first_getupdates"]["median"]
-                                / echo["seconds_to_first_getupdates"]["median"],
-                                2,
-                            ),
-                            "rss_after_updates_vecinos_to_echo": round(
-                                figures["rss_mb_after_updates"] / echo["rss_mb_after_updates"], 2
-                            ),
-                        }
-                    )
+                    if scratch:
+                        scratches.append(scratch)
+                    populate(database_url, residents, workdir)
+                    token = f"{800000 + len(report['vecinos']) + len(subjects)}:startup-vecinos-{name}"
+                    env = {
+                        **os.environ,
+                        "VECINOS_BOT_TOKEN": token,
+                        "VECINOS_TELEGRAM_API_URL": url,
+                        "VECINOS_DATABASE_URL": database_url,
+                        "VECINOS_ENGINE": engine,
+                        "VECINOS_HTTP_PORT": "0",
+                    }
+                    figures = {"bot": "vecinos run", "checkout": checkout, "engine": engine, "residents": residents}
+                    command = [sys.executable, "-m", "bot", "run"]
+                    log = workdir / f"vecinos-{name}.log"
+                    subjects.append(Subject(figures, token, command, path, env, log, next(users)))
+            await measure_interleaved(fake, subjects, args)
+            report["echo"].append(echo.figures)
+            for subject in subjects[1:]:
+                figures = subject.figures
+                report["vecinos"].append(figures)
+                report["ratios"].append(
+                    {
+                        "checkout": figures["checkout"],
+                        "engine": engine,
+                        "residents": figures["residents"],
+                        "start_vecinos_to_echo": round(
+                            figures["seconds_to_first_getupdates"]["median"]
+                            / echo.figures["seconds_to_first_getupdates"]["median"],
+                            2,
+                        ),
+                        "rss_after_updates_vecinos_to_echo": round(
+                            figures["rss_mb_after_updates"] / echo.figures["rss_mb_after_updates"], 2
+                        ),
+                    }
+                )
     finally:
         await runner.cleanup()
+        for scratch in scratches:
+            await drop_database(args.database_url, scratch)
     return report
 
 
