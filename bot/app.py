@@ -139,6 +139,7 @@ class Vecinos:
             self.catalogs,
             connections=connections_for(self.settings.send_rate_per_second),
         )
+        gc.enable()  # paused while the modules loaded, the engine's last (bot/__main__.py)
         sender = OutboxSender(
             self.db,
             channel,

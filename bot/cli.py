@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -160,6 +161,8 @@ def run_event_loop(main: Coroutine[Any, Any, int], kind: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `vecinos` console script."""
     args = build_parser().parse_args(argv)
+    if args.command != "run":
+        gc.enable()  # paused while modules load (bot/__main__.py); `run` turns it back on once it is up
     # Read before the settings: a configuration error must already come out in the chosen format.
     configure_logging(logging.DEBUG if args.verbose else logging.INFO, os.environ.get("VECINOS_LOG_FORMAT"))
     # Framework chatter (every HTTP request, at INFO) drowns what Vecinos says; their warnings still show.

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vCalAddress, vText
-
 from bot.domain.meetings import ends_at, local_start, meeting_uid
 
 PRODID = "-//Vecinos//Madrid Central District meetings//EN"
@@ -32,6 +30,9 @@ class CalendarEvent:
 
 def meeting_ics(event: CalendarEvent, stamp: datetime) -> bytes:
     """The .ics bytes: a VCALENDAR with the Europe/Madrid VTIMEZONE and one VEVENT in Madrid local time."""
+    # Imported here: most processes never send an invitation, and the bot should not load it to start.
+    from icalendar import Calendar, Event, vCalAddress, vText
+
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from storage.leader import LeaderLock
+from storage.schema_version import is_at_newest
 from storage.sqlite_inline import inline_creator
 from storage.territory import TerritoryCache
 from storage.uow import PriorityLock, UnitOfWork
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -25,6 +25,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic configuration pointing at our migrations (no alembic.ini needed)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url:
@@ -102,6 +104,12 @@ def _upgrade_if_needed(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         # Several processes may start together: one migrates, the others wait and then find nothing to do.
         connection.execute(text("SELECT pg_advisory_xact_lock(7365)"))
+    if is_at_newest(connection):
+        return  # the usual start: Alembic is not even imported (storage/schema_version.py)
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     current = MigrationContext.configure(connection).get_current_revision()
     if current == head:

@@ -1,5 +1,6 @@
 """aiogram adapter: aiogram's Bot and types behind the ChannelRuntime primitives."""
 
+# ruff: noqa: E402
 from __future__ import annotations
 
 import json
@@ -7,6 +8,11 @@ import logging
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 from urllib.parse import urlencode
+
+from bot.channels.aiogram_types import import_aiogram_types
+
+# Before anything from aiogram: its types are then built when first used, not all at start (see the module).
+import_aiogram_types()
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
@@ -26,7 +32,6 @@ from aiogram.methods import (
     AnswerCallbackQuery,
     DeleteWebhook,
     EditMessageText,
-    GetMe,
     GetUpdates,
     SendDocument,
     SendLocation,
@@ -75,11 +80,17 @@ RESULT_MESSAGE_ID = (EditMessageText, SendMessage, SendDocument, SendPhoto, Send
 
 # Why: aiogram parametrises Response[T] on every call, and pydantic keeps generic models only weakly, so
 # after a garbage collection each call rebuilt the model class (a millisecond, a third of our CPU per update
-# in bench/throughput.py). Holding the classes keeps pydantic's cache warm.
-PINNED_RESPONSE_TYPES = [
-    *(Response[m.__returning__] for m in (*RESULT_UNUSED, *RESULT_MESSAGE_ID, GetMe, GetUpdates)),  # type: ignore[name-defined]
-    Response[int],
-]
+# in bench/throughput.py). Holding the classes keeps pydantic's cache warm. Each is made when first needed,
+# not at import: making one builds the validators of every type it names (see bot/channels/aiogram_types.py).
+PINNED_RESPONSE_TYPES: dict[Any, Any] = {}
+
+
+def pinned_response(returning: Any) -> Any:
+    """aiogram's Response[returning], made once and held for the life of the process."""
+    made = PINNED_RESPONSE_TYPES.get(returning)
+    if made is None:
+        made = PINNED_RESPONSE_TYPES[returning] = Response[returning]  # type: ignore[valid-type]
+    return made
 
 
 class LeanSession(AiohttpSession):
@@ -95,6 +106,7 @@ class LeanSession(AiohttpSession):
     def check_response(self, bot, method, status_code, content):  # type: ignore[no-untyped-def,override]
         """Skip result validation for successful calls whose result is unused (or only its message id);
         trim what we never read from updates before aiogram validates them."""
+        pinned_response(method.__returning__)
         if 200 <= status_code <= 226 and isinstance(method, (*RESULT_UNUSED, *RESULT_MESSAGE_ID, GetUpdates)):
             data = self.json_loads(content)
             if isinstance(data, dict) and data.get("ok") is True:
@@ -104,9 +116,9 @@ class LeanSession(AiohttpSession):
                 if isinstance(method, RESULT_MESSAGE_ID):
                     result = data.get("result")
                     message_id = result.get("message_id") if isinstance(result, dict) else None
-                    return Response[int].model_construct(ok=True, result=message_id)
+                    return pinned_response(int).model_construct(ok=True, result=message_id)
                 if not isinstance(method, GetUpdates):
-                    return Response[bool].model_construct(ok=True, result=True)
+                    return pinned_response(bool).model_construct(ok=True, result=True)
                 for update in data.get("result") or ():
                     # A tapped button's message comes back whole, keyboard included: we read only its id
                     # and chat, and validating the keyboard cost more than the rest of the update.
@@ -114,7 +126,7 @@ class LeanSession(AiohttpSession):
                     if isinstance(message, dict):
                         message.pop("reply_markup", None)
                         message.pop("entities", None)
-                return Response[list[Update]].model_validate(data, context={"bot": bot})
+                return pinned_response(list[Update]).model_validate(data, context={"bot": bot})
         return super().check_response(bot, method, status_code, content)
 
 

@@ -18,7 +18,6 @@ from bot.app import Vecinos, install_signal_handlers
 from bot.config import Settings
 from bot.domain.permissions import Grant, Role, ScopeKind, Sector
 from bot.errors import CommandError, cannot_listen
-from bot.fakeapi.client import FakeTelegramError
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +195,7 @@ async def seed_demo_staff(app: Vecinos) -> None:
 
 async def chat_as(name: str, api_url: str | None, token: str | None) -> None:
     """`vecinos chat --as NAME`: talk to the sandbox bot in this terminal."""
+    from bot.fakeapi.client import FakeTelegramError
     from bot.sandbox.terminal_chat import persona, run_terminal_chat
 
     how = "start one with `make run` in this folder (or pass --api and --token)"
