@@ -1,7 +1,9 @@
 """Conversation state per chat, and the record of updates already applied (exactly-once in effect).
 
 Plain SQL on the hot path: an update reads and writes one conversation row and one update record, and the
-statements are built once (building and keying a statement per call cost more than running it).
+statements are built once (building and keying a statement per call cost more than running it). On PostgreSQL,
+where every statement is a round trip to the server, an update is opened with two statements (the chat's row
+lock, then everything it starts from) and closed with one (its record and the chat's new state together).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, and_, bindparam, delete, func, select, update
+from sqlalchemy import JSON, BigInteger, and_, any_, bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -63,6 +66,20 @@ _SAVE_CONVERSATION = (
         updated_at=bindparam("b_updated_at", type_=_CONVERSATION.c.updated_at.type),
     )
 )
+_MARK_DELIVERED = (
+    update(_UPDATES)
+    .where(_UPDATES.c.update_id == any_(bindparam("ids", type_=ARRAY(BigInteger()))))
+    .values(delivered=True, replies=None)
+)
+# The close of an update on PostgreSQL: the chat's new state (a data-modifying CTE, always run) and the update's
+# record in one statement; its row count is the record's (0: recorded meanwhile by another process).
+_RECORD_COLUMNS = ("update_id", "chat_id", "handled_at", "replies", "delivered", "outcome", "deliver_by")
+_CLOSE_UPDATE = (
+    pg_insert(_UPDATES)
+    .values({name: bindparam(f"r_{name}", type_=_UPDATES.c[name].type) for name in _RECORD_COLUMNS})
+    .on_conflict_do_nothing(index_elements=[_UPDATES.c.update_id])
+    .add_cte(_SAVE_CONVERSATION.cte("saved_conversation"))
+)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -78,6 +95,8 @@ class ChatState:
     flow: str
     step: str
     data: dict[str, Any]
+    # A change not written yet (PostgreSQL: it goes with the update's record), as the save statement's parameters.
+    unsaved: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +121,32 @@ class OpenedUpdate:
     verified_circle_id: int | None = None
 
 
+def _record_params(
+    update_id: int,
+    chat_id: int,
+    replies: list[dict[str, Any]],
+    now: datetime,
+    outcome: str,
+    deliver_by: datetime | None,
+) -> dict[str, Any]:
+    """The parameters of an update's record."""
+    return {
+        "update_id": update_id,
+        "chat_id": chat_id,
+        "handled_at": now,
+        "replies": replies or None,
+        "delivered": not replies,
+        "outcome": outcome,
+        "deliver_by": deliver_by if replies else None,
+    }
+
+
 class ConversationRepository(Repository):
     """Conversation state per chat."""
+
+    def __init__(self, session: Any, postgres: bool) -> None:
+        super().__init__(session, postgres)
+        self._unsaved: list[ChatState] = []
 
     async def open_update(self, chat_id: int, update_id: int, user_id: int, now: datetime) -> OpenedUpdate:
         """The chat's state (created if missing, and row-locked on PostgreSQL so one chat's updates are applied
@@ -115,8 +158,10 @@ class ConversationRepository(Repository):
         process we waited for would read as missing (and a duplicate update would be applied twice)."""
         params = {"chat_id": chat_id, "update_id": update_id, "user_id": user_id}
         if self.postgres:
-            if (await self.session.execute(_LOCK_CONVERSATION, params)).first() is None:
-                await self._create(chat_id, now)
+            # A row we insert stays ours until commit: anyone else's insert or lock waits for it.
+            if (await self.session.execute(_LOCK_CONVERSATION, params)).first() is None and not await self._create(
+                chat_id, now
+            ):
                 await self.session.execute(_LOCK_CONVERSATION, params)
             rows = (await self.session.execute(_OPEN_UPDATE, params)).all()
         else:
@@ -134,19 +179,59 @@ class ConversationRepository(Repository):
         state = ChatState(chat_id, first.flow, first.step, dict(first.data or {}))
         return OpenedUpdate(state, record, first.Resident, grants, first.verified_circle_id)
 
-    async def _create(self, chat_id: int, now: datetime) -> None:
+    async def _create(self, chat_id: int, now: datetime) -> bool:
+        """Insert the chat's row unless it exists; whether this did."""
         stmt = self._insert(Conversation).values(chat_id=chat_id, flow="", step="", data={}, updated_at=now)
-        await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["chat_id"]))
+        return rowcount(await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["chat_id"]))) == 1
 
     async def save(self, state: ChatState, flow: str, step: str, data: dict[str, Any], now: datetime) -> None:
-        """Move a chat to a flow and step, with its answers so far."""
+        """Move a chat to a flow and step, with its answers so far (on PostgreSQL written when the update is
+        closed, see close_update; anything else that commits writes it first)."""
         if (state.flow, state.step, state.data) == (flow, step, data):
             return
         state.flow, state.step, state.data = flow, step, dict(data)
-        await self.session.execute(
-            _SAVE_CONVERSATION,
-            {"b_chat_id": state.chat_id, "b_flow": flow, "b_step": step, "b_data": dict(data), "b_updated_at": now},
-        )
+        params = {"b_chat_id": state.chat_id, "b_flow": flow, "b_step": step, "b_data": dict(data), "b_updated_at": now}
+        if self.postgres:
+            state.unsaved = params
+            self._unsaved.append(state)
+        else:
+            await self.session.execute(_SAVE_CONVERSATION, params)
+
+    def forget_unsaved(self) -> None:
+        """Drop the changes of state kept for the close (the transaction was rolled back)."""
+        for state in self._unsaved:
+            state.unsaved = None
+        self._unsaved.clear()
+
+    async def write_unsaved(self) -> None:
+        """Write the changes of state kept for the close (a commit without close_update)."""
+        while self._unsaved:
+            state = self._unsaved.pop()
+            if state.unsaved is not None:
+                params, state.unsaved = state.unsaved, None
+                await self.session.execute(_SAVE_CONVERSATION, params)
+
+    async def close_update(
+        self,
+        state: ChatState,
+        update_id: int,
+        chat_id: int,
+        replies: list[dict[str, Any]],
+        now: datetime,
+        *,
+        deliver_by: datetime | None = None,
+    ) -> bool:
+        """Record an update as applied together with its chat's new state (UpdateRepository.record's answer:
+        False if someone recorded it meanwhile, and then nothing of ours may commit)."""
+        record = _record_params(update_id, chat_id, replies, now, "applied", deliver_by)
+        if state.unsaved is None:
+            await self.write_unsaved()
+            return rowcount(await self.session.execute(_RECORD_UPDATE[self.postgres], record)) == 1
+        params, state.unsaved = state.unsaved, None
+        self._unsaved = [other for other in self._unsaved if other is not state]
+        await self.write_unsaved()
+        prefixed = {f"r_{name}": value for name, value in record.items()}
+        return rowcount(await self.session.execute(_CLOSE_UPDATE, {**prefixed, **params})) == 1
 
 
 class UpdateRepository(Repository):
@@ -176,22 +261,18 @@ class UpdateRepository(Repository):
         """Remember an update as applied (or failed), with the replies still to deliver (none: delivered
         already). False if it was recorded meanwhile by someone else: then nothing of ours may commit."""
         result = await self.session.execute(
-            _RECORD_UPDATE[self.postgres],
-            {
-                "update_id": update_id,
-                "chat_id": chat_id,
-                "handled_at": now,
-                "replies": replies or None,
-                "delivered": not replies,
-                "outcome": outcome,
-                "deliver_by": deliver_by if replies else None,
-            },
+            _RECORD_UPDATE[self.postgres], _record_params(update_id, chat_id, replies, now, outcome, deliver_by)
         )
         return rowcount(result) == 1
 
     async def mark_delivered(self, update_ids: Sequence[int]) -> None:
         """Forget the replies of updates whose replies reached the chat."""
-        if update_ids:
+        if not update_ids:
+            return
+        if self.postgres:
+            # One statement text for any number of ids, so it stays prepared (an IN list is a new one per length).
+            await self.session.execute(_MARK_DELIVERED, {"ids": list(update_ids)})
+        else:
             await self.session.execute(
                 update(ProcessedUpdate)
                 .where(ProcessedUpdate.update_id.in_(list(update_ids)))
