@@ -2,8 +2,8 @@
 
 Plain SQL on the hot path: an update reads and writes one conversation row and one update record, and the
 statements are built once (building and keying a statement per call cost more than running it). On PostgreSQL,
-where every statement is a round trip to the server, an update is opened with two statements (the chat's row
-lock, then everything it starts from) and closed with one (its record and the chat's new state together).
+where every statement is a round trip to the server, an update is opened with one statement (everything it starts
+from) and closed with one (its record and the chat's new state together, if the chat is still as it was read).
 """
 
 from __future__ import annotations
@@ -13,7 +13,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, and_, any_, bindparam, delete, func, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    String,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -48,9 +63,6 @@ _OPEN_UPDATE = (
     .outerjoin(RoleGrant, RoleGrant.resident_id == Resident.id)
     .where(_CONVERSATION.c.chat_id == bindparam("chat_id"))
 )
-_LOCK_CONVERSATION = (
-    select(_CONVERSATION.c.chat_id).where(_CONVERSATION.c.chat_id == bindparam("chat_id")).with_for_update()
-)
 # The update record, inserted unless another process recorded it meanwhile (one prebuilt statement per backend).
 _RECORD_UPDATE = {
     True: pg_insert(_UPDATES).on_conflict_do_nothing(index_elements=[_UPDATES.c.update_id]),
@@ -71,15 +83,38 @@ _MARK_DELIVERED = (
     .where(_UPDATES.c.update_id == any_(bindparam("ids", type_=ARRAY(BigInteger()))))
     .values(delivered=True, replies=None)
 )
-# The close of an update on PostgreSQL: the chat's new state (a data-modifying CTE, always run) and the update's
-# record in one statement; its row count is the record's (0: recorded meanwhile by another process).
-_RECORD_COLUMNS = ("update_id", "chat_id", "handled_at", "replies", "delivered", "outcome", "deliver_by")
-_CLOSE_UPDATE = (
-    pg_insert(_UPDATES)
-    .values({name: bindparam(f"r_{name}", type_=_UPDATES.c[name].type) for name in _RECORD_COLUMNS})
-    .on_conflict_do_nothing(index_elements=[_UPDATES.c.update_id])
-    .add_cte(_SAVE_CONVERSATION.cte("saved_conversation"))
+# The close of an update on PostgreSQL, in one statement: the chat's new state, written only if nobody changed
+# the chat since it was opened (its row version, xmin, is the one read), and the update's record, inserted only
+# then (or when the chat's row is gone: an erasure) and unless another process recorded it meanwhile. Its row
+# count is the record's: 0 means this update's work must not commit. The conversation row is not locked when the
+# update is opened: the close's UPDATE takes the lock, waits for anyone holding it and then sees their change.
+_CLOSE_UPDATE = text(
+    """WITH saved AS (
+    UPDATE conversation SET flow = :b_flow, step = :b_step, data = :b_data, updated_at = :b_updated_at
+    WHERE chat_id = :b_chat_id AND xmin::text = :b_version
+    RETURNING 1
 )
+INSERT INTO processed_update (update_id, chat_id, handled_at, replies, delivered, outcome, deliver_by)
+SELECT :r_update_id, :r_chat_id, :r_handled_at, :r_replies, :r_delivered, :r_outcome, :r_deliver_by
+WHERE EXISTS (SELECT 1 FROM saved) OR NOT EXISTS (SELECT 1 FROM conversation WHERE chat_id = :b_chat_id)
+ON CONFLICT (update_id) DO NOTHING"""
+).bindparams(
+    bindparam("b_flow", type_=String()),
+    bindparam("b_step", type_=String()),
+    bindparam("b_data", type_=JSON()),
+    bindparam("b_updated_at", type_=DateTime(timezone=True)),
+    bindparam("b_chat_id", type_=BigInteger()),
+    bindparam("b_version", type_=String()),
+    bindparam("r_update_id", type_=BigInteger()),
+    bindparam("r_chat_id", type_=BigInteger()),
+    bindparam("r_handled_at", type_=DateTime(timezone=True)),
+    bindparam("r_replies", type_=JSON()),
+    bindparam("r_delivered", type_=Boolean()),
+    bindparam("r_outcome", type_=String()),
+    bindparam("r_deliver_by", type_=DateTime(timezone=True)),
+)
+# The chat's state with its row version, read without a lock (see _CLOSE_UPDATE).
+_OPEN_UPDATE_VERSIONED = _OPEN_UPDATE.add_columns(literal_column("conversation.xmin::text").label("version"))
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -97,6 +132,8 @@ class ChatState:
     data: dict[str, Any]
     # A change not written yet (PostgreSQL: it goes with the update's record), as the save statement's parameters.
     unsaved: dict[str, Any] | None = None
+    # PostgreSQL: the row version (xmin) read when the update was opened.
+    version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,26 +186,21 @@ class ConversationRepository(Repository):
         self._unsaved: list[ChatState] = []
 
     async def open_update(self, chat_id: int, update_id: int, user_id: int, now: datetime) -> OpenedUpdate:
-        """The chat's state (created if missing, and row-locked on PostgreSQL so one chat's updates are applied
-        one at a time even across processes), the update's record if it was seen before, and the sender's
-        resident row with their role grants.
+        """The chat's state (created if missing), the update's record if it was seen before, and the sender's
+        resident row with their role grants, in one statement.
 
-        On PostgreSQL the lock is taken by its own statement and everything else is read after it: a statement
-        that waits for a row lock keeps the snapshot it started with, so a record or resident committed by the
-        process we waited for would read as missing (and a duplicate update would be applied twice)."""
+        On PostgreSQL several processes may serve one chat: nothing is locked here, and close_update writes the
+        update only if the chat's row is still the version read (else the update is applied again, from what
+        the other process left). A lock taken here would cost a statement of its own: one that waits for a row
+        lock keeps the snapshot it started with, so what the process we waited for committed would read as
+        missing."""
         params = {"chat_id": chat_id, "update_id": update_id, "user_id": user_id}
-        if self.postgres:
-            # A row we insert stays ours until commit: anyone else's insert or lock waits for it.
-            if (await self.session.execute(_LOCK_CONVERSATION, params)).first() is None and not await self._create(
-                chat_id, now
-            ):
-                await self.session.execute(_LOCK_CONVERSATION, params)
-            rows = (await self.session.execute(_OPEN_UPDATE, params)).all()
-        else:
-            rows = (await self.session.execute(_OPEN_UPDATE, params)).all()
-            if not rows:
-                await self._create(chat_id, now)
-                rows = (await self.session.execute(_OPEN_UPDATE, params)).all()
+        query = _OPEN_UPDATE_VERSIONED if self.postgres else _OPEN_UPDATE
+        rows = (await self.session.execute(query, params)).all()
+        if not rows:
+            # A row we insert stays ours until commit: another process's insert waits for it, then finds it.
+            await self._create(chat_id, now)
+            rows = (await self.session.execute(query, params)).all()
         first = rows[0]
         record = None
         if first.update_id is not None:
@@ -177,6 +209,8 @@ class ConversationRepository(Repository):
             )
         grants = [grant_of(row.RoleGrant) for row in rows if row.RoleGrant is not None]
         state = ChatState(chat_id, first.flow, first.step, dict(first.data or {}))
+        if self.postgres:
+            state.version = first.version
         return OpenedUpdate(state, record, first.Resident, grants, first.verified_circle_id)
 
     async def _create(self, chat_id: int, now: datetime) -> bool:
@@ -221,17 +255,25 @@ class ConversationRepository(Repository):
         *,
         deliver_by: datetime | None = None,
     ) -> bool:
-        """Record an update as applied together with its chat's new state (UpdateRepository.record's answer:
-        False if someone recorded it meanwhile, and then nothing of ours may commit)."""
+        """Record an update as applied together with its chat's new state. False if it may not commit: it was
+        recorded meanwhile by someone else, or (PostgreSQL) someone changed the chat since it was opened."""
         record = _record_params(update_id, chat_id, replies, now, "applied", deliver_by)
-        if state.unsaved is None:
+        if not self.postgres or state.version is None:
             await self.write_unsaved()
             return rowcount(await self.session.execute(_RECORD_UPDATE[self.postgres], record)) == 1
-        params, state.unsaved = state.unsaved, None
+        state.unsaved = None
         self._unsaved = [other for other in self._unsaved if other is not state]
         await self.write_unsaved()
-        prefixed = {f"r_{name}": value for name, value in record.items()}
-        return rowcount(await self.session.execute(_CLOSE_UPDATE, {**prefixed, **params})) == 1
+        params = {
+            **{f"r_{name}": value for name, value in record.items()},
+            "b_chat_id": state.chat_id,
+            "b_flow": state.flow,
+            "b_step": state.step,
+            "b_data": dict(state.data),
+            "b_updated_at": now,
+            "b_version": state.version,
+        }
+        return rowcount(await self.session.execute(_CLOSE_UPDATE, params)) == 1
 
 
 class UpdateRepository(Repository):
