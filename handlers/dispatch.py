@@ -36,8 +36,6 @@ DELIVERY_GRACE = timedelta(seconds=5)
 # Pauses between the attempts of an update whose handler failed (a bug fails the same way at once).
 RETRY_DELAYS = (0.05, 0.25)
 FAILURE_MEMORY = 10_000
-# Attempts of an update whose chat another process keeps changing under it (PostgreSQL, several processes).
-CHAT_CHANGED_RETRIES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,15 +141,7 @@ class Dispatcher:
                 outcome = await self._apply(incoming)
                 if isinstance(outcome, BeingDelivered):
                     outcome = await self._await_delivery(incoming, outcome)
-            except UpdateNotApplied:
-                self.failures += 1
-                raise
             except Exception as exc:
-                settled = await self._applied_meanwhile(incoming)
-                if settled is not None:
-                    # Another process applied it while this one failed (on a unique key that one had just
-                    # written): not a failure of the update; what to show is what that one decided.
-                    return settled
                 self.failures += 1
                 if is_transient_database_error(exc):
                     log.warning(
@@ -175,16 +165,6 @@ class Dispatcher:
         raise AssertionError("unreachable")
 
     async def _apply(self, incoming: Incoming) -> Outcome | BeingDelivered:
-        for _ in range(CHAT_CHANGED_RETRIES):
-            outcome = await self._apply_once(incoming)
-            if outcome is not None:
-                return outcome
-            # Another process changed the chat while this one worked on it: apply the update again from there.
-        raise UpdateNotApplied(incoming.update_id, "its chat kept changing under it", transient=True)
-
-    async def _apply_once(self, incoming: Incoming) -> Outcome | BeingDelivered | None:
-        """Apply the update in one transaction; None if it had to roll back because another process changed its
-        chat meanwhile."""
         async with self.services.db.unit_of_work() as uow:
             now = self.services.clock()
             opened = await uow.conversations.open_update(incoming.chat_id, incoming.update_id, incoming.user_id, now)
@@ -203,27 +183,14 @@ class Dispatcher:
                 opened.state, incoming.update_id, chat_id, replies, now, deliver_by=now + self.delivery_grace
             ):
                 # Recorded meanwhile by another process (a redelivery handled twice at once): ours must not
-                # count, and what to show is what that one decided. Not recorded: the chat changed meanwhile.
+                # count, and what to show is what that one decided.
                 await uow.rollback()
                 seen = await uow.updates.seen(incoming.update_id)
-                return self._redelivery(incoming, seen, now) if seen else None
+                return self._redelivery(incoming, seen, now) if seen else Outcome(incoming.update_id, [], False)
             await uow.commit()
         if ctx.wrote_outbox:
             self.services.on_outbox()
         return Outcome(incoming.update_id, ctx.replies, bool(ctx.replies))
-
-    async def _applied_meanwhile(self, incoming: Incoming) -> Outcome | None:
-        """What to show for an update recorded now by another process; None if it is not recorded (or that
-        cannot be told)."""
-        try:
-            async with self.services.db.unit_of_work() as uow:
-                seen = await uow.updates.seen(incoming.update_id)
-        except Exception:  # the database is failing: the caller's error says more than this one
-            return None
-        if seen is None:
-            return None
-        outcome = self._redelivery(incoming, seen, self.services.clock())
-        return await self._await_delivery(incoming, outcome) if isinstance(outcome, BeingDelivered) else outcome
 
     def _redelivery(self, incoming: Incoming, seen: UpdateRecord, now: datetime) -> Outcome | BeingDelivered:
         """An update applied before: change nothing; resend only replies that never reached the chat (if the

@@ -2,8 +2,8 @@
 
 Plain SQL on the hot path: an update reads and writes one conversation row and one update record, and the
 statements are built once (building and keying a statement per call cost more than running it). On PostgreSQL,
-where every statement is a round trip to the server, an update is opened with one statement (everything it starts
-from) and closed with one (its record and the chat's new state together, if the chat is still as it was read).
+where every statement is a round trip to the server, an update is opened with one statement (the chat's row lock
+and everything it starts from) and closed with one (its record and the chat's state together).
 """
 
 from __future__ import annotations
@@ -83,20 +83,16 @@ _MARK_DELIVERED = (
     .where(_UPDATES.c.update_id == any_(bindparam("ids", type_=ARRAY(BigInteger()))))
     .values(delivered=True, replies=None)
 )
-# The close of an update on PostgreSQL, in one statement: the chat's new state, written only if nobody changed
-# the chat since it was opened (its row version, xmin, is the one read), and the update's record, inserted only
-# then (or when the chat's row is gone: an erasure) and unless another process recorded it meanwhile. Its row
-# count is the record's: 0 means this update's work must not commit. The conversation row is not locked when the
-# update is opened: the close's UPDATE takes the lock, waits for anyone holding it and then sees their change.
+# The close of an update on PostgreSQL, in one statement: the chat's state (always written, even unchanged, so a
+# process that waited for the row's lock sees a new version, see _OPEN_UPDATE_LOCKED) and the update's record,
+# inserted unless another process recorded it meanwhile; the row count is the record's.
 _CLOSE_UPDATE = text(
     """WITH saved AS (
     UPDATE conversation SET flow = :b_flow, step = :b_step, data = :b_data, updated_at = :b_updated_at
-    WHERE chat_id = :b_chat_id AND xmin::text = :b_version
-    RETURNING 1
+    WHERE chat_id = :b_chat_id
 )
 INSERT INTO processed_update (update_id, chat_id, handled_at, replies, delivered, outcome, deliver_by)
-SELECT :r_update_id, :r_chat_id, :r_handled_at, :r_replies, :r_delivered, :r_outcome, :r_deliver_by
-WHERE EXISTS (SELECT 1 FROM saved) OR NOT EXISTS (SELECT 1 FROM conversation WHERE chat_id = :b_chat_id)
+VALUES (:r_update_id, :r_chat_id, :r_handled_at, :r_replies, :r_delivered, :r_outcome, :r_deliver_by)
 ON CONFLICT (update_id) DO NOTHING"""
 ).bindparams(
     bindparam("b_flow", type_=String()),
@@ -104,7 +100,6 @@ ON CONFLICT (update_id) DO NOTHING"""
     bindparam("b_data", type_=JSON()),
     bindparam("b_updated_at", type_=DateTime(timezone=True)),
     bindparam("b_chat_id", type_=BigInteger()),
-    bindparam("b_version", type_=String()),
     bindparam("r_update_id", type_=BigInteger()),
     bindparam("r_chat_id", type_=BigInteger()),
     bindparam("r_handled_at", type_=DateTime(timezone=True)),
@@ -113,8 +108,17 @@ ON CONFLICT (update_id) DO NOTHING"""
     bindparam("r_outcome", type_=String()),
     bindparam("r_deliver_by", type_=DateTime(timezone=True)),
 )
-# The chat's state with its row version, read without a lock (see _CLOSE_UPDATE).
-_OPEN_UPDATE_VERSIONED = _OPEN_UPDATE.add_columns(literal_column("conversation.xmin::text").label("version"))
+# PostgreSQL: the same, row-locking the chat's conversation, with its row version twice: as locked and as in the
+# statement's snapshot. A statement that waited for the lock gets the row as the holder left it but everything
+# else as it was when it started; the versions then differ, and everything is read again (the lock now held).
+_SNAPSHOT_CONVERSATION = _CONVERSATION.alias("snapshot_conversation")
+_OPEN_UPDATE_LOCKED = _OPEN_UPDATE.add_columns(
+    literal_column("conversation.xmin::text").label("version"),
+    select(literal_column("snapshot_conversation.xmin::text"))
+    .where(_SNAPSHOT_CONVERSATION.c.chat_id == bindparam("chat_id"))
+    .scalar_subquery()
+    .label("snapshot_version"),
+).with_for_update(of=_CONVERSATION)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -132,8 +136,6 @@ class ChatState:
     data: dict[str, Any]
     # A change not written yet (PostgreSQL: it goes with the update's record), as the save statement's parameters.
     unsaved: dict[str, Any] | None = None
-    # PostgreSQL: the row version (xmin) read when the update was opened.
-    version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,20 +188,17 @@ class ConversationRepository(Repository):
         self._unsaved: list[ChatState] = []
 
     async def open_update(self, chat_id: int, update_id: int, user_id: int, now: datetime) -> OpenedUpdate:
-        """The chat's state (created if missing), the update's record if it was seen before, and the sender's
-        resident row with their role grants, in one statement.
-
-        On PostgreSQL several processes may serve one chat: nothing is locked here, and close_update writes the
-        update only if the chat's row is still the version read (else the update is applied again, from what
-        the other process left). A lock taken here would cost a statement of its own: one that waits for a row
-        lock keeps the snapshot it started with, so what the process we waited for committed would read as
-        missing."""
+        """The chat's state (created if missing, and row-locked on PostgreSQL so one chat's updates are applied
+        one at a time even across processes), the update's record if it was seen before, and the sender's
+        resident row with their role grants: one statement, unless the chat is new or (PostgreSQL) another
+        process held the chat's lock and changed it meanwhile (see _OPEN_UPDATE_LOCKED)."""
         params = {"chat_id": chat_id, "update_id": update_id, "user_id": user_id}
-        query = _OPEN_UPDATE_VERSIONED if self.postgres else _OPEN_UPDATE
+        query = _OPEN_UPDATE_LOCKED if self.postgres else _OPEN_UPDATE
         rows = (await self.session.execute(query, params)).all()
-        if not rows:
-            # A row we insert stays ours until commit: another process's insert waits for it, then finds it.
-            await self._create(chat_id, now)
+        while not rows or (self.postgres and rows[0].version != rows[0].snapshot_version):
+            # A row we insert stays ours until commit: another process's insert or lock waits for it.
+            if not rows:
+                await self._create(chat_id, now)
             rows = (await self.session.execute(query, params)).all()
         first = rows[0]
         record = None
@@ -209,8 +208,6 @@ class ConversationRepository(Repository):
             )
         grants = [grant_of(row.RoleGrant) for row in rows if row.RoleGrant is not None]
         state = ChatState(chat_id, first.flow, first.step, dict(first.data or {}))
-        if self.postgres:
-            state.version = first.version
         return OpenedUpdate(state, record, first.Resident, grants, first.verified_circle_id)
 
     async def _create(self, chat_id: int, now: datetime) -> bool:
@@ -255,12 +252,11 @@ class ConversationRepository(Repository):
         *,
         deliver_by: datetime | None = None,
     ) -> bool:
-        """Record an update as applied together with its chat's new state. False if it may not commit: it was
-        recorded meanwhile by someone else, or (PostgreSQL) someone changed the chat since it was opened."""
+        """Record an update as applied together with its chat's state (UpdateRepository.record's answer: False
+        if someone recorded it meanwhile, and then nothing of ours may commit)."""
         record = _record_params(update_id, chat_id, replies, now, "applied", deliver_by)
-        if not self.postgres or state.version is None:
-            await self.write_unsaved()
-            return rowcount(await self.session.execute(_RECORD_UPDATE[self.postgres], record)) == 1
+        if not self.postgres:
+            return rowcount(await self.session.execute(_RECORD_UPDATE[False], record)) == 1
         state.unsaved = None
         self._unsaved = [other for other in self._unsaved if other is not state]
         await self.write_unsaved()
@@ -271,7 +267,6 @@ class ConversationRepository(Repository):
             "b_step": state.step,
             "b_data": dict(state.data),
             "b_updated_at": now,
-            "b_version": state.version,
         }
         return rowcount(await self.session.execute(_CLOSE_UPDATE, params)) == 1
 

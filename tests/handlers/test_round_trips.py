@@ -1,19 +1,13 @@
-"""Statements an update sends to the database (a regression guard), and on PostgreSQL the close that refuses to
-commit over a chat another process changed meanwhile."""
+"""Statements an update sends to the database, counted by storage.db.RoundTrips (a regression guard). Two processes
+on one chat are tests/storage/test_concurrency.py."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 
 from bot.channels.base import Incoming, IncomingKind
-from bot.domain.permissions import Action
-from handlers import Dispatcher
-from handlers.context import Context, Flow, NoStep
-from handlers.routing import Command, Routes
-from storage.db import Database
 from tests.conftest import POSTGRES_URL, drop_database, fresh_database_url, open_seeded
 from tests.handlers.harness import Harness, Person
 
@@ -67,52 +61,22 @@ def callback(update_id: int, data: str) -> Incoming:
 
 
 @pytest.fixture
-async def two_processes(tmp_path) -> AsyncIterator[tuple[Database, Database]]:  # type: ignore[no-untyped-def]
-    """Two databases objects (as two processes have) on one fresh PostgreSQL database."""
+async def postgres_bot(tmp_path) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-def]
+    """A dispatcher on a fresh, seeded PostgreSQL database."""
     if not POSTGRES_URL:
         pytest.skip("VECINOS_TEST_POSTGRES_URL not set")
     url = await fresh_database_url("postgres", tmp_path)
-    first = await open_seeded(url)
-    second = Database(url)
+    db = await open_seeded(url)
     try:
-        yield first, second
+        yield Harness(db)
     finally:
-        await first.dispose()
-        await second.dispose()
+        await db.dispose()
         await drop_database(url)
 
 
 @pytest.mark.postgres
-async def test_an_update_whose_chat_changed_meanwhile_is_applied_again_from_there(
-    two_processes: tuple[Database, Database],
-) -> None:
-    """Process A opens an update; process B applies another update of the same chat and commits; A's close must
-    not commit over B's state: A applies its update again and counts from B's result."""
-    first_db, second_db = two_processes
-    first, second = Harness(first_db), Harness(second_db)
-    calls = {"first": 0}
-
-    async def count(ctx: Context) -> None:
-        await ctx.go(Flow.NONE, NoStep.NONE, n=int(ctx.data.get("n", 0)) + 1)
-        ctx.say(str(ctx.data["n"]))
-
-    async def count_slowly(ctx: Context) -> None:
-        calls["first"] += 1
-        await count(ctx)
-        if calls["first"] == 1:
-            # Meanwhile, the other process handles the chat's next update to the end.
-            await second_process.handle(command(2, "count"))
-
-    first_process = Dispatcher(first.services, Routes(commands={"count": Command(count_slowly, Action.JOIN_CIRCLE)}))
-    second_process = Dispatcher(second.services, Routes(commands={"count": Command(count, Action.JOIN_CIRCLE)}))
-    # The chat exists before (as it does for every update but a chat's first).
-    await second_process.handle(command(1, "count"))
-
-    outcome = await asyncio.wait_for(first_process.handle(command(3, "count")), 30)
-
-    assert calls["first"] == 2
-    assert [r.text for r in outcome.replies] == ["3"]
-    async with first_db.unit_of_work() as uow:
-        opened = await uow.conversations.open_update(ANA.user_id, 999, ANA.user_id, first.clock())
-        assert opened.state.data["n"] == 3
-        assert await uow.updates.count() == 3
+async def test_on_postgresql_a_tap_is_begin_open_close_commit(postgres_bot: Harness) -> None:
+    # The open (row lock and everything read) and the close (state and record) are one statement each.
+    await postgres_bot.dispatcher.handle(command(1, "start"))
+    tap = await statements_for(postgres_bot, postgres_bot.dispatcher.handle(callback(2, "lang:es")))
+    assert tap == {"begin": 1, "statement": 2, "commit": 1}, tap
