@@ -209,6 +209,7 @@ class Vecinos:
                 by_status = await uow.cases.count_by_status([(None, None)])
             return depth, {state: n for state, n in by_status.items() if state in OPEN_STATES}
 
+        metrics.watch_database(self.db.round_trips.counts)
         return await metrics.render(read)
 
     async def _serve_http(

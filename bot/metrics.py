@@ -1,12 +1,14 @@
 """Prometheus metrics: updates handled by kind and how long they took, messages the sender sent, were refused
 (429 flood waits, 403 blocked chats) or retried; and, read from the database when scraped, the outbox's depth by
-status and topic and the open cases by state. One registry per process (several processes: scrape each)."""
+status and topic and the open cases by state; and the statements sent to the database (round trips) by kind.
+One registry per process (several processes: scrape each)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
 
 REGISTRY = CollectorRegistry()
 UPDATES = Counter("vecinos_updates_total", "Updates handled, by kind", ["kind"], registry=REGISTRY)
@@ -26,6 +28,34 @@ OPEN_CASES = Gauge("vecinos_open_cases", "Open report cases by state", ["state"]
 SCHEDULER_LAG = Gauge(
     "vecinos_scheduler_lag_seconds", "How late the last scheduler tick ran, by tick", ["tick"], registry=REGISTRY
 )
+
+
+class DatabaseStatements:
+    """`vecinos_db_statements_total{kind}`, read at scrape time from the database layer's own tally (a dict
+    increment per statement on the hot path costs less than a labelled prometheus counter)."""
+
+    def __init__(self) -> None:
+        self.counts: Mapping[str, int] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        """The counts as one counter family (called by the registry on every scrape)."""
+        family = CounterMetricFamily(
+            "vecinos_db_statements",
+            "Statements sent to the database, by kind (statement, begin, commit, rollback): its round trips",
+            labels=["kind"],
+        )
+        for kind in ("statement", "begin", "commit", "rollback"):
+            family.add_metric([kind], float(self.counts.get(kind, 0)))
+        yield family
+
+
+DB_STATEMENTS = DatabaseStatements()
+REGISTRY.register(DB_STATEMENTS)
+
+
+def watch_database(counts: Mapping[str, int]) -> None:
+    """Serve this process's database statement counts (storage.db.RoundTrips.counts)."""
+    DB_STATEMENTS.counts = counts
 
 
 async def render(read_gauges: Callable[[], Awaitable[tuple[dict[tuple[str, str], int], dict[str, int]]]]) -> bytes:

@@ -179,8 +179,8 @@ class Dispatcher:
             # After an erasure even the update record must not point at the person's chat.
             chat_id = 0 if ctx.erased else incoming.chat_id
             replies = [r.to_dict() for r in ctx.replies]
-            if not await uow.updates.record(
-                incoming.update_id, chat_id, replies, now, deliver_by=now + self.delivery_grace
+            if not await uow.conversations.close_update(
+                opened.state, incoming.update_id, chat_id, replies, now, deliver_by=now + self.delivery_grace
             ):
                 # Recorded meanwhile by another process (a redelivery handled twice at once): ours must not
                 # count, and what to show is what that one decided.

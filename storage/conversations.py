@@ -1,7 +1,9 @@
 """Conversation state per chat, and the record of updates already applied (exactly-once in effect).
 
 Plain SQL on the hot path: an update reads and writes one conversation row and one update record, and the
-statements are built once (building and keying a statement per call cost more than running it).
+statements are built once (building and keying a statement per call cost more than running it). On PostgreSQL,
+where every statement is a round trip to the server, an update is opened with one statement (the chat's row lock
+and everything it starts from) and closed with one (its record and the chat's state together).
 """
 
 from __future__ import annotations
@@ -11,7 +13,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, and_, bindparam, delete, func, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    String,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -45,9 +63,6 @@ _OPEN_UPDATE = (
     .outerjoin(RoleGrant, RoleGrant.resident_id == Resident.id)
     .where(_CONVERSATION.c.chat_id == bindparam("chat_id"))
 )
-_LOCK_CONVERSATION = (
-    select(_CONVERSATION.c.chat_id).where(_CONVERSATION.c.chat_id == bindparam("chat_id")).with_for_update()
-)
 # The update record, inserted unless another process recorded it meanwhile (one prebuilt statement per backend).
 _RECORD_UPDATE = {
     True: pg_insert(_UPDATES).on_conflict_do_nothing(index_elements=[_UPDATES.c.update_id]),
@@ -63,6 +78,47 @@ _SAVE_CONVERSATION = (
         updated_at=bindparam("b_updated_at", type_=_CONVERSATION.c.updated_at.type),
     )
 )
+_MARK_DELIVERED = (
+    update(_UPDATES)
+    .where(_UPDATES.c.update_id == any_(bindparam("ids", type_=ARRAY(BigInteger()))))
+    .values(delivered=True, replies=None)
+)
+# The close of an update on PostgreSQL, in one statement: the chat's state (always written, even unchanged, so a
+# process that waited for the row's lock sees a new version, see _OPEN_UPDATE_LOCKED) and the update's record,
+# inserted unless another process recorded it meanwhile; the row count is the record's.
+_CLOSE_UPDATE = text(
+    """WITH saved AS (
+    UPDATE conversation SET flow = :b_flow, step = :b_step, data = :b_data, updated_at = :b_updated_at
+    WHERE chat_id = :b_chat_id
+)
+INSERT INTO processed_update (update_id, chat_id, handled_at, replies, delivered, outcome, deliver_by)
+VALUES (:r_update_id, :r_chat_id, :r_handled_at, :r_replies, :r_delivered, :r_outcome, :r_deliver_by)
+ON CONFLICT (update_id) DO NOTHING"""
+).bindparams(
+    bindparam("b_flow", type_=String()),
+    bindparam("b_step", type_=String()),
+    bindparam("b_data", type_=JSON()),
+    bindparam("b_updated_at", type_=DateTime(timezone=True)),
+    bindparam("b_chat_id", type_=BigInteger()),
+    bindparam("r_update_id", type_=BigInteger()),
+    bindparam("r_chat_id", type_=BigInteger()),
+    bindparam("r_handled_at", type_=DateTime(timezone=True)),
+    bindparam("r_replies", type_=JSON()),
+    bindparam("r_delivered", type_=Boolean()),
+    bindparam("r_outcome", type_=String()),
+    bindparam("r_deliver_by", type_=DateTime(timezone=True)),
+)
+# PostgreSQL: the same, row-locking the chat's conversation, with its row version twice: as locked and as in the
+# statement's snapshot. A statement that waited for the lock gets the row as the holder left it but everything
+# else as it was when it started; the versions then differ, and everything is read again (the lock now held).
+_SNAPSHOT_CONVERSATION = _CONVERSATION.alias("snapshot_conversation")
+_OPEN_UPDATE_LOCKED = _OPEN_UPDATE.add_columns(
+    literal_column("conversation.xmin::text").label("version"),
+    select(literal_column("snapshot_conversation.xmin::text"))
+    .where(_SNAPSHOT_CONVERSATION.c.chat_id == bindparam("chat_id"))
+    .scalar_subquery()
+    .label("snapshot_version"),
+).with_for_update(of=_CONVERSATION)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -78,6 +134,8 @@ class ChatState:
     flow: str
     step: str
     data: dict[str, Any]
+    # A change not written yet (PostgreSQL: it goes with the update's record), as the save statement's parameters.
+    unsaved: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,28 +160,46 @@ class OpenedUpdate:
     verified_circle_id: int | None = None
 
 
+def _record_params(
+    update_id: int,
+    chat_id: int,
+    replies: list[dict[str, Any]],
+    now: datetime,
+    outcome: str,
+    deliver_by: datetime | None,
+) -> dict[str, Any]:
+    """The parameters of an update's record."""
+    return {
+        "update_id": update_id,
+        "chat_id": chat_id,
+        "handled_at": now,
+        "replies": replies or None,
+        "delivered": not replies,
+        "outcome": outcome,
+        "deliver_by": deliver_by if replies else None,
+    }
+
+
 class ConversationRepository(Repository):
     """Conversation state per chat."""
+
+    def __init__(self, session: Any, postgres: bool) -> None:
+        super().__init__(session, postgres)
+        self._unsaved: list[ChatState] = []
 
     async def open_update(self, chat_id: int, update_id: int, user_id: int, now: datetime) -> OpenedUpdate:
         """The chat's state (created if missing, and row-locked on PostgreSQL so one chat's updates are applied
         one at a time even across processes), the update's record if it was seen before, and the sender's
-        resident row with their role grants.
-
-        On PostgreSQL the lock is taken by its own statement and everything else is read after it: a statement
-        that waits for a row lock keeps the snapshot it started with, so a record or resident committed by the
-        process we waited for would read as missing (and a duplicate update would be applied twice)."""
+        resident row with their role grants: one statement, unless the chat is new or (PostgreSQL) another
+        process held the chat's lock and changed it meanwhile (see _OPEN_UPDATE_LOCKED)."""
         params = {"chat_id": chat_id, "update_id": update_id, "user_id": user_id}
-        if self.postgres:
-            if (await self.session.execute(_LOCK_CONVERSATION, params)).first() is None:
-                await self._create(chat_id, now)
-                await self.session.execute(_LOCK_CONVERSATION, params)
-            rows = (await self.session.execute(_OPEN_UPDATE, params)).all()
-        else:
-            rows = (await self.session.execute(_OPEN_UPDATE, params)).all()
+        query = _OPEN_UPDATE_LOCKED if self.postgres else _OPEN_UPDATE
+        rows = (await self.session.execute(query, params)).all()
+        while not rows or (self.postgres and rows[0].version != rows[0].snapshot_version):
+            # A row we insert stays ours until commit: another process's insert or lock waits for it.
             if not rows:
                 await self._create(chat_id, now)
-                rows = (await self.session.execute(_OPEN_UPDATE, params)).all()
+            rows = (await self.session.execute(query, params)).all()
         first = rows[0]
         record = None
         if first.update_id is not None:
@@ -134,19 +210,65 @@ class ConversationRepository(Repository):
         state = ChatState(chat_id, first.flow, first.step, dict(first.data or {}))
         return OpenedUpdate(state, record, first.Resident, grants, first.verified_circle_id)
 
-    async def _create(self, chat_id: int, now: datetime) -> None:
+    async def _create(self, chat_id: int, now: datetime) -> bool:
+        """Insert the chat's row unless it exists; whether this did."""
         stmt = self._insert(Conversation).values(chat_id=chat_id, flow="", step="", data={}, updated_at=now)
-        await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["chat_id"]))
+        return rowcount(await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["chat_id"]))) == 1
 
     async def save(self, state: ChatState, flow: str, step: str, data: dict[str, Any], now: datetime) -> None:
-        """Move a chat to a flow and step, with its answers so far."""
+        """Move a chat to a flow and step, with its answers so far (on PostgreSQL written when the update is
+        closed, see close_update; anything else that commits writes it first)."""
         if (state.flow, state.step, state.data) == (flow, step, data):
             return
         state.flow, state.step, state.data = flow, step, dict(data)
-        await self.session.execute(
-            _SAVE_CONVERSATION,
-            {"b_chat_id": state.chat_id, "b_flow": flow, "b_step": step, "b_data": dict(data), "b_updated_at": now},
-        )
+        params = {"b_chat_id": state.chat_id, "b_flow": flow, "b_step": step, "b_data": dict(data), "b_updated_at": now}
+        if self.postgres:
+            state.unsaved = params
+            self._unsaved.append(state)
+        else:
+            await self.session.execute(_SAVE_CONVERSATION, params)
+
+    def forget_unsaved(self) -> None:
+        """Drop the changes of state kept for the close (the transaction was rolled back)."""
+        for state in self._unsaved:
+            state.unsaved = None
+        self._unsaved.clear()
+
+    async def write_unsaved(self) -> None:
+        """Write the changes of state kept for the close (a commit without close_update)."""
+        while self._unsaved:
+            state = self._unsaved.pop()
+            if state.unsaved is not None:
+                params, state.unsaved = state.unsaved, None
+                await self.session.execute(_SAVE_CONVERSATION, params)
+
+    async def close_update(
+        self,
+        state: ChatState,
+        update_id: int,
+        chat_id: int,
+        replies: list[dict[str, Any]],
+        now: datetime,
+        *,
+        deliver_by: datetime | None = None,
+    ) -> bool:
+        """Record an update as applied together with its chat's state (UpdateRepository.record's answer: False
+        if someone recorded it meanwhile, and then nothing of ours may commit)."""
+        record = _record_params(update_id, chat_id, replies, now, "applied", deliver_by)
+        if not self.postgres:
+            return rowcount(await self.session.execute(_RECORD_UPDATE[False], record)) == 1
+        state.unsaved = None
+        self._unsaved = [other for other in self._unsaved if other is not state]
+        await self.write_unsaved()
+        params = {
+            **{f"r_{name}": value for name, value in record.items()},
+            "b_chat_id": state.chat_id,
+            "b_flow": state.flow,
+            "b_step": state.step,
+            "b_data": dict(state.data),
+            "b_updated_at": now,
+        }
+        return rowcount(await self.session.execute(_CLOSE_UPDATE, params)) == 1
 
 
 class UpdateRepository(Repository):
@@ -176,22 +298,18 @@ class UpdateRepository(Repository):
         """Remember an update as applied (or failed), with the replies still to deliver (none: delivered
         already). False if it was recorded meanwhile by someone else: then nothing of ours may commit."""
         result = await self.session.execute(
-            _RECORD_UPDATE[self.postgres],
-            {
-                "update_id": update_id,
-                "chat_id": chat_id,
-                "handled_at": now,
-                "replies": replies or None,
-                "delivered": not replies,
-                "outcome": outcome,
-                "deliver_by": deliver_by if replies else None,
-            },
+            _RECORD_UPDATE[self.postgres], _record_params(update_id, chat_id, replies, now, outcome, deliver_by)
         )
         return rowcount(result) == 1
 
     async def mark_delivered(self, update_ids: Sequence[int]) -> None:
         """Forget the replies of updates whose replies reached the chat."""
-        if update_ids:
+        if not update_ids:
+            return
+        if self.postgres:
+            # One statement text for any number of ids, so it stays prepared (an IN list is a new one per length).
+            await self.session.execute(_MARK_DELIVERED, {"ids": list(update_ids)})
+        else:
             await self.session.execute(
                 update(ProcessedUpdate)
                 .where(ProcessedUpdate.update_id.in_(list(update_ids)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Prepared statements kept per PostgreSQL connection (SQLAlchemy's asyncpg default is 100).
+STATEMENT_CACHE_SIZE = 500
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -32,6 +35,36 @@ def alembic_config(url: str | None = None) -> Config:
     if url:
         config.set_main_option("sqlalchemy.url", url)
     return config
+
+
+class RoundTrips:
+    """Statements sent to the database, by kind (statement, begin, commit, rollback), counted from the engines'
+    events: what /metrics serves as `vecinos_db_statements_total` and the throughput bench divides by updates.
+
+    On SQLite our BEGIN IMMEDIATE is a statement of its own, so only the PostgreSQL driver's implicit BEGIN is
+    counted as a begin."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def watch(self, engine: AsyncEngine, *, count_begin: bool) -> None:
+        """Count what `engine` sends from now on."""
+        counts = self.counts
+        sync_engine = engine.sync_engine
+
+        def on_statement(*_args: Any) -> None:
+            # An executemany counts once: asyncpg pipelines its parameter sets, SQLite runs them in-process.
+            counts["statement"] += 1
+
+        event.listen(sync_engine, "before_cursor_execute", on_statement)
+        if count_begin:
+            event.listen(sync_engine, "begin", lambda _conn: counts.update(("begin",)))
+        event.listen(sync_engine, "commit", lambda _conn: counts.update(("commit",)))
+        event.listen(sync_engine, "rollback", lambda _conn: counts.update(("rollback",)))
+
+    def total(self) -> int:
+        """Every statement counted so far."""
+        return sum(self.counts.values())
 
 
 class Database:
@@ -47,8 +80,15 @@ class Database:
             options["pool_reset_on_return"] = None
         else:
             # No pre-ping: it costs a round trip per transaction; a dropped connection fails one update,
-            # which is then re-delivered because its batch is not confirmed.
-            options.update(pool_size=10, max_overflow=10, pool_recycle=1800)
+            # which is then re-delivered because its batch is not confirmed. No overflow: a connection opened
+            # for a burst and closed after it costs its set-up queries and prepares every statement again.
+            # asyncpg prepares each statement once per connection; the cache holds every hot statement.
+            options.update(
+                pool_size=20,
+                max_overflow=0,
+                pool_recycle=1800,
+                connect_args={"prepared_statement_cache_size": STATEMENT_CACHE_SIZE},
+            )
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             _tune_sqlite(self.engine)
@@ -57,11 +97,27 @@ class Database:
         self.priority_engine: AsyncEngine | None = None
         self.priority_sessions = self.sessions
         if not self.is_sqlite:
-            self.priority_engine = create_async_engine(url, echo=echo, pool_size=2, max_overflow=2, pool_recycle=1800)
+            # Losing a delivery record in a crash only means its replies may be shown again on a redelivery (as
+            # with one written late), so its commit need not wait for the disk.
+            self.priority_engine = create_async_engine(
+                url,
+                echo=echo,
+                pool_size=2,
+                max_overflow=2,
+                pool_recycle=1800,
+                connect_args={
+                    "prepared_statement_cache_size": STATEMENT_CACHE_SIZE,
+                    "server_settings": {"synchronous_commit": "off"},
+                },
+            )
             self.priority_sessions = async_sessionmaker(self.priority_engine, expire_on_commit=False, autoflush=True)
         # SQLite has one writer: queueing in the event loop beats spinning in its busy handler.
         self.write_lock: PriorityLock | None = PriorityLock() if self.is_sqlite else None
         self.territory_cache = TerritoryCache()
+        self.round_trips = RoundTrips()
+        for engine in (self.engine, self.priority_engine):
+            if engine is not None:
+                self.round_trips.watch(engine, count_begin=not self.is_sqlite)
 
     async def ping(self) -> bool:
         """Whether the database answers a trivial query now."""

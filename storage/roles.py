@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, case, delete, or_, select, update
 
 from bot.domain.permissions import Grant, Role, ScopeKind, Sector
 from storage.base import Repository, rowcount
@@ -194,16 +194,21 @@ class RoleRepository(Repository):
         return await self._first_holders(condition)
 
     async def _first_holders(self, *conditions: Any) -> Sequence[Resident]:
-        """The residents holding a grant that matches the first condition anyone matches, by id."""
-        for condition in conditions:
-            query = (
-                select(Resident)
-                .join(RoleGrant, RoleGrant.resident_id == Resident.id)
-                .where(condition)
-                .distinct()
-                .order_by(Resident.id)
-            )
-            rows = (await self.session.scalars(query)).all()
-            if rows:
-                return rows
-        return []
+        """The residents holding a grant that matches the first condition anyone matches, by id (one statement:
+        each grant is ranked by the first condition it matches, and the best rank wins)."""
+        rank = case(*((condition, index) for index, condition in enumerate(conditions)))
+        query = (
+            select(Resident, rank.label("rank"))
+            .join(RoleGrant, RoleGrant.resident_id == Resident.id)
+            .where(or_(*conditions))
+            .order_by(Resident.id)
+        )
+        rows = (await self.session.execute(query)).all()
+        if not rows:
+            return []
+        best = min(row.rank for row in rows)
+        holders: dict[int, Resident] = {}
+        for row in rows:
+            if row.rank == best:
+                holders.setdefault(row.Resident.id, row.Resident)
+        return list(holders.values())

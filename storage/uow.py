@@ -120,10 +120,12 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Make everything done in this unit of work durable."""
+        await self.conversations.write_unsaved()
         await self.session.commit()
 
     async def rollback(self) -> None:
         """Undo everything done in this unit of work so far."""
+        self.conversations.forget_unsaved()
         await self.session.rollback()
 
     async def flush(self) -> None:
