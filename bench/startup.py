@@ -125,33 +125,28 @@ class Subject:
     answered: list[float] = field(default_factory=list)
 
 
+async def start_subject(
+    fake: FakeTelegram, subject: Subject, user_id: int
+) -> tuple[float, float, asyncio.subprocess.Process]:
+    """Start one subject until it polls and has answered `user_id`'s waiting /start."""
+    return await start_until_polling(
+        fake, subject.token, subject.command, cwd=subject.cwd, env=subject.env, log=subject.log, user_id=user_id
+    )
+
+
 async def measure_interleaved(fake: FakeTelegram, subjects: list[Subject], args: argparse.Namespace) -> None:
     """Start every subject `args.starts` times, taking turns, so a burst of load on the shared machine falls on
     all of them alike; then start each once more, read its RSS, have it answer the load, read it again."""
     for attempt in range(args.starts):
         for subject in subjects:
-            polling, answer, process = await start_until_polling(
-                fake,
-                subject.token,
-                subject.command,
-                cwd=subject.cwd,
-                env=subject.env,
-                log=subject.log,
-                user_id=subject.first_new_user + args.updates + attempt,
+            polling, answer, process = await start_subject(
+                fake, subject, subject.first_new_user + args.updates + attempt
             )
             await stop(process)
             subject.seconds.append(polling)
             subject.answered.append(answer)
     for subject in subjects:
-        _, _, process = await start_until_polling(
-            fake,
-            subject.token,
-            subject.command,
-            cwd=subject.cwd,
-            env=subject.env,
-            log=subject.log,
-            user_id=subject.first_new_user + args.updates + args.starts,
-        )
+        _, _, process = await start_subject(fake, subject, subject.first_new_user + args.updates + args.starts)
         try:
             rss_started = rss_mb(process.pid)
             rate = await answer_load(fake, subject.token, args.updates, subject.first_new_user, args.concurrency)

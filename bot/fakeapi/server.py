@@ -417,6 +417,17 @@ def create_app(fake: FakeTelegram | None = None) -> web.Application:
     return app
 
 
+def listening_url(runner: web.AppRunner, host: str, port: int) -> str:
+    """The http:// address a started runner listens on (the real port when `port` was 0), without a slash."""
+    real_port = port
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            real_port = int(address[1])
+            break
+    url_host = f"[{host}]" if ":" in host else host
+    return f"http://{url_host}:{real_port}"
+
+
 async def start_fake_server(
     host: str = "127.0.0.1",
     port: int = 0,
@@ -438,13 +449,7 @@ async def start_fake_server(
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    real_port = port
-    for address in runner.addresses:
-        if isinstance(address, tuple) and len(address) >= 2:
-            real_port = int(address[1])
-            break
-    url_host = f"[{host}]" if ":" in host else host
-    return fake, runner, f"http://{url_host}:{real_port}"
+    return fake, runner, listening_url(runner, host, port)
 
 
 def run_fake_server(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, web
 
+from bot.fakeapi.server import listening_url
 from bot.fakeapi.state import ChatState, ControlError, StoredMessage
 from bot.sandbox.telegram_html import safe_href, telegram_html
 from bot.sandbox.terminal_chat import PERSONAS, persona
@@ -397,10 +398,4 @@ async def start_web_sandbox(
         with contextlib.suppress(Exception):
             await runner.cleanup()
         raise
-    real_port = port
-    for address in runner.addresses:
-        if isinstance(address, tuple) and len(address) >= 2:
-            real_port = int(address[1])
-            break
-    url_host = f"[{host}]" if ":" in host else host
-    return sandbox, runner, f"http://{url_host}:{real_port}/"
+    return sandbox, runner, listening_url(runner, host, port) + "/"
