@@ -101,6 +101,9 @@ LEFT OUTER JOIN role_grant ON role_grant.resident_id = resident.id
 WHERE conversation.chat_id = $1
 FOR UPDATE OF conversation"""
 _PG_FIRST_RESIDENT_COLUMN = 16
+# A new chat's row, unless another process inserted it meanwhile.
+_PG_CREATE_CONVERSATION = """INSERT INTO conversation (chat_id, flow, step, data, updated_at)
+VALUES ($1, '', '', '{}', $2) ON CONFLICT (chat_id) DO NOTHING"""
 # The close of an update on PostgreSQL, in one statement: the chat's state (always written, even unchanged, so a
 # process that waited for the row's lock sees a new version, see _PG_OPEN_UPDATE) and the update's record,
 # inserted unless another process recorded it meanwhile; the status says whether the record was inserted.
@@ -211,7 +214,8 @@ class ConversationRepository(Repository):
         while not rows or rows[0][14] != rows[0][15]:
             # A row we insert stays ours until commit: another process's insert or lock waits for it.
             if not rows:
-                await self._create(chat_id, now)
+                count_statement(self._statement_counts)
+                await connection.execute(_PG_CREATE_CONVERSATION, chat_id, now)
             count_statement(self._statement_counts)
             rows = await connection.fetch(_PG_OPEN_UPDATE, chat_id, update_id, user_id)
         first = rows[0]
