@@ -8,6 +8,8 @@ and everything it starts from) and closed with one (its record and the chat's st
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,27 +18,24 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
-    DateTime,
-    String,
     and_,
     any_,
     bindparam,
     delete,
     func,
-    literal_column,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import make_transient_to_detached
 
 from bot.domain.permissions import Grant
 from storage.base import Repository, rowcount
 from storage.models import Conversation, Membership, ProcessedUpdate, Resident, RoleGrant
-from storage.roles import grant_of
+from storage.pg_driver import count_statement, driver_connection
+from storage.roles import grant_of, grant_of_values
 
 _CONVERSATION, _UPDATES, _MEMBERSHIP = Conversation.__table__, ProcessedUpdate.__table__, Membership.__table__
 # The chat's state, the update's record, the sender's resident row, their verified circle and their grants,
@@ -83,42 +82,37 @@ _MARK_DELIVERED = (
     .where(_UPDATES.c.update_id == any_(bindparam("ids", type_=ARRAY(BigInteger()))))
     .values(delivered=True, replies=None)
 )
-# The close of an update on PostgreSQL, in one statement: the chat's state (always written, even unchanged, so a
-# process that waited for the row's lock sees a new version, see _OPEN_UPDATE_LOCKED) and the update's record,
-# inserted unless another process recorded it meanwhile; the row count is the record's.
-_CLOSE_UPDATE = text(
-    """WITH saved AS (
-    UPDATE conversation SET flow = :b_flow, step = :b_step, data = :b_data, updated_at = :b_updated_at
-    WHERE chat_id = :b_chat_id
-)
-INSERT INTO processed_update (update_id, chat_id, handled_at, replies, delivered, outcome, deliver_by)
-VALUES (:r_update_id, :r_chat_id, :r_handled_at, :r_replies, :r_delivered, :r_outcome, :r_deliver_by)
-ON CONFLICT (update_id) DO NOTHING"""
-).bindparams(
-    bindparam("b_flow", type_=String()),
-    bindparam("b_step", type_=String()),
-    bindparam("b_data", type_=JSON()),
-    bindparam("b_updated_at", type_=DateTime(timezone=True)),
-    bindparam("b_chat_id", type_=BigInteger()),
-    bindparam("r_update_id", type_=BigInteger()),
-    bindparam("r_chat_id", type_=BigInteger()),
-    bindparam("r_handled_at", type_=DateTime(timezone=True)),
-    bindparam("r_replies", type_=JSON()),
-    bindparam("r_delivered", type_=Boolean()),
-    bindparam("r_outcome", type_=String()),
-    bindparam("r_deliver_by", type_=DateTime(timezone=True)),
-)
-# PostgreSQL: the same, row-locking the chat's conversation, with its row version twice: as locked and as in the
+# PostgreSQL, on the driver's connection (storage/pg_driver.py; SQLAlchemy's part cost more CPU than the
+# statements): the same, row-locking the chat's conversation, with its row version twice: as locked and as in the
 # statement's snapshot. A statement that waited for the lock gets the row as the holder left it but everything
 # else as it was when it started; the versions then differ, and everything is read again (the lock now held).
-_SNAPSHOT_CONVERSATION = _CONVERSATION.alias("snapshot_conversation")
-_OPEN_UPDATE_LOCKED = _OPEN_UPDATE.add_columns(
-    literal_column("conversation.xmin::text").label("version"),
-    select(literal_column("snapshot_conversation.xmin::text"))
-    .where(_SNAPSHOT_CONVERSATION.c.chat_id == bindparam("chat_id"))
-    .scalar_subquery()
-    .label("snapshot_version"),
-).with_for_update(of=_CONVERSATION)
+_RESIDENT_COLUMNS = tuple(column.name for column in Resident.__table__.columns)
+_PG_OPEN_UPDATE = f"""SELECT conversation.flow, conversation.step, conversation.data,
+    processed_update.update_id, processed_update.chat_id, processed_update.delivered, processed_update.replies,
+    processed_update.outcome, processed_update.deliver_by, membership.circle_id,
+    role_grant.role, role_grant.scope, role_grant.scope_id, role_grant.sector,
+    conversation.xmin::text, (SELECT snapshot.xmin::text FROM conversation AS snapshot WHERE snapshot.chat_id = $1),
+    {", ".join(f"resident.{name}" for name in _RESIDENT_COLUMNS)}
+FROM conversation
+LEFT OUTER JOIN processed_update ON processed_update.update_id = $2
+LEFT OUTER JOIN resident ON resident.telegram_user_id = $3
+LEFT OUTER JOIN membership ON membership.resident_id = resident.id AND membership.status = 'verified'
+LEFT OUTER JOIN role_grant ON role_grant.resident_id = resident.id
+WHERE conversation.chat_id = $1
+FOR UPDATE OF conversation"""
+_PG_FIRST_RESIDENT_COLUMN = 16
+# A new chat's row, unless another process inserted it meanwhile.
+_PG_CREATE_CONVERSATION = """INSERT INTO conversation (chat_id, flow, step, data, updated_at)
+VALUES ($1, '', '', '{}', $2) ON CONFLICT (chat_id) DO NOTHING"""
+# The close of an update on PostgreSQL, in one statement: the chat's state (always written, even unchanged, so a
+# process that waited for the row's lock sees a new version, see _PG_OPEN_UPDATE) and the update's record,
+# inserted unless another process recorded it meanwhile; the status says whether the record was inserted.
+_PG_CLOSE_UPDATE = """WITH saved AS (
+    UPDATE conversation SET flow = $1, step = $2, data = $3, updated_at = $4 WHERE chat_id = $5
+)
+INSERT INTO processed_update (update_id, chat_id, handled_at, replies, delivered, outcome, deliver_by)
+VALUES ($6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (update_id) DO NOTHING"""
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -183,22 +177,24 @@ def _record_params(
 class ConversationRepository(Repository):
     """Conversation state per chat."""
 
-    def __init__(self, session: Any, postgres: bool) -> None:
+    def __init__(self, session: Any, postgres: bool, statement_counts: Counter[str] | None = None) -> None:
         super().__init__(session, postgres)
         self._unsaved: list[ChatState] = []
+        self._statement_counts = statement_counts
 
     async def open_update(self, chat_id: int, update_id: int, user_id: int, now: datetime) -> OpenedUpdate:
         """The chat's state (created if missing, and row-locked on PostgreSQL so one chat's updates are applied
         one at a time even across processes), the update's record if it was seen before, and the sender's
         resident row with their role grants: one statement, unless the chat is new or (PostgreSQL) another
-        process held the chat's lock and changed it meanwhile (see _OPEN_UPDATE_LOCKED)."""
+        process held the chat's lock and changed it meanwhile (see _PG_OPEN_UPDATE)."""
+        if self.postgres:
+            return await self._open_update_on_postgres(chat_id, update_id, user_id, now)
         params = {"chat_id": chat_id, "update_id": update_id, "user_id": user_id}
-        query = _OPEN_UPDATE_LOCKED if self.postgres else _OPEN_UPDATE
+        query = _OPEN_UPDATE
         rows = (await self.session.execute(query, params)).all()
-        while not rows or (self.postgres and rows[0].version != rows[0].snapshot_version):
-            # A row we insert stays ours until commit: another process's insert or lock waits for it.
-            if not rows:
-                await self._create(chat_id, now)
+        if not rows:
+            # A row we insert stays ours until commit: another process's insert waits for it.
+            await self._create(chat_id, now)
             rows = (await self.session.execute(query, params)).all()
         first = rows[0]
         record = None
@@ -209,6 +205,32 @@ class ConversationRepository(Repository):
         grants = [grant_of(row.RoleGrant) for row in rows if row.RoleGrant is not None]
         state = ChatState(chat_id, first.flow, first.step, dict(first.data or {}))
         return OpenedUpdate(state, record, first.Resident, grants, first.verified_circle_id)
+
+    async def _open_update_on_postgres(self, chat_id: int, update_id: int, user_id: int, now: datetime) -> OpenedUpdate:
+        """open_update on PostgreSQL: one statement on the driver's connection, read as plain rows."""
+        connection = await driver_connection(self.session)
+        count_statement(self._statement_counts)
+        rows = await connection.fetch(_PG_OPEN_UPDATE, chat_id, update_id, user_id)
+        while not rows or rows[0][14] != rows[0][15]:
+            # A row we insert stays ours until commit: another process's insert or lock waits for it.
+            if not rows:
+                count_statement(self._statement_counts)
+                await connection.execute(_PG_CREATE_CONVERSATION, chat_id, now)
+            count_statement(self._statement_counts)
+            rows = await connection.fetch(_PG_OPEN_UPDATE, chat_id, update_id, user_id)
+        first = rows[0]
+        record = None
+        if first[3] is not None:
+            record = UpdateRecord(int(first[4]), bool(first[5]), first[6], first[7], _aware(first[8]))
+        grants = [grant_of_values(row[10], row[11], row[12], row[13]) for row in rows if row[10] is not None]
+        resident = None
+        if first[_PG_FIRST_RESIDENT_COLUMN] is not None:
+            resident = Resident(**dict(zip(_RESIDENT_COLUMNS, first[_PG_FIRST_RESIDENT_COLUMN:], strict=True)))
+            # As if loaded by the session: persistent, nothing changed yet.
+            make_transient_to_detached(resident)
+            self.session.add(resident)
+        state = ChatState(chat_id, first[0], first[1], dict(first[2] or {}))
+        return OpenedUpdate(state, record, resident, grants, first[9])
 
     async def _create(self, chat_id: int, now: datetime) -> bool:
         """Insert the chat's row unless it exists; whether this did."""
@@ -260,15 +282,25 @@ class ConversationRepository(Repository):
         state.unsaved = None
         self._unsaved = [other for other in self._unsaved if other is not state]
         await self.write_unsaved()
-        params = {
-            **{f"r_{name}": value for name, value in record.items()},
-            "b_chat_id": state.chat_id,
-            "b_flow": state.flow,
-            "b_step": state.step,
-            "b_data": dict(state.data),
-            "b_updated_at": now,
-        }
-        return rowcount(await self.session.execute(_CLOSE_UPDATE, params)) == 1
+        connection = await driver_connection(self.session)
+        count_statement(self._statement_counts)
+        # JSON goes to asyncpg as text, serialised as SQLAlchemy's JSON type does (None too, as JSON null).
+        status = await connection.execute(
+            _PG_CLOSE_UPDATE,
+            state.flow,
+            state.step,
+            json.dumps(state.data),
+            now,
+            state.chat_id,
+            record["update_id"],
+            record["chat_id"],
+            record["handled_at"],
+            json.dumps(record["replies"]),
+            record["delivered"],
+            record["outcome"],
+            record["deliver_by"],
+        )
+        return status == "INSERT 0 1"
 
 
 class UpdateRepository(Repository):

@@ -138,6 +138,7 @@ class Database:
             postgres=not self.is_sqlite,
             territory_cache=self.territory_cache,
             priority=priority,
+            statement_counts=self.round_trips.counts,
         )
 
     def leader_lock(self) -> LeaderLock:

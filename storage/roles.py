@@ -16,7 +16,12 @@ from storage.models import Circle, Resident, RoleGrant
 
 def grant_of(row: RoleGrant) -> Grant:
     """A stored grant as a domain value."""
-    return Grant(Role(row.role), ScopeKind(row.scope), row.scope_id, Sector(row.sector) if row.sector else None)
+    return grant_of_values(row.role, row.scope, row.scope_id, row.sector)
+
+
+def grant_of_values(role: str, scope: str, scope_id: int | None, sector: str | None) -> Grant:
+    """A stored grant's columns as a domain value."""
+    return Grant(Role(role), ScopeKind(scope), scope_id, Sector(sector) if sector else None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import Counter, deque
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,6 +77,7 @@ class UnitOfWork:
         postgres: bool,
         territory_cache: TerritoryCache | None = None,
         priority: bool = False,
+        statement_counts: Counter[str] | None = None,
     ) -> None:
         self.session = session
         self._lock = write_lock
@@ -87,7 +88,7 @@ class UnitOfWork:
         self.memberships = MembershipRepository(session, postgres)
         self.roles = RoleRepository(session, postgres)
         self.invites = InviteRepository(session, postgres)
-        self.conversations = ConversationRepository(session, postgres)
+        self.conversations = ConversationRepository(session, postgres, statement_counts)
         self.updates = UpdateRepository(session, postgres)
         self.outbox = OutboxRepository(session, postgres)
         self.cases = CaseRepository(session, postgres, territory_cache)
