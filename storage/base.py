@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -12,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 class Repository:
     """Base: a session and whether we are on PostgreSQL."""
 
-    def __init__(self, session: AsyncSession, postgres: bool) -> None:
+    def __init__(self, session: AsyncSession, postgres: bool, statement_counts: Counter[str] | None = None) -> None:
         self.session = session
         self.postgres = postgres
+        # Statements sent on the driver's connection are counted by hand (storage/pg_driver.py).
+        self.statement_counts = statement_counts
 
     def _insert(self, model: Any) -> Any:
         """An INSERT that knows ON CONFLICT on either backend."""

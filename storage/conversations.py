@@ -178,9 +178,8 @@ class ConversationRepository(Repository):
     """Conversation state per chat."""
 
     def __init__(self, session: Any, postgres: bool, statement_counts: Counter[str] | None = None) -> None:
-        super().__init__(session, postgres)
+        super().__init__(session, postgres, statement_counts)
         self._unsaved: list[ChatState] = []
-        self._statement_counts = statement_counts
 
     async def open_update(self, chat_id: int, update_id: int, user_id: int, now: datetime) -> OpenedUpdate:
         """The chat's state (created if missing, and row-locked on PostgreSQL so one chat's updates are applied
@@ -209,14 +208,14 @@ class ConversationRepository(Repository):
     async def _open_update_on_postgres(self, chat_id: int, update_id: int, user_id: int, now: datetime) -> OpenedUpdate:
         """open_update on PostgreSQL: one statement on the driver's connection, read as plain rows."""
         connection = await driver_connection(self.session)
-        count_statement(self._statement_counts)
+        count_statement(self.statement_counts)
         rows = await connection.fetch(_PG_OPEN_UPDATE, chat_id, update_id, user_id)
         while not rows or rows[0][14] != rows[0][15]:
             # A row we insert stays ours until commit: another process's insert or lock waits for it.
             if not rows:
-                count_statement(self._statement_counts)
+                count_statement(self.statement_counts)
                 await connection.execute(_PG_CREATE_CONVERSATION, chat_id, now)
-            count_statement(self._statement_counts)
+            count_statement(self.statement_counts)
             rows = await connection.fetch(_PG_OPEN_UPDATE, chat_id, update_id, user_id)
         first = rows[0]
         record = None
@@ -283,7 +282,7 @@ class ConversationRepository(Repository):
         self._unsaved = [other for other in self._unsaved if other is not state]
         await self.write_unsaved()
         connection = await driver_connection(self.session)
-        count_statement(self._statement_counts)
+        count_statement(self.statement_counts)
         # JSON goes to asyncpg as text, serialised as SQLAlchemy's JSON type does (None too, as JSON null).
         status = await connection.execute(
             _PG_CLOSE_UPDATE,

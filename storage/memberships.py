@@ -10,6 +10,10 @@ from sqlalchemy import func, select
 from bot.domain.residents import ACTIVE_MEMBERSHIP, MembershipStatus, Verification, can_move
 from storage.base import Repository
 from storage.models import Membership, Resident
+from storage.pg_driver import attach_loaded, count_statement, driver_connection, insert_returning_id
+
+# PostgreSQL: a new membership inserted on the driver's connection (storage/pg_driver.py).
+_PG_ADD, _MEMBERSHIP_INSERTED = insert_returning_id(Membership.__table__)
 
 
 class MembershipError(ValueError):
@@ -102,20 +106,28 @@ class MembershipRepository(Repository):
         invite_id: int | None = None,
         remind_at: datetime | None = None,
     ) -> Membership:
+        """Insert a membership (on PostgreSQL on the driver's connection, then held by the session)."""
         verified = status is MembershipStatus.VERIFIED
-        membership = Membership(
-            resident_id=resident_id,
-            circle_id=circle_id,
-            building_id=building_id,
-            portal=portal,
-            status=status,
-            verified_via=verified_via,
-            invite_id=invite_id,
-            created_at=now,
-            decided_at=now if verified else None,
-            remind_at=remind_at,
-            reminders_sent=0,
-        )
+        values = {
+            "resident_id": resident_id,
+            "circle_id": circle_id,
+            "building_id": building_id,
+            "portal": portal,
+            "status": status.value,
+            "verified_via": verified_via,
+            "invite_id": invite_id,
+            "decided_by": None,
+            "created_at": now,
+            "decided_at": now if verified else None,
+            "remind_at": remind_at,
+            "reminders_sent": 0,
+        }
+        if self.postgres:
+            connection = await driver_connection(self.session)
+            count_statement(self.statement_counts)
+            values["id"] = await connection.fetchval(_PG_ADD, *(values[name] for name in _MEMBERSHIP_INSERTED))
+            return attach_loaded(self.session, Membership, values)
+        membership = Membership(**values)
         self.session.add(membership)
         await self.session.flush()
         return membership

@@ -9,14 +9,22 @@ prepares once per connection and keeps in its statement cache.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
+
+ModelT = TypeVar("ModelT")
 
 
 async def driver_connection(session: AsyncSession) -> Any:
     """The session's asyncpg connection, with the session's transaction begun on it (as SQLAlchemy's asyncpg
-    adapter begins it before its first statement, and commits or rolls it back with the session)."""
+    adapter begins it before its first statement, and commits or rolls it back with the session); what the
+    session holds unsaved is written first, as its autoflush does before a statement of its own."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
     connection = await session.connection()
     adapted = (await connection.get_raw_connection()).dbapi_connection
     if adapted is None:
@@ -31,3 +39,23 @@ def count_statement(counts: Counter[str] | None) -> None:
     """Count a statement sent past SQLAlchemy's events (storage.db.RoundTrips)."""
     if counts is not None:
         counts["statement"] += 1
+
+
+def insert_returning_id(table: Table) -> tuple[str, tuple[str, ...]]:
+    """An INSERT of every column of `table` but its id, returning the id; with the columns in parameter order
+    (the caller gives every value, model defaults included, as the ORM would have filled them in)."""
+    columns = tuple(column.name for column in table.columns if column.name != "id")
+    placeholders = ", ".join(f"${index}" for index in range(1, len(columns) + 1))
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id", columns
+
+
+def attach_loaded(session: AsyncSession, model: type[ModelT], values: dict[str, Any]) -> ModelT:
+    """The session's object for a row read or written on the driver's connection: the one it holds already, or
+    a new one as if the session had loaded it (persistent, nothing changed), so a change to it is saved."""
+    held = session.identity_map.get(identity_key(model, values["id"]))
+    if held is not None:
+        return held  # type: ignore[no-any-return]
+    instance = model(**values)
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return instance

@@ -12,6 +12,22 @@ from sqlalchemy import and_, case, delete, or_, select, update
 from bot.domain.permissions import Grant, Role, ScopeKind, Sector
 from storage.base import Repository, rowcount
 from storage.models import Circle, Resident, RoleGrant
+from storage.pg_driver import attach_loaded, count_statement, driver_connection
+
+# PostgreSQL, on the driver's connection (storage/pg_driver.py): the two role reads of a registration.
+_PG_WAITING_FOR = """SELECT role, scope, scope_id, sector FROM role_grant
+WHERE telegram_user_id = $1 AND resident_id IS NULL"""
+_RESIDENT_COLUMNS = tuple(column.name for column in Resident.__table__.columns)
+# approvers: as _first_holders with the same two conditions, ranked 0 (the place's own) and 1 (the admins).
+_BY_PLACE = (
+    f"(role_grant.role = '{Role.DELEGATE.value}' AND role_grant.scope_id = $1) OR "
+    f"(role_grant.role = '{Role.COMMUNITY_MANAGER.value}' AND role_grant.scope_id = $2)"
+)
+_PG_APPROVERS = f"""SELECT CASE WHEN {_BY_PLACE} THEN 0 WHEN role_grant.role = '{Role.ADMIN.value}' THEN 1 END,
+    {", ".join(f"resident.{name}" for name in _RESIDENT_COLUMNS)}
+FROM resident JOIN role_grant ON role_grant.resident_id = resident.id
+WHERE {_BY_PLACE} OR role_grant.role = '{Role.ADMIN.value}'
+ORDER BY resident.id"""
 
 
 def grant_of(row: RoleGrant) -> Grant:
@@ -44,6 +60,11 @@ class RoleRepository(Repository):
 
     async def waiting_for(self, telegram_user_id: int) -> list[Grant]:
         """Grants given to a Telegram user who has not written to the bot yet."""
+        if self.postgres:
+            connection = await driver_connection(self.session)
+            count_statement(self.statement_counts)
+            rows = await connection.fetch(_PG_WAITING_FOR, telegram_user_id)
+            return [grant_of_values(row[0], row[1], row[2], row[3]) for row in rows]
         rows = await self.session.scalars(
             select(RoleGrant).where(RoleGrant.telegram_user_id == telegram_user_id, RoleGrant.resident_id.is_(None))
         )
@@ -165,11 +186,29 @@ class RoleRepository(Repository):
     async def approvers(self, circle_id: int, barrio_id: int) -> Sequence[Resident]:
         """Who decides on a membership: the circle's delegates and the barrio's community managers,
         or the district admins when the circle has neither."""
+        if self.postgres:
+            return await self._approvers_on_postgres(circle_id, barrio_id)
         by_place = or_(
             and_(RoleGrant.role == Role.DELEGATE, RoleGrant.scope_id == circle_id),
             and_(RoleGrant.role == Role.COMMUNITY_MANAGER, RoleGrant.scope_id == barrio_id),
         )
         return await self._first_holders(by_place, RoleGrant.role == Role.ADMIN)
+
+    async def _approvers_on_postgres(self, circle_id: int, barrio_id: int) -> Sequence[Resident]:
+        """approvers on PostgreSQL: one statement on the driver's connection, the residents then held by the
+        session (the one it holds already when it has them)."""
+        connection = await driver_connection(self.session)
+        count_statement(self.statement_counts)
+        rows = await connection.fetch(_PG_APPROVERS, circle_id, barrio_id)
+        if not rows:
+            return []
+        best = min(row[0] for row in rows)
+        holders: dict[int, Resident] = {}
+        for row in rows:
+            if row[0] == best and row[1] not in holders:
+                values = dict(zip(_RESIDENT_COLUMNS, row[1:], strict=True))
+                holders[row[1]] = attach_loaded(self.session, Resident, values)
+        return list(holders.values())
 
     async def community_managers(self, barrio_id: int) -> Sequence[Resident]:
         """The barrio's community managers, or the district admins when it has none."""

@@ -84,9 +84,9 @@ class UnitOfWork:
         self._priority = priority
         self.postgres = postgres
         self.territory = TerritoryRepository(session, postgres, territory_cache)
-        self.residents = ResidentRepository(session, postgres)
-        self.memberships = MembershipRepository(session, postgres)
-        self.roles = RoleRepository(session, postgres)
+        self.residents = ResidentRepository(session, postgres, statement_counts)
+        self.memberships = MembershipRepository(session, postgres, statement_counts)
+        self.roles = RoleRepository(session, postgres, statement_counts)
         self.invites = InviteRepository(session, postgres)
         self.conversations = ConversationRepository(session, postgres, statement_counts)
         self.updates = UpdateRepository(session, postgres)
