@@ -17,24 +17,20 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     and_,
-    any_,
     bindparam,
     delete,
     func,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import make_transient_to_detached
 
 from bot.domain.permissions import Grant
 from storage.base import Repository, rowcount
 from storage.models import Conversation, Membership, ProcessedUpdate, Resident, RoleGrant
-from storage.pg_driver import count_statement, driver_connection
+from storage.pg_driver import attach_loaded, count_statement, driver_connection
 from storage.roles import grant_of, grant_of_values
 
 _CONVERSATION, _UPDATES, _MEMBERSHIP = Conversation.__table__, ProcessedUpdate.__table__, Membership.__table__
@@ -77,10 +73,9 @@ _SAVE_CONVERSATION = (
         updated_at=bindparam("b_updated_at", type_=_CONVERSATION.c.updated_at.type),
     )
 )
-_MARK_DELIVERED = (
-    update(_UPDATES)
-    .where(_UPDATES.c.update_id == any_(bindparam("ids", type_=ARRAY(BigInteger()))))
-    .values(delivered=True, replies=None)
+# replies as JSON null, as SQLAlchemy's JSON type writes None.
+_PG_MARK_DELIVERED = (
+    "UPDATE processed_update SET delivered = true, replies = 'null' WHERE update_id = ANY($1::bigint[])"
 )
 # PostgreSQL, on the driver's connection (storage/pg_driver.py; SQLAlchemy's part cost more CPU than the
 # statements): the same, row-locking the chat's conversation, with its row version twice: as locked and as in the
@@ -224,10 +219,9 @@ class ConversationRepository(Repository):
         grants = [grant_of_values(row[10], row[11], row[12], row[13]) for row in rows if row[10] is not None]
         resident = None
         if first[_PG_FIRST_RESIDENT_COLUMN] is not None:
-            resident = Resident(**dict(zip(_RESIDENT_COLUMNS, first[_PG_FIRST_RESIDENT_COLUMN:], strict=True)))
+            values = dict(zip(_RESIDENT_COLUMNS, first[_PG_FIRST_RESIDENT_COLUMN:], strict=True))
             # As if loaded by the session: persistent, nothing changed yet.
-            make_transient_to_detached(resident)
-            self.session.add(resident)
+            resident = attach_loaded(self.session, Resident, values)
         state = ChatState(chat_id, first[0], first[1], dict(first[2] or {}))
         return OpenedUpdate(state, record, resident, grants, first[9])
 
@@ -338,8 +332,11 @@ class UpdateRepository(Repository):
         if not update_ids:
             return
         if self.postgres:
-            # One statement text for any number of ids, so it stays prepared (an IN list is a new one per length).
-            await self.session.execute(_MARK_DELIVERED, {"ids": list(update_ids)})
+            # One statement text for any number of ids, so it stays prepared (an IN list is a new one per length),
+            # on the driver's connection (storage/pg_driver.py).
+            connection = await driver_connection(self.session)
+            count_statement(self.statement_counts)
+            await connection.execute(_PG_MARK_DELIVERED, list(update_ids))
         else:
             await self.session.execute(
                 update(ProcessedUpdate)

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.orm.util import identity_key
 
 ModelT = TypeVar("ModelT")
@@ -52,10 +53,15 @@ def insert_returning_id(table: Table) -> tuple[str, tuple[str, ...]]:
 def attach_loaded(session: AsyncSession, model: type[ModelT], values: dict[str, Any]) -> ModelT:
     """The session's object for a row read or written on the driver's connection: the one it holds already, or
     a new one as if the session had loaded it (persistent, nothing changed), so a change to it is saved."""
-    held = session.identity_map.get(identity_key(model, values["id"]))
+    key = identity_key(model, values["id"])
+    held = session.identity_map.get(key)
     if held is not None:
         return held  # type: ignore[no-any-return]
-    instance = model(**values)
-    make_transient_to_detached(instance)
+    # As the ORM's loading does: the values go straight into the new instance's dict (no change events, no
+    # history), and with its identity set the session takes it as persistent.
+    instance = manager_of_class(model).new_instance()
+    state = instance_state(instance)
+    state.dict.update(values)
+    state.key = key
     session.add(instance)
-    return instance
+    return instance  # type: ignore[no-any-return]

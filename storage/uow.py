@@ -89,7 +89,7 @@ class UnitOfWork:
         self.roles = RoleRepository(session, postgres, statement_counts)
         self.invites = InviteRepository(session, postgres)
         self.conversations = ConversationRepository(session, postgres, statement_counts)
-        self.updates = UpdateRepository(session, postgres)
+        self.updates = UpdateRepository(session, postgres, statement_counts)
         self.outbox = OutboxRepository(session, postgres)
         self.cases = CaseRepository(session, postgres, territory_cache)
         self.polls = PollRepository(session, postgres)

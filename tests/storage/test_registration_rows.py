@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.domain.permissions import Grant, Role, ScopeKind
 from bot.domain.residents import MembershipStatus
 from storage.db import Database
-from storage.models import Circle, Membership, Resident
+from storage.models import Circle, Membership, ProcessedUpdate, Resident
 from tests.conftest import database_params, drop_database, fresh_database_url, open_seeded
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -156,3 +156,25 @@ async def test_waiting_grants_and_approvers_read_the_same_on_both_backends(db: D
         await uow.residents.set_weekly_digest(approvers[1], True)
         await uow.commit()
     assert (await _stored(db, Resident, delegate.id))["weekly_digest"] is True
+
+
+async def test_delivered_replies_are_forgotten_the_same_on_both_backends(db: Database) -> None:
+    async with db.unit_of_work(priority=True) as uow:
+        for update_id in (41, 42, 43):
+            await uow.updates.record(update_id, 650, [{"text": "hola"}], NOW, deliver_by=NOW)
+        await uow.commit()
+    async with db.unit_of_work(priority=True) as uow:
+        await uow.updates.mark_delivered([41, 43])
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        stored = (
+            await uow.session.execute(
+                select(ProcessedUpdate.update_id, ProcessedUpdate.delivered, ProcessedUpdate.replies).order_by(
+                    ProcessedUpdate.update_id
+                )
+            )
+        ).all()
+        # JSON null, as the ORM writes a None (so either backend reads it back as None).
+        raw = (await uow.session.execute(text("SELECT update_id FROM processed_update WHERE replies IS NULL"))).all()
+    assert [tuple(row) for row in stored] == [(41, True, None), (42, False, [{"text": "hola"}]), (43, True, None)]
+    assert raw == []
