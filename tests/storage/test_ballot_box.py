@@ -5,7 +5,6 @@ no rowid on SQLite; on PostgreSQL neither the rows' physical places nor their tr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,18 +15,8 @@ from bot.domain.ballots import PollKind, new_receipt
 from bot.domain.polls import DEFAULT_POLICY, PollScope, PollTerms, ScopeKind
 from storage.db import Database
 from storage.demo import DEMO_FIRST_USER_ID
-from tests.conftest import database_params, drop_database, fresh_database_url, open_seeded
 
 NOW = datetime(2026, 12, 1, 10, tzinfo=UTC)
-
-
-@pytest.fixture(params=database_params())
-async def box_db(request, tmp_path) -> AsyncIterator[Database]:  # type: ignore[no-untyped-def]
-    url = await fresh_database_url(request.param, tmp_path)
-    db = await open_seeded(url)
-    yield db
-    await db.dispose()
-    await drop_database(url)
 
 
 async def open_poll_of(db: Database, residents: int) -> tuple[int, list[int], list[int]]:
@@ -56,25 +45,25 @@ async def cast(db: Database, poll_id: int, resident_id: int, option_id: int) -> 
         return done
 
 
-async def test_concurrent_casts_by_one_voter_count_once_even_from_two_engines(box_db, tmp_path):
-    poll_id, options, residents = await open_poll_of(box_db, 3)
-    second = Database(box_db.url)  # another engine and pool, as a second process has
+async def test_concurrent_casts_by_one_voter_count_once_even_from_two_engines(db, tmp_path):
+    poll_id, options, residents = await open_poll_of(db, 3)
+    second = Database(db.url)  # another engine and pool, as a second process has
     try:
-        attempts = [cast(db, poll_id, residents[0], options[i % 3]) for i in range(40) for db in (box_db, second)]
+        attempts = [cast(engine, poll_id, residents[0], options[i % 3]) for i in range(40) for engine in (db, second)]
         outcomes = await asyncio.gather(*attempts, return_exceptions=True)
     finally:
         await second.dispose()
     assert [o for o in outcomes if isinstance(o, BaseException)] == []
     assert outcomes.count(True) == 1
-    async with box_db.unit_of_work() as uow:
+    async with db.unit_of_work() as uow:
         assert await uow.ballots.turnout(poll_id) == 1
         assert await uow.ballots.ballot_count(poll_id) == 1
 
 
-async def test_withdrawing_needs_the_voters_participation_and_the_receipt(box_db):
-    poll_id, options, residents = await open_poll_of(box_db, 3)
+async def test_withdrawing_needs_the_voters_participation_and_the_receipt(db):
+    poll_id, options, residents = await open_poll_of(db, 3)
     receipt = new_receipt(poll_id)
-    async with box_db.unit_of_work() as uow:
+    async with db.unit_of_work() as uow:
         assert await uow.ballots.cast(poll_id, residents[0], [options[0]], receipt.tracker_hash)
         assert not await uow.ballots.withdraw(poll_id, residents[0], new_receipt(poll_id).tracker_hash)
         assert not await uow.ballots.withdraw(poll_id, residents[1], receipt.tracker_hash)  # not a voter
@@ -84,16 +73,16 @@ async def test_withdrawing_needs_the_voters_participation_and_the_receipt(box_db
         assert await uow.ballots.turnout(poll_id) == 0
 
 
-async def test_after_the_close_nothing_orders_ballots_by_casting_time(box_db):
-    poll_id, options, residents = await open_poll_of(box_db, 12)
+async def test_after_the_close_nothing_orders_ballots_by_casting_time(db):
+    poll_id, options, residents = await open_poll_of(db, 12)
     for index, resident in enumerate(residents):  # one transaction per vote, as in chat
-        assert await cast(box_db, poll_id, resident, options[index % 3])
-    async with box_db.unit_of_work() as uow:
+        assert await cast(db, poll_id, resident, options[index % 3])
+    async with db.unit_of_work() as uow:
         await uow.ballots.reseal(poll_id)
         await uow.commit()
-    async with box_db.unit_of_work() as uow:
+    async with db.unit_of_work() as uow:
         session = uow.session
-        if box_db.is_sqlite:
+        if db.is_sqlite:
             with pytest.raises(OperationalError):
                 await session.execute(text("SELECT rowid FROM poll_ballot"))
             # Rows sit in the order of their random keys; nothing else records an order.

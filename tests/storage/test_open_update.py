@@ -3,26 +3,12 @@ they run on the driver's connection inside the session's transaction."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-
-import pytest
 
 from bot.domain.permissions import Grant, Role, ScopeKind
 from storage.db import Database
-from tests.conftest import database_params, drop_database, fresh_database_url, open_seeded
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=database_params())
-async def db(request, tmp_path) -> AsyncIterator[Database]:  # type: ignore[no-untyped-def]
-    url = await fresh_database_url(request.param, tmp_path)
-    database = await open_seeded(url)
-    yield database
-    await database.dispose()
-    if request.param == "postgres":
-        await drop_database(url)
 
 
 async def test_the_opened_resident_belongs_to_the_transaction_and_a_change_to_it_commits(db: Database) -> None:

@@ -4,31 +4,18 @@ they return are the session's, so a later change to them is saved."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select, text
 
 from bot.domain.permissions import Grant, Role, ScopeKind
 from bot.domain.residents import MembershipStatus
 from storage.db import Database
 from storage.models import Circle, Membership, ProcessedUpdate, Resident
-from tests.conftest import database_params, drop_database, fresh_database_url, open_seeded
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 REMIND_AT = NOW + timedelta(days=2)
-
-
-@pytest.fixture(params=database_params())
-async def db(request, tmp_path) -> AsyncIterator[Database]:  # type: ignore[no-untyped-def]
-    url = await fresh_database_url(request.param, tmp_path)
-    database = await open_seeded(url)
-    yield database
-    await database.dispose()
-    if request.param == "postgres":
-        await drop_database(url)
 
 
 def _columns(row: Any, skip: tuple[str, ...] = ("id",)) -> dict[str, Any]:
