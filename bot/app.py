@@ -60,7 +60,7 @@ class Vecinos:
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] = utc_now) -> Vecinos:
         """Wire the parts together (nothing is opened yet); `clock` is what every part reads the time from."""
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, pool_size=settings.database_pool_size)
         catalogs = Catalogs(settings.default_language, settings.timezone)
         wakers: list = []
         services = Services(

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     bot_username: str = "VecinosMCDBot"
     telegram_api_url: str = TELEGRAM_API_URL
     database_url: str = "sqlite+aiosqlite:///./var/vecinos.db"
+    # PostgreSQL connections this process keeps (no overflow: a connection opened for a burst would prepare every
+    # statement again); several processes share the server's max_connections.
+    database_pool_size: int = Field(default=20, ge=1, le=500)
     default_language: str = "es"
     timezone: str = "Europe/Madrid"
     engine: Literal["aiogram", "ptb"] = "aiogram"

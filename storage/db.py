@@ -67,10 +67,15 @@ class RoundTrips:
         return sum(self.counts.values())
 
 
+# Connections each process keeps to PostgreSQL (VECINOS_DATABASE_POOL_SIZE): with several processes, mind the
+# server's max_connections (100 by default).
+DEFAULT_POOL_SIZE = 20
+
+
 class Database:
     """One engine and its session factory; `unit_of_work()` opens one transaction."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         options: dict[str, Any] = {"echo": echo}
@@ -84,7 +89,7 @@ class Database:
             # for a burst and closed after it costs its set-up queries and prepares every statement again.
             # asyncpg prepares each statement once per connection; the cache holds every hot statement.
             options.update(
-                pool_size=20,
+                pool_size=pool_size,
                 max_overflow=0,
                 pool_recycle=1800,
                 connect_args={"prepared_statement_cache_size": STATEMENT_CACHE_SIZE},

@@ -13,6 +13,9 @@ from storage.db import Database
 from storage.seed import DEFAULT_SEED, read_seed, seed_territory
 
 POSTGRES_URL = os.environ.get("VECINOS_TEST_POSTGRES_URL")
+# Six test workers run bots, webhook clusters and harnesses against one PostgreSQL (max_connections 100): each
+# bot process keeps fewer connections than in production. Bots started as subprocesses inherit it.
+os.environ.setdefault("VECINOS_DATABASE_POOL_SIZE", "6")
 
 
 def database_params() -> list:

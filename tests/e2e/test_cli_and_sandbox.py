@@ -41,6 +41,7 @@ def vecinos(
         ("VECINOS_TIMEZONE", "Mars/Olympus_Mons"),
         ("VECINOS_TELEGRAM_API_URL", "telegram"),
         ("VECINOS_SEND_RATE_PER_SECOND", "-3"),
+        ("VECINOS_DATABASE_POOL_SIZE", "0"),
     ],
 )
 def test_a_bad_setting_is_one_clear_line_and_exit_code_2(tmp_path, variable, value):

@@ -69,3 +69,12 @@ def test_an_invitation_is_reminded_before_it_lapses(tmp_path, reminder, lapse):
             coexistence_invite_reminder_days=reminder,
             coexistence_invite_lapse_days=lapse,
         )
+
+
+def test_the_pool_size_setting_reaches_the_postgresql_engine() -> None:
+    from bot.app import Vecinos
+    from bot.config import load_settings
+
+    settings = load_settings(database_url="postgresql://nobody@127.0.0.1:1/none", database_pool_size=3)
+    app = Vecinos.build(settings)
+    assert app.db.engine.pool.size() == 3
