@@ -128,8 +128,10 @@ class Person:
         await self._new()
         return self.texts()
 
-    async def wait_for(self, fragment: str, timeout: float = 10.0) -> str:
+    async def wait_for(self, fragment: str, timeout: float = 30.0) -> str:
         """Wait until some bot message in this chat contains `fragment` (e.g. sent by the outbox)."""
+        # Generous: an outbox message waits for the sender's tick, which a loaded 2-core machine can delay by
+        # seconds; a message that does arrive ends the wait at once.
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             for t in await self.refresh():

@@ -74,7 +74,7 @@ def button_data(message: dict) -> list[str]:
     return [b["callback_data"] for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
 
 
-async def message_with(person: Person, prefix: str, timeout: float = 10.0) -> dict:
+async def message_with(person: Person, prefix: str, timeout: float = 30.0) -> dict:
     """The newest message in `person`'s chat with a button whose data starts with `prefix` (waiting for it)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
