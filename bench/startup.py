@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.throughput import drop_postgres, fresh_postgres  # noqa: E402
 from bot.fakeapi.server import FakeTelegram, start_fake_server  # noqa: E402
 from storage.demo import DEMO_FIRST_USER_ID  # noqa: E402
 
@@ -197,28 +198,7 @@ async def fresh_database(base_url: str | None, name: str, workdir: Path) -> tupl
     """A new empty database: a SQLite file in `workdir`, or a new PostgreSQL database beside `base_url`."""
     if not base_url:
         return f"sqlite:///{workdir}/{name}.db", None
-    import asyncpg
-
-    plain = base_url.replace("postgresql+asyncpg://", "postgresql://")
-    database = f"vecinos_start_{name}_{os.getpid()}"
-    conn = await asyncpg.connect(plain)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{database}"')
-        await conn.execute(f'CREATE DATABASE "{database}"')
-    finally:
-        await conn.close()
-    return plain.rsplit("/", 1)[0] + "/" + database, database
-
-
-async def drop_database(base_url: str, database: str) -> None:
-    """Drop a database made by fresh_database."""
-    import asyncpg
-
-    conn = await asyncpg.connect(base_url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    return await fresh_postgres(base_url)
 
 
 async def run(args: argparse.Namespace) -> dict:
@@ -299,7 +279,7 @@ async def run(args: argparse.Namespace) -> dict:
     finally:
         await runner.cleanup()
         for scratch in scratches:
-            await drop_database(args.database_url, scratch)
+            await drop_postgres(args.database_url, scratch)
     return report
 
 
