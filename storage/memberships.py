@@ -10,10 +10,9 @@ from sqlalchemy import func, select
 from bot.domain.residents import ACTIVE_MEMBERSHIP, MembershipStatus, Verification, can_move
 from storage.base import Repository
 from storage.models import Membership, Resident
-from storage.pg_driver import attach_loaded, count_statement, driver_connection, insert_returning_id
+from storage.pg_driver import insert_and_attach
 
 # PostgreSQL: a new membership inserted on the driver's connection (storage/pg_driver.py).
-_PG_ADD, _MEMBERSHIP_INSERTED = insert_returning_id(Membership.__table__)
 
 
 class MembershipError(ValueError):
@@ -123,10 +122,7 @@ class MembershipRepository(Repository):
             "reminders_sent": 0,
         }
         if self.postgres:
-            connection = await driver_connection(self.session)
-            count_statement(self.statement_counts)
-            values["id"] = await connection.fetchval(_PG_ADD, *(values[name] for name in _MEMBERSHIP_INSERTED))
-            return attach_loaded(self.session, Membership, values)
+            return await insert_and_attach(self.session, self.statement_counts, Membership, values)
         membership = Membership(**values)
         self.session.add(membership)
         await self.session.flush()

@@ -50,6 +50,22 @@ def insert_returning_id(table: Table) -> tuple[str, tuple[str, ...]]:
     return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id", columns
 
 
+_INSERTS: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+
+async def insert_and_attach(
+    session: AsyncSession, counts: Counter[str] | None, model: type[ModelT], values: dict[str, Any]
+) -> ModelT:
+    """Insert one row of `model` on the driver's connection (`values` holds every column but the id) and return
+    the session's object for it, with its new id."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    statement, columns = _INSERTS.get(table.name) or _INSERTS.setdefault(table.name, insert_returning_id(table))
+    connection = await driver_connection(session)
+    count_statement(counts)
+    values["id"] = await connection.fetchval(statement, *(values[name] for name in columns))
+    return attach_loaded(session, model, values)
+
+
 def attach_loaded(session: AsyncSession, model: type[ModelT], values: dict[str, Any]) -> ModelT:
     """The session's object for a row read or written on the driver's connection: the one it holds already, or
     a new one as if the session had loaded it (persistent, nothing changed), so a change to it is saved."""

@@ -29,10 +29,9 @@ from storage.models import (
     Resident,
     RoleGrant,
 )
-from storage.pg_driver import attach_loaded, count_statement, driver_connection, insert_returning_id
+from storage.pg_driver import insert_and_attach
 
 # PostgreSQL: a new resident inserted on the driver's connection (storage/pg_driver.py).
-_PG_REGISTER, _RESIDENT_INSERTED = insert_returning_id(Resident.__table__)
 
 
 class ResidentRepository(Repository):
@@ -64,26 +63,6 @@ class ResidentRepository(Repository):
         legal_basis: str = "consent",
     ) -> Resident:
         """Register a person: a resident who has just consented, or staff processed for a public task."""
-        if self.postgres:
-            return await self._register_on_postgres(telegram_user_id, chat_id, first_name, locale, now, legal_basis)
-        resident = Resident(
-            telegram_user_id=telegram_user_id,
-            chat_id=chat_id,
-            first_name=first_name,
-            locale=locale,
-            status=ResidentStatus.ACTIVE,
-            consent_at=now,
-            created_at=now,
-            legal_basis=legal_basis,
-        )
-        self.session.add(resident)
-        await self.session.flush()
-        return resident
-
-    async def _register_on_postgres(
-        self, telegram_user_id: int, chat_id: int, first_name: str, locale: str, now: datetime, legal_basis: str
-    ) -> Resident:
-        """register on PostgreSQL: one INSERT on the driver's connection, the row then held by the session."""
         values = {
             "telegram_user_id": telegram_user_id,
             "chat_id": chat_id,
@@ -99,10 +78,13 @@ class ResidentRepository(Repository):
             "muted_kinds": None,
             "weekly_digest": False,
         }
-        connection = await driver_connection(self.session)
-        count_statement(self.statement_counts)
-        values["id"] = await connection.fetchval(_PG_REGISTER, *(values[name] for name in _RESIDENT_INSERTED))
-        return attach_loaded(self.session, Resident, values)
+        if self.postgres:
+            # One INSERT on the driver's connection, the row then held by the session.
+            return await insert_and_attach(self.session, self.statement_counts, Resident, values)
+        resident = Resident(**values)
+        self.session.add(resident)
+        await self.session.flush()
+        return resident
 
     async def change_language(self, resident: Resident, locale: str) -> None:
         """Write to this person in `locale` from now on."""
