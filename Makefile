@@ -8,13 +8,14 @@ PO := $(wildcard locales/*/LC_MESSAGES/messages.po)
 TEST_WORKERS ?= 6
 MO := $(PO:.po=.mo)
 
-.PHONY: run test lint format locales extract migrate seed bench clean distclean help
+.PHONY: run test lint format locales extract check-catalogs migrate seed bench clean distclean help
 
 help:
 	@echo "make run      - run the bot (no VECINOS_BOT_TOKEN: local sandbox with a terminal chat)"
 	@echo "make test     - run every test (set VECINOS_TEST_POSTGRES_URL for PostgreSQL)"
 	@echo "make lint     - ruff check and format check"
 	@echo "make extract  - extract messages and update catalogs"
+	@echo "make check-catalogs - every language complete, placeholders, tags, CLDR plurals, glossary, Telegram limits"
 	@echo "make bench    - benchmarks (throughput and outbox pacing against the fake Bot API server, STV counting)"
 	@echo "make clean    - remove data and caches (var/, the database, compiled catalogs); keeps .venv"
 	@echo "make distclean - clean, and remove .venv too"
@@ -35,6 +36,9 @@ extract: $(STAMP)
 		--project=vecinos --copyright-holder="Vecinos" -o locales/messages.pot .
 	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-wrap --ignore-obsolete
 
+check-catalogs: $(STAMP)
+	$(BIN)/python -m bot.catalog_check
+
 migrate: $(STAMP)
 	$(BIN)/vecinos migrate
 
@@ -45,7 +49,7 @@ run: $(STAMP) locales
 	$(BIN)/vecinos seed
 	$(BIN)/vecinos run
 
-test: $(STAMP) locales
+test: $(STAMP) locales check-catalogs
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 lint: $(STAMP)

@@ -12,8 +12,9 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.config import ConfigError, Settings
 from bot.domain.coexistence import CoexistencePolicy
@@ -23,6 +24,7 @@ from bot.domain.polls import PollPolicy
 from bot.domain.proposals import SupportRule
 from bot.errors import TaskEnded, cannot_listen
 from bot.i18n import Catalogs
+from bot.language_detection import warm_up_in_background
 from bot.outbox import OutboxSender
 from handlers import Dispatcher
 from handlers.context import Services
@@ -55,6 +57,8 @@ class Vecinos:
     services: Services
     dispatcher: Dispatcher
     wakers: list = field(default_factory=list)
+    # Run the notices tick now (a notice waits for machine translations): set while this process leads.
+    notice_wakers: list = field(default_factory=list)
     http_port: int | None = None
 
     @classmethod
@@ -63,6 +67,14 @@ class Vecinos:
         db = Database(settings.database_url, pool_size=settings.database_pool_size)
         catalogs = Catalogs(settings.default_language, settings.timezone)
         wakers: list = []
+        notice_wakers: list = []
+        translator = None
+        if settings.translate_url:
+            from bot.machine_translation import LibreTranslateClient
+
+            translator = LibreTranslateClient(
+                settings.translate_url, api_key=settings.translate_api_key, timeout=settings.translate_timeout_seconds
+            )
         services = Services(
             db=db,
             catalogs=catalogs,
@@ -70,6 +82,8 @@ class Vecinos:
             reminder_every=timedelta(hours=settings.pending_reminder_hours),
             clock=clock,
             on_outbox=lambda: [wake() for wake in wakers],
+            on_notice_due=lambda: [wake() for wake in notice_wakers],
+            machine_translator=translator,
             report_follow_up_days=settings.report_follow_up_days,
             open311_keys=settings.open311_keys,
             polls=PollPolicy(
@@ -99,7 +113,7 @@ class Vecinos:
                 retention=timedelta(days=settings.coexistence_retention_days),
             ),
         )
-        return cls(settings, db, catalogs, services, Dispatcher(services), wakers)
+        return cls(settings, db, catalogs, services, Dispatcher(services), wakers, notice_wakers)
 
     async def open(self) -> None:
         """Migrate the schema and, on an empty database, load the district seed."""
@@ -147,6 +161,7 @@ class Vecinos:
             per_chat_interval=self.settings.per_chat_interval_seconds,
             bulk=NoticeFeed(self.catalogs),
             clock=self.services.clock,
+            machine_translator=self.services.machine_translator,  # type: ignore[arg-type]
         )
         self.wakers.append(sender.wake)
         channel.answer_pacer = sender
@@ -158,6 +173,8 @@ class Vecinos:
             # Everything loaded so far (modules, the frameworks' models) lives as long as the process: out of the
             # collector's sight, a full collection no longer stalls the sender for tens of milliseconds.
             gc.freeze()
+            # The language detector's models load in a thread: nothing is labelled until they are in.
+            warm_up_in_background()
             if channel.username:
                 self.services = _with_username(self.services, channel.username)
                 self.dispatcher.services = self.services
@@ -183,6 +200,9 @@ class Vecinos:
                 await web_runner.cleanup()
             await channel.close()
             await leader.release()
+            translator = self.services.machine_translator
+            if translator is not None and hasattr(translator, "close"):
+                await translator.close()
             await self.db.dispose()
 
     async def _reachable(self, channel: ChannelRuntime) -> dict[str, bool]:
@@ -271,6 +291,8 @@ class Vecinos:
             log.info("this process (pid %s) now runs the outbox sender and the scheduler", os.getpid())
             scheduler = build_scheduler(self.services, self.settings.scheduler_tick_seconds)
             scheduler.start()
+            notices_now = partial(_run_now, scheduler, "notices")
+            self.notice_wakers.append(notices_now)
             sender_stop = asyncio.Event()
             sending = asyncio.create_task(sender.run(sender_stop))
             try:
@@ -286,7 +308,14 @@ class Vecinos:
                 sender.wake()
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                     await asyncio.wait_for(sending, 10)
+                self.notice_wakers.remove(notices_now)
                 scheduler.shutdown(wait=False)
+
+
+def _run_now(scheduler: Any, job_id: str) -> None:
+    """Bring a scheduler job's next run forward to now."""
+    with contextlib.suppress(Exception):  # the job is gone while the scheduler shuts down
+        scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
 
 
 async def _until_stopped_or_failed(stop: asyncio.Event, tasks: list[asyncio.Task]) -> None:

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     webhook_path: str = "/telegram/webhook"
     # Keys city systems use to file cases through Open311 (comma-separated); none: POST is refused.
     open311_api_keys: str = ""
+    # A LibreTranslate-compatible server (self-hosted) for notices with no version in a reader's language;
+    # unset: no machine translation, the original goes out marked with its language.
+    translate_url: str | None = None
+    translate_api_key: str | None = None
+    # How long a notice waits for its machine translations before the original goes out instead.
+    translate_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     # Days after "resolved" the reporter is asked whether it is fixed.
     report_follow_up_days: float = Field(default=3.0, gt=0, le=60)
     leader_retry_seconds: float = Field(default=2.0, gt=0, le=60)

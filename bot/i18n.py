@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime, format_time, get_datetime_format
+from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
@@ -22,9 +24,27 @@ from babel.support import NullTranslations, Translations
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
 # Order is the order of the language picker.
-SUPPORTED_LOCALES: tuple[str, ...] = ("es", "en", "ar")
-LANGUAGE_NAMES: dict[str, str] = {"es": "Español", "en": "English", "ar": "العربية"}
+SUPPORTED_LOCALES: tuple[str, ...] = ("es", "en", "ar", "bn", "zh_Hans", "ro", "fr", "it", "fil", "uk")
+# Each language in its own name, as a picker shows it (a reader finds their language without reading ours).
+LANGUAGE_NAMES: dict[str, str] = {
+    "es": "Español",
+    "en": "English",
+    "ar": "العربية",
+    "bn": "বাংলা",
+    "zh_Hans": "中文（简体）",
+    "ro": "Română",
+    "fr": "Français",
+    "it": "Italiano",
+    "fil": "Filipino",
+    "uk": "Українська",
+}
 RTL_LOCALES = frozenset({"ar", "fa", "he", "ur"})
+# Unicode first-strong isolate and pop-directional isolate: a Latin name, a number or a case reference inside
+# an Arabic sentence keeps its own direction and does not drag the words around it (Unicode's bidi algorithm).
+ISOLATE_START = "\u2068"
+ISOLATE_END = "\u2069"
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_TAG = re.compile(r"<[^>]*>")
 
 
 def N_(message: str) -> str:
@@ -71,18 +91,33 @@ class Translator:
         """Translate `message` into HTML, filling its named placeholders with HTML-escaped values (values that
         are Safe already, such as other translated messages, go in as they are)."""
         text = self.translations.gettext(message)
-        return Safe(text.format(**{k: _escape(v) for k, v in values.items()}) if values else text)
+        if not values:
+            return Safe(text)
+        return Safe(self._directional(text).format(**{k: _escape(v) for k, v in values.items()}))
 
     def ngettext(self, singular: str, plural: str, n: int, **values: object) -> Safe:
         """Translate with the locale's plural rules; `{n}` is available as a placeholder."""
-        text = self.translations.ngettext(singular, plural, n)
+        text = self._directional(self.translations.ngettext(singular, plural, n))
         return Safe(text.format(n=self.number(n), **{k: _escape(v) for k, v in values.items()}))
 
     def plain(self, message: str, **values: object) -> str:
         """Translate for a place that shows plain text, not HTML (button labels, button-tap notices): values
         go in unescaped."""
         text = self.translations.gettext(message)
-        return text.format(**{k: str(v) for k, v in values.items()}) if values else text
+        return self._directional(text).format(**{k: str(v) for k, v in values.items()}) if values else text
+
+    def _directional(self, template: str) -> str:
+        """In a right-to-left language, the template with every placeholder outside an HTML tag wrapped in
+        isolate marks; a placeholder inside a tag (a link's href) is left as it is, so the link still works."""
+        return isolated_template(template) if self.locale in RTL_LOCALES else template
+
+    def language_name(self, code: str) -> str:
+        """A language's name in this translator's language ("árabe" to a Spanish reader)."""
+        return language_display_name(code, self.locale)
+
+    def join(self, items: Iterable[str], style: str = "standard") -> str:
+        """A list the way this locale writes one ("a, b y c"; "a، b و c")."""
+        return format_list(list(items), style=style, locale=self.locale)
 
     def number(self, value: float) -> str:
         """Format a number for this locale."""
@@ -114,6 +149,32 @@ class Translator:
     def is_rtl(self) -> bool:
         """Whether this locale is written right to left."""
         return self.locale in RTL_LOCALES
+
+
+@lru_cache(maxsize=4096)
+def isolated_template(template: str) -> str:
+    """`template` with each placeholder outside HTML tags between isolate marks."""
+    parts = []
+    last = 0
+    for tag in _TAG.finditer(template):
+        parts.append(_isolate_placeholders(template[last : tag.start()]))
+        parts.append(tag.group(0))
+        last = tag.end()
+    parts.append(_isolate_placeholders(template[last:]))
+    return "".join(parts)
+
+
+def _isolate_placeholders(text: str) -> str:
+    return _PLACEHOLDER.sub(lambda m: ISOLATE_START + m.group(0) + ISOLATE_END, text)
+
+
+@lru_cache(maxsize=256)
+def language_display_name(code: str, locale: str) -> str:
+    """`code`'s language named in `locale` (Babel's CLDR names), else its own name."""
+    try:
+        return Locale.parse(code).get_display_name(locale) or LANGUAGE_NAMES.get(code, code)
+    except (UnknownLocaleError, ValueError):
+        return LANGUAGE_NAMES.get(code, code)
 
 
 @lru_cache(maxsize=32)
@@ -193,7 +254,12 @@ def guess_locale(language_code: str | None, supported: tuple[str, ...], default:
         parsed = Locale.parse(language_code.replace("-", "_"))
     except (ValueError, TypeError, UnknownLocaleError):
         return default
-    for candidate in (str(parsed), parsed.language):
+    candidates = [str(parsed), f"{parsed.language}_{parsed.script}" if parsed.script else "", parsed.language]
+    for candidate in candidates:
         if candidate in supported:
             return candidate
+    # Why: Telegram sends "zh" or "zh-hant" to people who read the simplified script far better than Spanish.
+    for code in supported:
+        if code.split("_")[0] == parsed.language:
+            return code
     return default

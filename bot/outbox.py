@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import html
 import itertools
 import logging
 import os
@@ -30,7 +31,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot import metrics
-from bot.channels.base import Delivered, Deliverer, Rejected, Reply, RetryLater, TransientFailure, Unreachable
+from bot.channels.base import (
+    Button,
+    Delivered,
+    Deliverer,
+    Rejected,
+    Reply,
+    RetryLater,
+    TransientFailure,
+    Unreachable,
+)
+from bot.domain.callbacks import cb
+from bot.machine_translation import LibreTranslateClient, TranslationUnavailable
 from storage.db import Database
 from storage.media import MediaRow
 from storage.notices import DeliveryOutcome
@@ -342,8 +354,10 @@ class OutboxSender:
         lease: timedelta = LEASE,
         housekeeping_seconds: float = HOUSEKEEPING_SECONDS,
         bulk: BulkFeed | None = None,
+        machine_translator: LibreTranslateClient | None = None,
     ) -> None:
         self.db = db
+        self.machine_translator = machine_translator
         self.deliverer = deliverer
         self.bulk = bulk
         # Set when new outbox rows were committed: claim them even if the queue holds plenty of bulk work, so a
@@ -462,6 +476,8 @@ class OutboxSender:
         blocked_chat: int | None = None
         try:
             reply = Reply.from_dict(item.payload)
+            if reply.machine is not None and self.machine_translator is not None:
+                reply = await self._machine_translated(reply, item.id)
             if reply.photo_media is not None:
                 delivered = await self.media.deliver(item.chat_id, reply)
             else:
@@ -507,6 +523,21 @@ class OutboxSender:
                     settlement = replace(settlement, source=item.source, locale=item.locale)
                 self._settlements.append((settlement, blocked_chat))
             self._settled.set()
+
+    async def _machine_translated(self, reply: Reply, item_id: int) -> Reply:
+        """`reply` with its reader's machine translation in place of the original and a button to the original;
+        `reply` itself when the translator gives nothing within its timeout (the original goes out)."""
+        assert reply.machine is not None and self.machine_translator is not None
+        wanted = reply.machine
+        if wanted.get("original", "") not in reply.text:
+            return reply
+        try:
+            translated = await self.machine_translator.translate(wanted["q"], wanted["source"], wanted["target"])
+        except TranslationUnavailable:
+            return reply
+        shown = wanted["mark"] + "\n" + html.escape(translated, quote=False)
+        button = Button(wanted["button"], cb("mto", item_id))
+        return replace(reply, text=reply.text.replace(wanted["original"], shown, 1), buttons=[*reply.buttons, [button]])
 
     async def _keep_books(self, stop: asyncio.Event) -> None:
         """All the sender's database work: settle sends, claim more, renew leases, reclaim expired ones."""

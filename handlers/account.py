@@ -8,7 +8,7 @@ from bot.channels.base import Button
 from bot.domain.callbacks import CallbackData, cb
 from bot.domain.permissions import Action, Role, can_somewhere
 from bot.domain.residents import MembershipStatus
-from bot.i18n import LANGUAGE_NAMES, N_, Safe, safe_join
+from bot.i18n import N_, Safe, safe_join
 from handlers.common import describe_grant, stale
 from handlers.context import Context, Flow
 from handlers.election_life import fill_vacant_seat
@@ -97,7 +97,7 @@ async def show_me(ctx: Context) -> None:
     assert ctx.resident is not None
     lines = [
         t.gettext("👤 <b>{name}</b>", name=ctx.resident.first_name),
-        t.gettext("Language: {language}", language=LANGUAGE_NAMES.get(ctx.resident.locale, ctx.resident.locale)),
+        t.gettext("Language: {language}", language=t.language_name(ctx.resident.locale)),
     ]
     membership = await ctx.uow.memberships.current(ctx.resident.id)
     if membership is None:

@@ -14,9 +14,9 @@ from bot.domain.callbacks import cb
 from bot.domain.coexistence import Status as CoexistenceStatus
 from bot.domain.permissions import Action, Grant, Place, Sector, can
 from bot.domain.reports import CaseStatus, is_open, staff_transitions
-from bot.i18n import Catalogs, Safe, Translator, escape, safe_join
+from bot.i18n import Catalogs, Safe, Translator, safe_join
 from handlers.coexistence_texts import kind_name, reads_content, status_name
-from handlers.labels import case_status_name, category_name, handler_name, transition_label
+from handlers.labels import case_status_name, category_name, handler_name, transition_label, written_for, written_text
 from storage.models import Case, Resident
 from storage.uow import UnitOfWork
 
@@ -151,7 +151,7 @@ async def staff_card(
     elif case.status not in (CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.MERGED) and case.resolve_by:
         lines.append(t.gettext("To resolve by {date}", date=t.datetime(case.resolve_by, "short")))
     note = await confidential_note(uow, t, case, reader) if hidden is False else hidden
-    lines += [Safe(""), note or escape(case.text)]
+    lines += [Safe(""), note or written_text(t, case.text)]
     return safe_join("\n", lines)
 
 
@@ -159,7 +159,7 @@ def with_note(t: Translator, text: Safe, note: str | None) -> Safe:
     """A message to residents, with the staff's public note when there is one."""
     if not note:
         return text
-    return text + Safe("\n\n") + t.gettext("Note from the team: {note}", note=note)
+    return text + Safe("\n\n") + t.gettext("Note from the team: {note}", note=written_text(t, note))
 
 
 async def update_text(
@@ -276,7 +276,9 @@ def people_update(uow: UnitOfWork, case: Case, target: CaseStatus, note: str | N
     """A renderer for tell_people: what a case's move to `target` means, with the public note."""
 
     async def render(t: Translator) -> Reply:
-        return Reply(await update_text(uow, t, case, target, note, merged_into))
+        # The team's note may be machine-translated for this reader by the sender (human text always wins).
+        machine = written_for(t, note)[1] if note else None
+        return Reply(await update_text(uow, t, case, target, note, merged_into), machine=machine)
 
     return render
 

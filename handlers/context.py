@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from bot.channels.base import Button, Incoming, Reply
 from bot.domain.coexistence import DEFAULT_COEXISTENCE_POLICY, CoexistencePolicy
@@ -55,6 +55,14 @@ class NoStep(StrEnum):
     NONE = ""
 
 
+class MachineTranslator(Protocol):
+    """A machine translator (bot/machine_translation.py): what it managed within its timeout, never more."""
+
+    async def translate_many(self, text: str, source: str, targets: list[str]) -> dict[str, str]:
+        """`text` in each of `targets` it could translate in time (the others are left out)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Services:
     """Long-lived things handlers use: the database, catalogs and a few settings."""
@@ -72,6 +80,10 @@ class Services:
     notices: NoticePolicy = DEFAULT_NOTICE_POLICY
     coexistence: CoexistencePolicy = DEFAULT_COEXISTENCE_POLICY
     weekly_digests: bool = True
+    # Set (VECINOS_TRANSLATE_URL) to send machine translations where no human version exists.
+    machine_translator: MachineTranslator | None = None
+    # Called after a commit that left a notice due now for the scheduler (waiting on machine translations).
+    on_notice_due: Callable[[], None] = lambda: None
 
 
 @dataclass
@@ -88,6 +100,7 @@ class Context:
     grants: list[Grant] = field(default_factory=list)
     replies: list[Reply] = field(default_factory=list)
     wrote_outbox: bool = False
+    notice_due: bool = False
     erased: bool = False
 
     # Answers to the current chat

@@ -190,6 +190,8 @@ class Dispatcher:
             await uow.commit()
         if ctx.wrote_outbox:
             self.services.on_outbox()
+        if ctx.notice_due:
+            self.services.on_notice_due()
         return Outcome(incoming.update_id, ctx.replies, bool(ctx.replies))
 
     def _redelivery(self, incoming: Incoming, seen: UpdateRecord, now: datetime) -> Outcome | BeingDelivered:

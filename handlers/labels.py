@@ -6,7 +6,8 @@ from bot.domain.permissions import Grant, Role, ScopeKind, Sector
 from bot.domain.reports import CaseStatus, Transition
 from bot.domain.residents import MembershipStatus
 from bot.domain.territory import CircleKind
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Safe, Translator, escape, safe_join
+from bot.language_detection import detect_language
 
 ROLE_NAMES = {
     Role.RESIDENT: N_("Resident"),
@@ -141,3 +142,33 @@ def transition_label(t: Translator, transition: Transition) -> str:
 def handler_name(t: Translator, sector: str | None) -> str:
     """Who handles a case: a sector's name, or the community managers."""
     return sector_name(t, Sector(sector)) if sector else t.plain("the community managers")
+
+
+def written_text(t: Translator, text: str) -> Safe:
+    """What a person wrote, escaped, labelled with its language when that is not the reader's ("🌐 Original in
+    Arabic"), as the offline detector reads it."""
+    return written_for(t, text)[0]
+
+
+def written_for(t: Translator, text: str, source: str | None = None) -> tuple[Safe, dict[str, str] | None]:
+    """What a person wrote, for one reader: escaped, labelled with its language when that is not the reader's;
+    and, then, what the outbox sender needs to put a machine translation in its place (Reply.machine)."""
+    code = detect_language(text) or source
+    if code is None or code == t.locale:
+        return escape(text), None
+    label = t.gettext("<i>🌐 Original in {language}:</i>", language=t.language_name(code))
+    shown = safe_join("\n", [label, escape(text)])
+    machine = {
+        "q": text,
+        "source": code,
+        "target": t.locale,
+        "original": str(shown),
+        "mark": str(
+            t.gettext(
+                "<i>🤖 Machine-translated from {language}: it may have mistakes. The button shows the original.</i>",
+                language=t.language_name(code),
+            )
+        ),
+        "button": t.plain("📄 See the original"),
+    }
+    return shown, machine

@@ -4,14 +4,13 @@ recipient's language when the sender claims it, and reporting to the author when
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel import Locale, UnknownLocaleError
-
-from bot.channels.base import Reply
+from bot.channels.base import Button, Reply
+from bot.domain.callbacks import cb
 from bot.domain.notices import (
     Fate,
     NoticeKind,
@@ -25,7 +24,7 @@ from bot.domain.notices import (
     send_time,
     version_for,
 )
-from bot.i18n import LANGUAGE_NAMES, Catalogs, Safe, Translator, escape, safe_join
+from bot.i18n import SUPPORTED_LOCALES, Catalogs, Safe, Translator, escape, safe_join
 from handlers.context import Services
 from handlers.labels import role_name, sector_name
 from storage.models import Notice
@@ -54,6 +53,8 @@ class NoticeView:
     original: str
     media_kind: str | None
     media_file_id: str | None
+    # Machine translations of the original, by language (only where no human version exists).
+    machine: dict[str, str] = field(default_factory=dict)
 
 
 def scope_of(notice: Notice) -> NoticeScope:
@@ -75,6 +76,9 @@ async def place_name(uow: UnitOfWork, scope: NoticeScope) -> str | None:
 async def view_of(uow: UnitOfWork, notice: Notice, author: str | None = None) -> NoticeView:
     """Read what rendering `notice` needs."""
     scope = scope_of(notice)
+    texts = dict(notice.texts)
+    original = texts.get(notice.original_locale, "")
+    machine = await uow.translations.cached(original, notice.original_locale) if original else {}
     return NoticeView(
         id=notice.id,
         kind=NoticeKind(notice.kind),
@@ -86,15 +90,8 @@ async def view_of(uow: UnitOfWork, notice: Notice, author: str | None = None) ->
         original=notice.original_locale,
         media_kind=notice.media_kind,
         media_file_id=notice.media_file_id,
+        machine={code: text for code, text in machine.items() if code not in texts},
     )
-
-
-def language_name(code: str, t: Translator) -> str:
-    """A language's name in the reader's language ("Spanish" to an English reader, "الإسبانية" in Arabic)."""
-    try:
-        return Locale.parse(code).get_display_name(t.locale) or LANGUAGE_NAMES.get(code, code)
-    except (UnknownLocaleError, ValueError):
-        return LANGUAGE_NAMES.get(code, code)
 
 
 def audience_text(t: Translator, scope: NoticeScope, place: str | None) -> Safe:
@@ -128,11 +125,21 @@ def render_notice(t: Translator, view: NoticeView) -> Reply:
             )
         )
     text, language = version_for(view.texts, view.original, t.locale)
-    if language != t.locale:
+    buttons: list[list[Button]] = []
+    if language != t.locale and view.machine.get(t.locale):
+        text = view.machine[t.locale]
+        lines.append(
+            t.gettext(
+                "<i>🤖 Machine-translated from {language}: it may have mistakes. The button shows the original.</i>",
+                language=t.language_name(language),
+            )
+        )
+        buttons.append([Button(t.plain("📄 See the original"), cb("nor", view.id))])
+    elif language != t.locale:
         lines.append(
             t.gettext(
                 "<i>🌐 Written in {language}: there is no version in your language yet.</i>",
-                language=language_name(language, t),
+                language=t.language_name(language),
             )
         )
     lines.append(Safe(""))
@@ -142,10 +149,10 @@ def render_notice(t: Translator, view: NoticeView) -> Reply:
         lines.append(t.gettext("<i>You can mute these notices or set your quiet hours in /settings.</i>"))
     body = safe_join("\n", lines)
     if view.media_kind == "photo" and view.media_file_id:
-        return Reply(text=body, photo=view.media_file_id)
+        return Reply(text=body, photo=view.media_file_id, buttons=buttons)
     if view.media_kind == "document" and view.media_file_id:
-        return Reply(text=body, document_id=view.media_file_id)
-    return Reply(text=body)
+        return Reply(text=body, document_id=view.media_file_id, buttons=buttons)
+    return Reply(text=body, buttons=buttons)
 
 
 class NoticeFeed:
@@ -259,7 +266,7 @@ def language_lines(t: Translator, progress: Progress) -> list[Safe]:
         lines.append(
             t.gettext(
                 "{language}: {sent} sent of {total}",
-                language=LANGUAGE_NAMES.get(locale, locale),
+                language=t.language_name(locale),
                 sent=t.number(counts.get("sent", 0)),
                 total=t.number(sum(counts.values())),
             )
@@ -288,16 +295,46 @@ def _excerpt(text: str, limit: int = 80) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+async def untranslated_languages(uow: UnitOfWork, services: Services, notice: Notice) -> list[str]:
+    """The languages of `notice`'s audience with neither a human version nor a cached machine translation
+    (none when no machine translator is set)."""
+    if services.machine_translator is None:
+        return []
+    texts = dict(notice.texts)
+    languages = await uow.notices.languages(scope_of(notice), besides=notice.author_id)
+    missing = [code for code in languages if code not in texts and code in SUPPORTED_LOCALES]
+    if not missing or notice.original_locale not in texts:
+        return []
+    cached = await uow.translations.cached(texts[notice.original_locale], notice.original_locale, missing)
+    return [code for code in missing if code not in cached]
+
+
 async def expand_due_notices(services: Services) -> int:
-    """Tick: queue the deliveries of scheduled notices whose time has come (each in its own transaction)."""
+    """Tick: queue the deliveries of notices whose time has come (each in its own transaction), machine-
+    translating first, outside any transaction, into the audience's languages no author wrote; what the
+    translator does not return within its timeout goes out in the original."""
     expanded = 0
+    skipped: set[int] = set()
     while True:
         now = services.clock()
         async with services.db.unit_of_work() as uow:
-            due = await uow.notices.due_scheduled(now, limit=1)
+            due = [n for n in await uow.notices.due_scheduled(now, limit=len(skipped) + 1) if n.id not in skipped]
             if not due:
                 return expanded
-            await queue_notice(uow, services.notices, services.catalogs.zone, due[0], now)
+            notice_id = due[0].id
+            missing = await untranslated_languages(uow, services, due[0])
+            source = due[0].original_locale
+            original = dict(due[0].texts).get(source, "")
+        made: dict[str, str] = {}
+        if missing and services.machine_translator is not None:
+            made = await services.machine_translator.translate_many(original, source, missing)
+        async with services.db.unit_of_work() as uow:
+            fresh = await uow.notices.get(notice_id)
+            if fresh is None or fresh.status != "scheduled":
+                skipped.add(notice_id)
+                continue
+            await uow.translations.keep(original, source, made, now)
+            await queue_notice(uow, services.notices, services.catalogs.zone, fresh, services.clock())
             await uow.commit()
         expanded += 1
         services.on_outbox()

@@ -22,7 +22,8 @@ from bot.domain.notices import (
 from bot.domain.permissions import PERMISSIONS, Action, Place, Role, Sector
 from bot.domain.permissions import ScopeKind as GrantScope
 from bot.domain.text import clean_long_text
-from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, Safe, Translator, safe_join
+from bot.i18n import SUPPORTED_LOCALES, Safe, Translator, escape, safe_join
+from bot.language_detection import detect_language
 from handlers.common import refuse, stale
 from handlers.context import Context, Flow
 from handlers.labels import circle_label
@@ -34,6 +35,7 @@ from handlers.notice_delivery import (
     queue_notice,
     render_notice,
     scope_of,
+    untranslated_languages,
 )
 from handlers.routing import Callback, Command, Routes, any_input
 
@@ -208,7 +210,7 @@ async def _scope_chosen(ctx: Context, scope: NoticeScope) -> None:
                 intro,
                 t.gettext(
                     "✏️ Write it in {language}, in one message (at most {max} characters).",
-                    language=LANGUAGE_NAMES.get(t.locale, t.locale),
+                    language=t.language_name(t.locale),
                     max=t.number(TEXT_MAX),
                 ),
             ],
@@ -255,8 +257,25 @@ async def _text_written(ctx: Context, language: str) -> None:
     if language not in SUPPORTED_LOCALES:
         await stale(ctx)
         return
-    texts = {**(ctx.data.get("texts") or {}), language: cleaned.text}
-    await ctx.go(Flow.NOTICE, NoticeStep.VERSIONS, texts=texts, editing=None)
+    detected = detect_language(cleaned.text)
+    texts = dict(ctx.data.get("texts") or {})
+    if detected is not None and detected != language and ctx.step == NoticeStep.TEXT:
+        # The original is labelled with the language it is written in, not the one its author reads.
+        ctx.say(t.gettext("🔎 This reads as {language}: it goes out as written in {language}.",
+                          language=t.language_name(detected)))  # fmt: skip
+        language = detected
+    elif detected is not None and detected != language:
+        ctx.say(
+            t.gettext(
+                "⚠️ This reads as {detected}, not {language}. It is kept as the {language} version: rewrite it "
+                "if that was a mistake.",
+                detected=t.language_name(detected),
+                language=t.language_name(language),
+            )
+        )
+    texts[language] = cleaned.text
+    original = language if ctx.step == NoticeStep.TEXT else ctx.data.get("original")
+    await ctx.go(Flow.NOTICE, NoticeStep.VERSIONS, texts=texts, editing=None, original=original)
     await _ask_versions(ctx)
 
 
@@ -277,31 +296,50 @@ async def _ask_versions(ctx: Context, *, edit: bool = False) -> None:
         _ask_media(ctx, edit=edit)
         return
     counts = " · ".join(
-        t.plain("{language}: {count}", language=LANGUAGE_NAMES.get(c, c), count=t.number(languages[c]))
+        t.plain("{language}: {count}", language=t.language_name(c), count=t.number(languages[c]))
         for c in sorted(languages, key=lambda c: -languages[c])
     )
-    written = ", ".join(LANGUAGE_NAMES.get(c, c) for c in texts)
+    written = t.join(t.language_name(c) for c in texts)
     lines = [
         t.gettext("🌐 <b>Languages of this audience</b> (people who read each):"),
         t.gettext("{counts}", counts=counts),
         t.gettext("Versions written: {languages}", languages=written),
-        t.gettext(
-            "Whoever has no version in their language gets the original, marked as written in {language}.",
-            language=LANGUAGE_NAMES.get(original, original),
-        ),
-        t.gettext("Add a version in another language, one at a time, or continue."),
     ]
+    unwritten = [code for code in others if code not in texts]
+    if unwritten:
+        # The versions still worth writing, the most read first.
+        lines.append(
+            t.gettext(
+                "✍️ Still without a version: {languages}",
+                languages=t.join(
+                    t.plain("{language} ({count})", language=t.language_name(c), count=t.number(languages[c]))
+                    for c in unwritten
+                ),
+            )
+        )
+    if ctx.services.machine_translator is not None:
+        fallback = t.gettext(
+            "Whoever has no version in their language gets a machine translation, marked as such, with the "
+            "original ({language}) a tap away.",
+            language=t.language_name(original),
+        )
+    else:
+        fallback = t.gettext(
+            "Whoever has no version in their language gets the original, marked as written in {language}.",
+            language=t.language_name(original),
+        )
+    lines += [fallback, t.gettext("Add a version in another language, one at a time, or continue.")]
     rows = []
     for code in others:
         label = (
-            t.plain("✏️ Rewrite the {language} version", language=LANGUAGE_NAMES.get(code, code))
+            t.plain("✏️ Rewrite the {language} version", language=t.language_name(code))
             if code in texts
             else str(
                 t.ngettext(
                     "➕ {language} version ({n} person)",
                     "➕ {language} version ({n} people)",
                     languages[code],
-                    language=LANGUAGE_NAMES.get(code, code),
+                    language=t.language_name(code),
                 )
             )
         )
@@ -319,7 +357,7 @@ async def version_tapped(ctx: Context, data: CallbackData) -> None:
         return
     await ctx.go(Flow.NOTICE, NoticeStep.VERSION_TEXT, editing=code)
     ctx.show(
-        ctx.t.gettext("✏️ Write the {language} version now, in one message.", language=LANGUAGE_NAMES.get(code, code)),
+        ctx.t.gettext("✏️ Write the {language} version now, in one message.", language=ctx.t.language_name(code)),
         [_cancel_row(ctx.t)],
     )
 
@@ -462,7 +500,7 @@ async def _preview(ctx: Context) -> None:
                 "👁️ How the {n} person who reads {language} will see it:",
                 "👁️ How the {n} people who read {language} will see it:",
                 languages[code],
-                language=LANGUAGE_NAMES.get(code, code),
+                language=t.language_name(code),
             )
         )
         ctx.replies.append(render_notice(reader, view))
@@ -516,8 +554,13 @@ async def confirm_tapped(ctx: Context, data: CallbackData) -> None:
     )
     await ctx.finish()
     if at <= ctx.now:
-        count = await queue_notice(ctx.uow, ctx.services.notices, t.zone, notice, ctx.now)
-        ctx.wrote_outbox = True
+        if await untranslated_languages(ctx.uow, ctx.services, notice):
+            # Machine translations first, outside this transaction: the scheduler queues it in a moment.
+            count = sum((await ctx.uow.notices.languages(scope, besides=_me(ctx))).values())
+            ctx.notice_due = True
+        else:
+            count = await queue_notice(ctx.uow, ctx.services.notices, t.zone, notice, ctx.now)
+            ctx.wrote_outbox = True
         ctx.show(
             t.ngettext(
                 "✅ Your notice #{id} is on its way to {n} person. You will get a delivery report; /notices "
@@ -576,6 +619,52 @@ async def list_notices(ctx: Context) -> None:
     ctx.say(safe_join("\n\n", blocks), rows)
 
 
+async def original_tapped(ctx: Context, data: CallbackData) -> None:
+    """nor:<notice>: the original text of a notice that reached me machine-translated."""
+    notice_id = data.int_arg()
+    assert ctx.resident is not None
+    notice = await ctx.uow.notices.get(notice_id) if notice_id else None
+    if notice is None or not await ctx.uow.notices.was_sent_to(notice.id, ctx.resident.id):
+        await stale(ctx)
+        return
+    text = dict(notice.texts).get(notice.original_locale, "")
+    ctx.say(
+        safe_join(
+            "\n\n",
+            [
+                ctx.t.gettext(
+                    "📄 <b>The original of notice #{id}</b>, as written in {language}:",
+                    id=notice.id,
+                    language=ctx.t.language_name(notice.original_locale),
+                ),
+                escape(text),
+            ],
+        )
+    )
+
+
+async def message_original_tapped(ctx: Context, data: CallbackData) -> None:
+    """mto:<outbox message>: the original of what reached me machine-translated (a case update, a proposal)."""
+    message_id = data.int_arg()
+    row = await ctx.uow.outbox.get(message_id) if message_id else None
+    machine = (row.payload or {}).get("machine") if row is not None and row.chat_id == ctx.incoming.chat_id else None
+    if not machine or not machine.get("q"):
+        await stale(ctx)
+        return
+    ctx.say(
+        safe_join(
+            "\n\n",
+            [
+                ctx.t.gettext(
+                    "📄 <b>The original</b>, as written in {language}:",
+                    language=ctx.t.language_name(machine.get("source", "")),
+                ),
+                escape(machine["q"]),
+            ],
+        )
+    )
+
+
 ROUTES = Routes(
     commands={
         "notice": Command(start_notice, Action.BROADCAST_CIRCLE),
@@ -592,6 +681,8 @@ ROUTES = Routes(
         "ntw": Callback(now_tapped, Action.BROADCAST_CIRCLE),
         "ntc": Callback(confirm_tapped, Action.BROADCAST_CIRCLE),
         "ntx": Callback(cancel_tapped, Action.CANCEL),
+        "nor": Callback(original_tapped, Action.VIEW_OWN_DATA),
+        "mto": Callback(message_original_tapped, Action.VIEW_OWN_DATA),
     },
     step_inputs=any_input(Flow.NOTICE, notice_input),
 )

@@ -17,6 +17,7 @@ from bot.i18n import N_, Catalogs, Safe, Translator, escape, safe_join
 from handlers.common import stale
 from handlers.context import Context, Flow
 from handlers.fanout import fan_out, tell
+from handlers.labels import written_for
 from handlers.poll_cards import scope_name, when
 from handlers.poll_schedule import create_poll, open_poll
 from handlers.routing import Callback, Command, Routes, any_input
@@ -220,17 +221,18 @@ def _support_line(t: Translator, proposal: Proposal) -> Safe:
 
 
 def _announcement(t: Translator, proposal: Proposal, name: str | None) -> Reply:
+    body, machine = written_for(t, proposal.text)
     text = safe_join(
         "\n\n",
         [
             t.gettext("💡 <b>New proposal</b> · {scope}", scope=name or "?"),
             t.gettext("<b>{title}</b>", title=proposal.title),
-            escape(proposal.text),
+            body,
             _support_line(t, proposal),
             t.gettext("If enough neighbours support it in time, it becomes a yes/no poll for everyone."),
         ],
     )
-    return Reply(text=text, buttons=[[Button(t.plain("👍 Support"), cb("ppsu", proposal.id))]])
+    return Reply(text=text, buttons=[[Button(t.plain("👍 Support"), cb("ppsu", proposal.id))]], machine=machine)
 
 
 async def cancel_proposal(ctx: Context, data: CallbackData) -> None:

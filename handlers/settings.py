@@ -9,7 +9,7 @@ from bot.channels.base import Button
 from bot.domain.callbacks import CallbackData, cb
 from bot.domain.notices import QUIET_PRESETS, NoticeKind, QuietHours, muted_set, muted_text, parse_quiet_hours
 from bot.domain.permissions import Action
-from bot.i18n import LANGUAGE_NAMES, N_, SUPPORTED_LOCALES, Safe, Translator, safe_join
+from bot.i18n import N_, SUPPORTED_LOCALES, Safe, Translator, safe_join
 from handlers import registration
 from handlers.common import stale
 from handlers.context import Context, Flow
@@ -45,7 +45,7 @@ async def language_chosen(ctx: Context, data: CallbackData) -> None:
         await ctx.finish()
     if ctx.resident is not None:
         await ctx.uow.residents.change_language(ctx.resident, code)
-        ctx.show(ctx.t.gettext("✅ From now on I will write to you in {language}.", language=LANGUAGE_NAMES[code]))
+        ctx.show(ctx.t.gettext("✅ From now on I will write to you in {language}.", language=ctx.t.language_name(code)))
         return
     if ctx.flow == Flow.REGISTRATION and ctx.step in (registration.Step.LANGUAGE, registration.Step.CONSENT):
         await registration.language_chosen_in_registration(ctx, code)
@@ -55,7 +55,7 @@ async def language_chosen(ctx: Context, data: CallbackData) -> None:
     ctx.show(
         ctx.t.gettext(
             "✅ From now on I will write to you in {language}. Send /start to join your circle.",
-            language=LANGUAGE_NAMES[code],
+            language=ctx.t.language_name(code),
         )
     )
 
@@ -96,7 +96,7 @@ def _settings_view(ctx: Context) -> tuple[Safe, list[list[Button]]]:
     muted = muted_set(resident.muted_kinds)
     lines = [
         t.gettext("⚙️ <b>Your settings</b>"),
-        t.gettext("Language: {language} (/language to change it)", language=LANGUAGE_NAMES.get(t.locale, t.locale)),
+        t.gettext("Language: {language} (/language to change it)", language=t.language_name(t.locale)),
         t.gettext("🌙 Quiet hours: {hours}", hours=_hours_text(t, quiet)),
         t.gettext("Normal notices wait until your quiet hours are over; urgent safety notices do not."),
         Safe(""),

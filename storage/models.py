@@ -708,3 +708,15 @@ class MeetingAgendaItem(Base):
     text: Mapped[str] = mapped_column(String(200))
     proposed_by: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
+
+
+class MachineTranslation(Base):
+    """A text as a machine translator rendered it in one language, kept so each text is translated once per
+    language (a notice to 20,000 Arabic readers costs one call)."""
+
+    __tablename__ = "machine_translation"
+    text_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the original text
+    source: Mapped[str] = mapped_column(String(8), primary_key=True)
+    target: Mapped[str] = mapped_column(String(8), primary_key=True)
+    translated: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

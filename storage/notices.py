@@ -411,3 +411,10 @@ class NoticeRepository(Repository):
         """Every delivery addressed to a chat, oldest first (tests and tools)."""
         query = select(NoticeDelivery).where(NoticeDelivery.chat_id == chat_id).order_by(NoticeDelivery.id)
         return list((await self.session.scalars(query)).all())
+
+    async def was_sent_to(self, notice_id: int, resident_id: int) -> bool:
+        """Whether `notice` went (or is going) to this resident."""
+        query = select(NoticeDelivery.id).where(
+            NoticeDelivery.notice_id == notice_id, NoticeDelivery.resident_id == resident_id
+        )
+        return (await self.session.scalar(query.limit(1))) is not None

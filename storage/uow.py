@@ -27,6 +27,7 @@ from storage.residents import ResidentRepository
 from storage.roles import RoleRepository
 from storage.stats import StatsRepository
 from storage.territory import TerritoryCache, TerritoryRepository
+from storage.translations import TranslationRepository
 
 
 class PriorityLock:
@@ -103,6 +104,7 @@ class UnitOfWork:
         self.digests = DigestRepository(session, postgres)
         self.stats = StatsRepository(session, postgres)
         self.meetings = MeetingRepository(session, postgres)
+        self.translations = TranslationRepository(session, postgres)
 
     async def __aenter__(self) -> UnitOfWork:
         if self._lock is not None:

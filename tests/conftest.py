@@ -78,3 +78,12 @@ async def sqlite_db(tmp_path) -> AsyncIterator[Database]:  # type: ignore[no-unt
     db = await open_seeded(f"sqlite+aiosqlite:///{tmp_path}/vecinos.db")
     yield db
     await db.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def language_models_loaded() -> None:
+    """The language detector's models, loaded before any test: what it labels must not depend on whether a
+    background load has finished yet."""
+    from bot.language_detection import warm_up
+
+    warm_up()

@@ -87,6 +87,9 @@ class Reply:
     photo_upload: bytes | None = None
     # A document Telegram already has (its file id, e.g. one an author attached to a notice), `text` its caption.
     document_id: str | None = None
+    # What the outbox sender may machine-translate for this reader (bot/outbox.py): the original `q` in
+    # `source`, the `original` HTML in `text` that shows it, the `mark` and `button` label for the translation.
+    machine: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form, for the outbox and the reply journal."""
@@ -115,6 +118,8 @@ class Reply:
             data["filename"] = self.filename
         if self.document_id is not None:
             data["document_id"] = self.document_id
+        if self.machine is not None:
+            data["machine"] = dict(self.machine)
         return data
 
     @classmethod
@@ -134,6 +139,7 @@ class Reply:
             photo_media=data.get("photo_media"),
             photo_upload=base64.b64decode(data["photo_upload"]) if "photo_upload" in data else None,
             document_id=data.get("document_id"),
+            machine=data.get("machine"),
         )
 
 

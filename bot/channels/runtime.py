@@ -37,10 +37,18 @@ from handlers.menu import command_menu
 
 log = logging.getLogger(__name__)
 
+MENU_LANGUAGE_CODES = {"zh_Hans": "zh", "fil": "tl"}
+
 POLL_TIMEOUT = 25
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 RENDER_ATTEMPTS = 4
 CAPTION_LIMIT = MAX_CAPTION_LENGTH
+
+
+def menu_language_code(locale: str) -> str:
+    """The two-letter ISO 639-1 code setMyCommands takes for one of our locales (Telegram's clients send "zh"
+    or "tl"; "zh_Hans" and "fil" would be refused)."""
+    return MENU_LANGUAGE_CODES.get(locale, locale)
 
 
 class AnswerPacer(Protocol):
@@ -160,7 +168,7 @@ class ChannelRuntime(ABC):
         """setMyCommands for every supported language, and a default list in the default language."""
         for locale in (None, *SUPPORTED_LOCALES):
             t = self.catalogs.translator(locale or self.catalogs.default_locale)
-            await self.set_commands(command_menu(t), locale)
+            await self.set_commands(command_menu(t), menu_language_code(locale) if locale else None)
 
     async def poll(self, stop: asyncio.Event) -> None:
         """Long-poll until `stop`; a batch is confirmed (next offset) only after it is fully handled. No

@@ -138,10 +138,10 @@ async def _print_scan_and_join(
 
 
 def test_by_default_a_sheet_speaks_its_residents_languages_most_used_first(cli, tmp_path):
-    cli.ok("demo", "populate", "--residents", "7", "--circle", CIRCLE)  # es 3, en 2, ar 2
+    cli.ok("demo", "populate", "--residents", "13", "--circle", CIRCLE)  # es, en, ar 2 each; the other seven 1
     sheet = tmp_path / "default.pdf"
     said = cli.ok("invites", "sheet", "--circle", CIRCLE, "--building", "emb-lavapies-7", "--out", str(sheet))
-    assert said.startswith(f"wrote 1 pages to {sheet} (languages es, ar, en; 1 new invitations, 0 reused)")
+    assert said.startswith(f"wrote 1 pages to {sheet} (languages ar, en, es, bn; 1 new invitations, 0 reused)")
     fresh = cli.ok("invites", "sheet", "--circle", CIRCLE, "--building", "emb-lavapies-7", "--out", str(sheet), "--new")
     assert "1 new invitations, 0 reused" in fresh
     # A circle with no buildings yet gets one page with an invitation to the circle itself.

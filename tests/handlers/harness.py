@@ -187,6 +187,11 @@ def tap_update(who: Person, data: str, update_id: int, message_id: int = 1) -> I
     )
 
 
+def bare(text: str) -> str:
+    """`text` without the isolate marks right-to-left renders put around values (for substring checks)."""
+    return text.replace("\u2068", "").replace("\u2069", "")
+
+
 def texts(replies: list[Reply]) -> str:
     """All reply texts joined, for assertions."""
     return "\n".join(r.text for r in replies if r.text)

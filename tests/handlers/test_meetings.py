@@ -13,7 +13,7 @@ from icalendar import Calendar
 from bot.domain.ballots import PollKind
 from bot.domain.polls import PollScope, PollTerms, ScopeKind
 from handlers.meeting_life import meetings_ahead, send_due_meeting_work
-from tests.handlers.harness import Harness, Person, buttons, grant_role, make_staff, texts
+from tests.handlers.harness import Harness, Person, bare, buttons, grant_role, make_staff, texts
 from tests.handlers.test_polls import AMINA, JOHN, LUCIA, ROSA, clear_outbox, plain, tr, verified
 
 PABLO = Person(702, "Pablo", "en")  # community manager of Embajadores
@@ -291,7 +291,7 @@ async def test_minutes_after_the_meeting_link_to_a_poll_of_the_council(bot: Harn
     row = (await bot.rows("SELECT minutes_text, minutes_poll_id FROM meeting"))[0]
     assert row[0] == "Se aprobó el presupuesto por unanimidad." and row[1] == council_poll.id
     for who in COUNCIL:
-        text = (await bot.outbox(who.user_id))[0]["text"]
+        text = bare((await bot.outbox(who.user_id))[0]["text"])
         assert "Se aprobó el presupuesto" in text and f"#{council_poll.id}" in text
     assert f"mtn:{meeting}" not in [d for _, d in buttons(await bot.send(PABLO, "/meetings"))]
 

@@ -68,9 +68,10 @@ async def test_manager_barrio_notice_reaches_each_language_with_versions_and_mar
     replies = await bot.send(PABLO, "Mañana cortan el agua de 9 a 12.\n\nGuardad agua.")
     shown = texts(replies)
     # The audience's languages with head counts: Delia, Lucía (es), Amina (ar), John (en).
-    assert "Español: 2" in shown and "العربية: 1" in shown and "English: 1" in shown
+    # Languages are named in the manager's own language (CLDR's names, via Babel).
+    assert "español: 2" in shown and "árabe: 1" in shown and "inglés: 1" in shown
     label = bot.catalogs.translator("es").ngettext(
-        "➕ {language} version ({n} person)", "➕ {language} version ({n} people)", 1, language="العربية"
+        "➕ {language} version ({n} person)", "➕ {language} version ({n} people)", 1, language="árabe"
     )
     assert (label, "ntl:ar") in buttons(replies)
     await bot.tap(PABLO, "ntl:ar")
@@ -364,3 +365,25 @@ async def test_a_weekly_digest_reader_gets_normal_notices_on_monday_and_urgent_o
     await bot.tap(AMINA, "std")
     assert await bot.rows("SELECT status FROM notice_delivery WHERE notice_id = 3 AND chat_id = :c",
                           c=AMINA.user_id) == [("pending",)]  # fmt: skip
+
+
+async def test_the_original_is_labelled_with_the_language_it_is_written_in(bot: Harness) -> None:
+    await district(bot)
+    barrio = await bot.scalar("SELECT id FROM barrio WHERE code = 'embajadores'")
+    await bot.send(PABLO, "/notice")
+    await bot.tap(PABLO, f"nts:barrio:{barrio}")
+    # Pablo reads Spanish but writes this one in Arabic: it goes out as written in Arabic.
+    shown = texts(await bot.send(PABLO, "غدا سينقطع الماء من 9 إلى 12 في كل الشارع."))
+    assert "🔎" in shown and "árabe" in shown
+    # The versions still worth writing, most read first: Spanish (Delia, Lucía) before English (John).
+    assert "✍️ Aún sin versión: español (2) y inglés (1)" in shown, shown
+    await bot.tap(PABLO, "ntl:en")
+    # A version in the wrong language is kept, with a warning.
+    warned = texts(await bot.send(PABLO, "Mañana se corta el agua de 9 a 12 en toda la calle."))
+    assert "⚠️" in warned and "español" in warned and "inglés" in warned
+    await bot.tap(PABLO, "ntd")
+    await bot.tap(PABLO, "ntm")
+    await bot.tap(PABLO, "ntu:normal")
+    await bot.tap(PABLO, "ntw")
+    await bot.tap(PABLO, "ntc")
+    assert await bot.scalar("SELECT original_locale FROM notice") == "ar"

@@ -55,10 +55,12 @@ def test_every_catalog_translates_the_sheet_keeping_its_placeholders(locale):
         assert set(PLACEHOLDER.findall(translated)) == set(PLACEHOLDER.findall(message)), (locale, message)
 
 
-def test_printable_languages_need_not_be_offered_in_chat():
-    assert {"bn", "zh_Hans"} <= set(catalog_locales()) and not {"bn", "zh_Hans"} & set(SUPPORTED_LOCALES)
+def test_every_language_of_the_chat_prints_and_no_other():
+    assert set(catalog_locales()) == set(SUPPORTED_LOCALES)
     catalogs = Catalogs("es")
-    assert catalogs.translator("bn").locale == "es"  # the chat falls back to Spanish
-    assert catalogs.translator_for_print("bn").locale == "bn"
+    assert catalogs.translator("bn").locale == "bn"
+    assert catalogs.translator_for_print("uk").locale == "uk"
+    with pytest.raises(ValueError):
+        catalogs.translator_for_print("xx")
     with pytest.raises(ValueError, match="no catalog for 'tlh'"):
         catalogs.translator_for_print("tlh")
