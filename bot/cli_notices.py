@@ -140,6 +140,7 @@ async def send_notice(app: Vecinos, args: argparse.Namespace) -> tuple[int, int 
         if at < now:
             raise CommandError(f"--at {args.at!r} has already passed")
     began = time.perf_counter()
+    made = await _machine_translations(app, scope, texts, original) if at <= now else {}
     async with app.db.unit_of_work() as uow:
         author_id = None
         if args.author is not None:
@@ -164,11 +165,38 @@ async def send_notice(app: Vecinos, args: argparse.Namespace) -> tuple[int, int 
             created_at=now,
         )
         recipients = None
+        await uow.translations.keep(texts[original], original, made, now)
         if at <= now:
             recipients = await queue_notice(uow, app.services.notices, app.settings.zone, notice, now)
         await uow.commit()
         notice_id = notice.id
     return notice_id, recipients, time.perf_counter() - began
+
+
+async def _machine_translations(
+    app: Vecinos, scope: NoticeScope, texts: dict[str, str], original: str
+) -> dict[str, str]:
+    """With a machine translator set: the original in each language its audience reads and no version covers
+    (none cached yet), as far as the translator manages within its timeout; outside any transaction."""
+    translator = app.services.machine_translator
+    if translator is None:
+        return {}
+    async with app.db.unit_of_work() as uow:
+        languages = await uow.notices.languages(scope)
+        missing = [code for code in languages if code not in texts and code in SUPPORTED_LOCALES]
+        cached = await uow.translations.cached(texts[original], original, missing) if missing else {}
+    wanted = [code for code in missing if code not in cached]
+    if not wanted:
+        return {}
+    try:
+        made = await translator.translate_many(texts[original], original, wanted)
+    finally:
+        close = getattr(translator, "close", None)
+        if close is not None:
+            await close()
+    if len(made) < len(wanted):
+        print(f"machine translation: {len(wanted) - len(made)} languages get the original", file=sys.stderr)
+    return made
 
 
 async def _figures(app: Vecinos, notice_id: int) -> dict[str, Any]:
