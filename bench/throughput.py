@@ -201,6 +201,8 @@ async def measure_pair(
         process = await start_process(*command, env=env, log=workdir / f"{token.split(':')[0]}.log")
         try:
             await wait_ready(fake, token)
+            for port in ports:
+                await fully_started(port)
             figures.append(await warm_up_and_measure(fake, label, token, users, first_user, [process.pid], ports))
         finally:
             process.terminate()
@@ -262,6 +264,8 @@ async def measure_webhook_cluster(
             await asyncio.sleep(0.1)
         else:
             raise RuntimeError("the webhook was never set")
+        for port in ports:
+            await fully_started(port)
         label = f"vecinos (aiogram, {processes} webhook processes)"
         return await warm_up_and_measure(fake, label, token, users, first_user, [p.pid for p in started], ports)
     finally:
@@ -272,6 +276,24 @@ async def measure_webhook_cluster(
             await process.wait()
         await session.close()
         await runner.cleanup()
+
+
+async def fully_started(port: int, timeout: float = 60) -> None:
+    """Wait until a bot process has loaded everything it loads in the background at start-up (the language
+    detector's models), so the measurement sees the steady state, not the start."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"http://127.0.0.1:{port}/healthz", timeout=aiohttp.ClientTimeout(total=2)) as resp,
+            ):
+                if (await resp.json()).get("language_models", "loaded") == "loaded":
+                    return
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"the bot on port {port} did not finish starting")
 
 
 async def healthy(port: int) -> bool:

@@ -24,6 +24,7 @@ from bot.domain.polls import PollPolicy
 from bot.domain.proposals import SupportRule
 from bot.errors import TaskEnded, cannot_listen
 from bot.i18n import Catalogs
+from bot.language_detection import ready as language_models_ready
 from bot.language_detection import warm_up_in_background
 from bot.outbox import OutboxSender
 from handlers import Dispatcher
@@ -249,7 +250,13 @@ class Vecinos:
         mode = "webhook" if webhook else "polling"
         app = build_http_app(
             self.services,
-            health=lambda: {"engine": engine, "mode": mode, "leader": leader.held, "pid": os.getpid()},
+            health=lambda: {
+                "engine": engine,
+                "mode": mode,
+                "leader": leader.held,
+                "pid": os.getpid(),
+                "language_models": "loaded" if language_models_ready() else "loading",
+            },
             channel=channel if webhook else None,
             secret=secret,
             path=settings.webhook_path,
