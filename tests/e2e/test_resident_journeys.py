@@ -253,9 +253,14 @@ async def test_commands_menu_is_registered_for_every_language(fake, running_bot)
     _url, client = fake
     commands = (await client.state())["commands"]
     menus = next(iter(commands.values()))
-    assert {"", "es", "en", "ar"} <= set(menus) or {None, "es", "en", "ar"} <= set(menus)
+    # Ten languages, under Telegram's two-letter codes (Simplified Chinese "zh", Filipino "tl"), and a default.
+    codes = {"es", "en", "ar", "bn", "zh", "ro", "fr", "it", "tl", "uk"}
+    assert codes | {""} <= set(menus) or codes | {None} <= set(menus)
     arabic = {c["command"]: c["description"] for c in menus["ar"]}
     assert arabic["start"] == tr("ar", "Join your circle")
+    for code, locale in (("zh", "zh_Hans"), ("tl", "fil"), ("uk", "uk")):
+        described = {c["command"]: c["description"] for c in menus[code]}
+        assert described["start"] == CATALOGS.translator(locale).plain("Join your circle")
     assert {c["command"] for c in menus["es"]} >= {"start", "me", "help", "language", "mydata", "forget"}
 
 
