@@ -514,7 +514,11 @@ class OutboxSender:
                 settlement = Settlement(item.id, "failed", error=str(exc) or type(exc).__name__)
             else:
                 metrics.RETRIES.inc()
-                retry_at = self.clock() + timedelta(seconds=backoff_seconds(item.attempts + 1))
+                delay = backoff_seconds(item.attempts + 1)
+                # Why a warning: a retry holds back the rest of that chat's messages, which must be traceable.
+                log.warning("outbox: message %s to chat %s failed (%r); retrying in %.0f s", item.id, item.chat_id,
+                            exc, delay)  # fmt: skip
+                retry_at = self.clock() + timedelta(seconds=delay)
                 settlement = Settlement(item.id, "pending", error=str(exc) or type(exc).__name__, send_at=retry_at)
         finally:
             self._slots.release()
