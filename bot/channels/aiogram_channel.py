@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -61,7 +61,7 @@ from bot.channels.base import (
     TransientFailure,
     Unreachable,
 )
-from bot.channels.runtime import ALLOWED_UPDATES, ChannelRuntime, incoming_from_update
+from bot.channels.runtime import ALLOWED_UPDATES, BotApiJson, ChannelRuntime, incoming_from_update
 from bot.i18n import Catalogs
 from handlers import Dispatcher
 
@@ -104,8 +104,8 @@ class LeanSession(AiohttpSession):
     """
 
     def check_response(self, bot, method, status_code, content):  # type: ignore[no-untyped-def,override]
-        """Skip result validation for successful calls whose result is unused (or only its message id);
-        trim what we never read from updates before aiogram validates them."""
+        """Skip result validation for successful calls whose result is unused (or only its message id), and
+        for polled updates, which are read as JSON; anything malformed goes through aiogram's checks."""
         pinned_response(method.__returning__)
         if 200 <= status_code <= 226 and isinstance(method, (*RESULT_UNUSED, *RESULT_MESSAGE_ID, GetUpdates)):
             data = self.json_loads(content)
@@ -119,14 +119,12 @@ class LeanSession(AiohttpSession):
                     return pinned_response(int).model_construct(ok=True, result=message_id)
                 if not isinstance(method, GetUpdates):
                     return pinned_response(bool).model_construct(ok=True, result=True)
-                for update in data.get("result") or ():
-                    # A tapped button's message comes back whole, keyboard included: we read only its id
-                    # and chat, and validating the keyboard cost more than the rest of the update.
-                    message = (update.get("callback_query") or {}).get("message")
-                    if isinstance(message, dict):
-                        message.pop("reply_markup", None)
-                        message.pop("entities", None)
-                return pinned_response(list[Update]).model_validate(data, context={"bot": bot})
+                # Polled updates are read as JSON (runtime.BotApiJson), never validated into aiogram's models:
+                # we read a dozen fields of each, and the models cost more than the rest of an update's work.
+                result = data.get("result")
+                if isinstance(result, list) and all(isinstance(u, dict) and "update_id" in u for u in result):
+                    updates = [BotApiJson(u) for u in result]
+                    return pinned_response(list[Update]).model_construct(ok=True, result=updates)
         return super().check_response(bot, method, status_code, content)
 
 
@@ -158,23 +156,53 @@ async def _send_message_lean(bot: Bot, chat_id: int, text: str, buttons: list[li
 
     Why: at paid broadcasts' 1000 messages/s the outbox is CPU-bound, and a fifth of its time went to
     aiogram turning the same few fields into a model and back (bench/broadcast.py)."""
-    session = bot.session
     body = b"chat_id=" + str(chat_id).encode("ascii") + b"&" + _form_tail(text, buttons)
+    result = await _post_lean(bot, "sendMessage", body, lambda: _sent(chat_id, text))
+    message_id = result.get("message_id") if isinstance(result, dict) else result
+    return message_id if isinstance(message_id, int) and not isinstance(message_id, bool) else None
+
+
+async def _edit_message_lean(bot: Bot, chat_id: int, message_id: int, text: str, buttons: list[list[Button]]) -> None:
+    """editMessageText the same lean way (a tapped button's answer is mostly an edit: a fifth of Vecinos' CPU
+    per update went to aiogram's models for it in bench/throughput.py)."""
+    head = b"chat_id=" + str(chat_id).encode("ascii") + b"&message_id=" + str(message_id).encode("ascii")
+    await _post_lean(
+        bot,
+        "editMessageText",
+        head + b"&" + _form_tail(text, buttons),
+        lambda: EditMessageText.model_construct(chat_id=chat_id, message_id=message_id, text=text),
+    )
+
+
+async def _answer_callback_lean(bot: Bot, callback_id: str, text: str | None) -> None:
+    """answerCallbackQuery the same lean way (every tap answers one)."""
+    fields = {"callback_query_id": callback_id, **({"text": text} if text else {})}
+    await _post_lean(
+        bot,
+        "answerCallbackQuery",
+        urlencode(fields).encode("ascii"),
+        lambda: AnswerCallbackQuery.model_construct(callback_query_id=callback_id, text=text),
+    )
+
+
+async def _post_lean(bot: Bot, method: str, body: bytes, named: Callable[[], Any]) -> Any:
+    """POST a url-encoded Bot API call through aiogram's session; the result of a successful answer, else the
+    error raised by aiogram's own checks (`named` builds the method they name, only then)."""
+    session = bot.session
     http = await session.create_session()
-    url = session.api.api_url(token=bot.token, method="sendMessage")
+    url = session.api.api_url(token=bot.token, method=method)
     try:
         async with http.post(url, data=body, headers=_FORM_HEADERS, timeout=session.timeout) as response:
             status, content = response.status, await response.text()
     except TimeoutError as exc:
-        raise TelegramNetworkError(method=_sent(chat_id, text), message="Request timeout error") from exc
+        raise TelegramNetworkError(method=named(), message="Request timeout error") from exc
     except ClientError as exc:
-        raise TelegramNetworkError(method=_sent(chat_id, text), message=f"{type(exc).__name__}: {exc}") from exc
+        raise TelegramNetworkError(method=named(), message=f"{type(exc).__name__}: {exc}") from exc
     if status == 200:
         answer = json.loads(content)
-        if isinstance(answer, dict) and answer.get("ok") is True and isinstance(answer.get("result"), dict):
-            message_id = answer["result"].get("message_id")
-            return message_id if isinstance(message_id, int) else None
-    return session.check_response(bot=bot, method=_sent(chat_id, text), status_code=status, content=content).result
+        if isinstance(answer, dict) and answer.get("ok") is True:
+            return answer.get("result")
+    return session.check_response(bot=bot, method=named(), status_code=status, content=content).result
 
 
 def _sent(chat_id: int, text: str) -> SendMessage:
@@ -245,8 +273,13 @@ class AiogramChannel(ChannelRuntime):
         return Update.model_validate(data, context={"bot": self.bot})
 
     def to_incoming(self, update: Update) -> Incoming | None:
-        """Reduce an aiogram Update to an Incoming."""
-        return to_incoming(update, self.username)
+        """Reduce an aiogram Update (or a polled update's JSON) to an Incoming; None for one that lacks what
+        every update of its kind has (no sender, no chat): it is logged and skipped."""
+        try:
+            return to_incoming(update, self.username)
+        except (AttributeError, TypeError, KeyError) as exc:
+            log.warning("update %s is malformed (%r); skipped", getattr(update, "update_id", "?"), exc)
+            return None
 
     async def send_text(self, chat_id: int, text: str, buttons: list[list[Button]]) -> int | None:
         """sendMessage; the new message's id."""
@@ -255,9 +288,7 @@ class AiogramChannel(ChannelRuntime):
 
     async def edit_text(self, chat_id: int, message_id: int, text: str, buttons: list[list[Button]]) -> None:
         """editMessageText."""
-        await _call(
-            self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id, reply_markup=_markup(buttons))
-        )
+        await _call(_edit_message_lean(self.bot, chat_id, message_id, text, buttons))
 
     async def send_document(self, chat_id: int, content: bytes, filename: str, caption: str | None) -> int | None:
         """sendDocument with an upload; the new message's id."""
@@ -297,7 +328,7 @@ class AiogramChannel(ChannelRuntime):
 
     async def answer_callback(self, callback_id: str, text: str | None) -> None:
         """answerCallbackQuery."""
-        await _call(self.bot.answer_callback_query(callback_id, text=text))
+        await _call(_answer_callback_lean(self.bot, callback_id, text))
 
     async def close(self) -> None:
         """Close the HTTP session."""

@@ -438,6 +438,24 @@ def parse_command(text: str | None, bot_username: str | None) -> tuple[str | Non
     return name.lower(), args.strip()
 
 
+class BotApiJson:
+    """Bot API JSON read with the frameworks' attribute names (`from` is `from_user`; a missing field is None),
+    so `incoming_from_update` reads a raw update without a framework building its models first."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def __getattr__(self, name: str) -> Any:
+        value = self._data.get("from" if name == "from_user" else name)
+        if isinstance(value, dict):
+            return BotApiJson(value)
+        if isinstance(value, list):
+            return [BotApiJson(item) if isinstance(item, dict) else item for item in value]
+        return value
+
+
 def incoming_from_update(update: Any, bot_username: str | None = None) -> Incoming | None:
     """Reduce an aiogram or python-telegram-bot Update to an Incoming, or None for types Vecinos ignores.
 
