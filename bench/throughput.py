@@ -279,8 +279,8 @@ async def measure_webhook_cluster(
 
 
 async def fully_started(port: int, timeout: float = 60) -> None:
-    """Wait until a bot process has loaded everything it loads in the background at start-up (the language
-    detector's models), so the measurement sees the steady state, not the start."""
+    """Wait until a bot process is not loading anything in the background (the language detector's models),
+    so the measurement sees the steady state, not a load."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -288,7 +288,7 @@ async def fully_started(port: int, timeout: float = 60) -> None:
                 aiohttp.ClientSession() as session,
                 session.get(f"http://127.0.0.1:{port}/healthz", timeout=aiohttp.ClientTimeout(total=2)) as resp,
             ):
-                if (await resp.json()).get("language_models", "loaded") == "loaded":
+                if (await resp.json()).get("language_models", "loaded") != "loading":
                     return
         except (aiohttp.ClientError, TimeoutError, ValueError):
             pass

@@ -24,8 +24,7 @@ from bot.domain.polls import PollPolicy
 from bot.domain.proposals import SupportRule
 from bot.errors import TaskEnded, cannot_listen
 from bot.i18n import Catalogs
-from bot.language_detection import ready as language_models_ready
-from bot.language_detection import warm_up_in_background
+from bot.language_detection import state as language_models_state
 from bot.outbox import OutboxSender
 from handlers import Dispatcher
 from handlers.context import Services
@@ -174,8 +173,6 @@ class Vecinos:
             # Everything loaded so far (modules, the frameworks' models) lives as long as the process: out of the
             # collector's sight, a full collection no longer stalls the sender for tens of milliseconds.
             gc.freeze()
-            # The language detector's models load in a thread: nothing is labelled until they are in.
-            warm_up_in_background()
             if channel.username:
                 self.services = _with_username(self.services, channel.username)
                 self.dispatcher.services = self.services
@@ -255,7 +252,7 @@ class Vecinos:
                 "mode": mode,
                 "leader": leader.held,
                 "pid": os.getpid(),
-                "language_models": "loaded" if language_models_ready() else "loading",
+                "language_models": language_models_state(),
             },
             channel=channel if webhook else None,
             secret=secret,

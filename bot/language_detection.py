@@ -1,6 +1,10 @@
 """The language of what people write (a notice, a report, a proposal), detected offline among the bot's own
 languages with lingua: to label originals ("original in Arabic") and to tell a manager which version a text
-really is. Short or mixed texts give no answer rather than a wrong one."""
+really is. Short or mixed texts give no answer rather than a wrong one.
+
+The models (about 150 MB) load in a background thread the first time a flow needs them (opening /notice,
+/propose or /case, or a first detection), so a process that only registers residents never holds them, and no
+update waits: until they are in, nothing is detected."""
 
 from __future__ import annotations
 
@@ -53,6 +57,13 @@ def warm_up() -> None:
 def ready() -> bool:
     """Whether the models are loaded (until then nothing is detected, so no update waits for them)."""
     return _loaded is not None
+
+
+def state() -> str:
+    """'loaded', 'loading', or 'not loaded' (nothing has needed them yet in this process)."""
+    if _loaded is not None:
+        return "loaded"
+    return "loading" if _loading.locked() else "not loaded"
 
 
 def warm_up_in_background() -> None:

@@ -155,15 +155,22 @@ async def staff_card(
     return safe_join("\n", lines)
 
 
-def with_note(t: Translator, text: Safe, note: str | None) -> Safe:
-    """A message to residents, with the staff's public note when there is one."""
+def with_note(t: Translator, text: Safe, note: str | None, source: str | None = None) -> Safe:
+    """A message to residents, with the staff's public note when there is one (labelled with its language,
+    `source` when the detector cannot tell)."""
     if not note:
         return text
-    return text + Safe("\n\n") + t.gettext("Note from the team: {note}", note=written_text(t, note))
+    return text + Safe("\n\n") + t.gettext("Note from the team: {note}", note=written_for(t, note, source)[0])
 
 
 async def update_text(
-    uow: UnitOfWork, t: Translator, case: Case, target: CaseStatus, note: str | None, merged_into: Case | None
+    uow: UnitOfWork,
+    t: Translator,
+    case: Case,
+    target: CaseStatus,
+    note: str | None,
+    merged_into: Case | None,
+    source: str | None = None,
 ) -> Safe:
     """What the reporter and followers are told when a case moves to `target`."""
     ref, category = case.ref, await category_text(uow, t, case.category)
@@ -200,7 +207,7 @@ async def update_text(
             ref=ref, other=merged_into.ref if merged_into else "?",
         ),
     }  # fmt: skip
-    return with_note(t, texts[target], note)
+    return with_note(t, texts[target], note, source)
 
 
 async def tell_people(
@@ -272,13 +279,15 @@ def card_with(uow: UnitOfWork, case: Case, heading: Callable[[Translator], Await
     return render
 
 
-def people_update(uow: UnitOfWork, case: Case, target: CaseStatus, note: str | None, merged_into: Case | None = None):  # type: ignore[no-untyped-def]
-    """A renderer for tell_people: what a case's move to `target` means, with the public note."""
+def people_update(uow: UnitOfWork, case: Case, target: CaseStatus, note: str | None, merged_into: Case | None = None,  # type: ignore[no-untyped-def]
+                  source: str | None = None):  # fmt: skip
+    """A renderer for tell_people: what a case's move to `target` means, with the public note (written in
+    `source`, the writer's language, when the detector cannot tell)."""
 
     async def render(t: Translator) -> Reply:
         # The team's note may be machine-translated for this reader by the sender (human text always wins).
-        machine = written_for(t, note)[1] if note else None
-        return Reply(await update_text(uow, t, case, target, note, merged_into), machine=machine)
+        machine = written_for(t, note, source)[1] if note else None
+        return Reply(await update_text(uow, t, case, target, note, merged_into, source), machine=machine)
 
     return render
 

@@ -21,6 +21,7 @@ from bot.domain.reports import (
     staff_transitions,
 )
 from bot.i18n import N_, Catalogs, Safe, Translator, escape, safe_join
+from bot.language_detection import warm_up_in_background
 from handlers.case_messages import (
     TOPIC_CASE_DEADLINE,
     TOPIC_CASE_UPDATE,
@@ -138,6 +139,7 @@ async def _show_list(ctx: Context, key: str, page: int, *, edit: bool) -> None:
 
 async def open_case(ctx: Context) -> None:
     """/case REF: one case, with its history, photos, place and the buttons this person may use."""
+    warm_up_in_background()  # staff's notes and reports are labelled with their language
     ref = parse_case_reference(ctx.incoming.args)
     case = await ctx.uow.cases.by_ref(ref) if ref else None
     if case is None or not may_handle(ctx.grants, case):
@@ -331,8 +333,8 @@ async def _apply(
         follow_up_after=follow_up,
     )  # fmt: skip
     uow = ctx.uow
-    await tell_people(uow, ctx.services.catalogs, case, people_update(uow, case, target, note), TOPIC_CASE_UPDATE,
-                      ctx.now)  # fmt: skip
+    await tell_people(uow, ctx.services.catalogs, case, people_update(uow, case, target, note, source=ctx.t.locale),
+                      TOPIC_CASE_UPDATE, ctx.now)  # fmt: skip
     if transition is Transition.REFER:
         # The new team gets the case as a new one.
         async def heading(t: Translator) -> Safe:

@@ -23,7 +23,7 @@ from bot.domain.permissions import PERMISSIONS, Action, Place, Role, Sector
 from bot.domain.permissions import ScopeKind as GrantScope
 from bot.domain.text import clean_long_text
 from bot.i18n import SUPPORTED_LOCALES, Safe, Translator, escape, safe_join
-from bot.language_detection import detect_language
+from bot.language_detection import detect_language, warm_up_in_background
 from handlers.common import refuse, stale
 from handlers.context import Context, Flow
 from handlers.labels import circle_label
@@ -157,6 +157,7 @@ def _limit_reached(ctx: Context) -> None:
 
 async def start_notice(ctx: Context) -> None:
     """/notice: whom is it for? (skipped when there is only one audience)."""
+    warm_up_in_background()  # the text will be read for its language: load the models while they choose
     scopes = await notice_scopes(ctx)
     if not scopes:
         refuse(ctx)

@@ -14,6 +14,7 @@ from bot.domain.polls import PollScope, PollTerms, ScopeKind
 from bot.domain.proposals import TEXT_MAX, TITLE_MAX, ProposalStatus, SupportOutcome, after_support, support_needed
 from bot.domain.text import clean_free_text, has_letters_or_digits
 from bot.i18n import N_, Catalogs, Safe, Translator, escape, safe_join
+from bot.language_detection import warm_up_in_background
 from handlers.common import stale
 from handlers.context import Context, Flow
 from handlers.fanout import fan_out, tell
@@ -63,6 +64,7 @@ def _scope_label(t: Translator, scope: PollScope, name: str | None) -> str:
 
 async def start_proposal(ctx: Context) -> None:
     """/propose: to my circle or to my whole barrio?"""
+    warm_up_in_background()  # its text will be labelled with its language for readers of others
     scopes = await _my_scopes(ctx)
     if not scopes:
         ctx.say(ctx.t.gettext("Only verified members of a circle can make proposals. Send /start to join yours."))

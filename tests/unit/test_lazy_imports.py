@@ -20,8 +20,10 @@ from storage.schema_version import newest_revision
 ROOT = Path(__file__).resolve().parents[2]
 
 # Loaded by commands other than `run`, or only when a feature is used: charts (matplotlib), calendar invitations,
-# PDFs, the browser, progress bars, QR codes, the fake server.
+# PDFs, the browser, progress bars, QR codes, the fake server, the language detector's models (first needed by
+# /notice, /propose or /case).
 NEVER_FOR_RUN = (
+    "lingua",
     "matplotlib",
     "icalendar",
     "fpdf",
