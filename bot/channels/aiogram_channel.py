@@ -268,9 +268,12 @@ class AiogramChannel(ChannelRuntime):
         """The update's id."""
         return update.update_id
 
-    def parse_update(self, data: dict[str, Any]) -> Update:
-        """An aiogram Update from webhook JSON."""
-        return Update.model_validate(data, context={"bot": self.bot})
+    def parse_update(self, data: dict[str, Any]) -> Any:
+        """A webhook body read as JSON (runtime.BotApiJson), as polled updates are; ValueError unless it is an
+        object with an integer update_id."""
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            raise ValueError("not a Telegram update")
+        return BotApiJson(data)
 
     def to_incoming(self, update: Update) -> Incoming | None:
         """Reduce an aiogram Update (or a polled update's JSON) to an Incoming; None for one that lacks what
