@@ -87,3 +87,14 @@ def language_models_loaded() -> None:
     from bot.language_detection import warm_up
 
     warm_up()
+
+
+@pytest.fixture
+async def translator():  # type: ignore[no-untyped-def]
+    """A fake LibreTranslate server (bot/fakeapi/translate.py) on a free port."""
+    from bot.fakeapi.translate import FakeTranslator
+
+    fake = FakeTranslator()
+    await fake.start()
+    yield fake
+    await fake.stop()

@@ -131,6 +131,9 @@ async def start_in_process(
 
 
 ENGINE_DATABASE = [(e, d) for e in ENGINES for d in database_params()]
+# Both engines and both databases in two runs, for long journeys: aiogram on SQLite, PTB on PostgreSQL.
+CROSSED = {("aiogram", "sqlite"), ("ptb", "postgres")}
+ENGINE_DATABASE_CROSSED = [(e, d) for e, d in ENGINE_DATABASE if (e, d.values[0]) in CROSSED]
 
 
 def engine_database_id(param: tuple[str, Any]) -> str:

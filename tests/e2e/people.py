@@ -140,3 +140,17 @@ class Person:
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"{fragment!r} never arrived; chat: {self.texts()}")
             await asyncio.sleep(0.05)
+
+
+async def join_and_be_approved(person: Person, manager: Person, locale: str | None = None) -> None:
+    """Register in Plaza de Lavapiés, in `locale` (else the person's Telegram language), and be approved by the
+    community manager in chat."""
+    await person.say("/start")
+    await person.tap(f"lang:{locale or person.language_code}")
+    await person.tap("consent:yes")
+    await person.tap_label("Embajadores")
+    await person.tap_label("Plaza de Lavapiés")
+    await person.tap("nobld")
+    await manager.wait_for(person.first_name)
+    await manager.tap_label("✅")
+    await person.wait_for("🎉")

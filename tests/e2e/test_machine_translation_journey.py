@@ -10,11 +10,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.fakeapi.translate import FakeTranslator, fake_translation
+from bot.fakeapi.translate import fake_translation
 from bot.i18n import Catalogs
-from tests.conftest import database_params
-from tests.e2e.conftest import ENGINES, DatabaseProbe, InProcessBot, engine_database_id, journey_bot
-from tests.e2e.people import Person
+from tests.e2e.conftest import ENGINE_DATABASE_CROSSED, DatabaseProbe, InProcessBot, engine_database_id, journey_bot
+from tests.e2e.people import Person, join_and_be_approved
 
 CATALOGS = Catalogs("es")
 LAVAPIES = (40.4089, -3.7009)
@@ -22,39 +21,17 @@ WATER = "Mañana se corta el agua en toda la calle de 9 a 12."
 GAS = "El jueves revisan el gas en todos los portales de la plaza."
 NOTE = "El bar ya cierra sus puertas a las once de la noche."
 MARK_AR = "ترجمة آلية"
-PARAMS = [(e, d) for e in ENGINES for d in database_params() if (e, d.values[0]) in {("aiogram", "sqlite"),
-                                                                                      ("ptb", "postgres")}]  # fmt: skip
 
 
 def plain(locale: str, message: str, **values: object) -> str:
     return CATALOGS.translator(locale).plain(message, **values)
 
 
-@pytest.fixture
-async def translator() -> AsyncIterator[FakeTranslator]:
-    fake = FakeTranslator()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture(params=PARAMS, ids=engine_database_id)
+@pytest.fixture(params=ENGINE_DATABASE_CROSSED, ids=engine_database_id)
 async def translating_bot(request, fake, tmp_path, translator) -> AsyncIterator[tuple[InProcessBot, str]]:  # type: ignore[no-untyped-def]
     async with journey_bot(request.param, fake, tmp_path, translate_url=translator.url,
                            translate_timeout_seconds=2.0) as running:  # fmt: skip
         yield running
-
-
-async def join(person: Person, manager: Person) -> None:
-    await person.say("/start")
-    await person.tap(f"lang:{person.language_code}")
-    await person.tap("consent:yes")
-    await person.tap_label("Embajadores")
-    await person.tap_label("Plaza de Lavapiés")
-    await person.tap("nobld")
-    await manager.wait_for(person.first_name)
-    await manager.tap_label("✅")
-    await person.wait_for("🎉")
 
 
 async def send_notice(manager: Person, barrio: int, text: str) -> None:
@@ -88,8 +65,8 @@ async def test_notices_and_a_case_note_reach_an_arabic_reader_translated_or_on_t
     await manager.say("/start")
     amina = Person(client, 7811, "Amina", "ar")
     lucia = Person(client, 7812, "Lucía", "es")
-    await join(amina, manager)
-    await join(lucia, manager)
+    await join_and_be_approved(amina, manager)
+    await join_and_be_approved(lucia, manager)
     barrio = await db.scalar("SELECT id FROM barrio WHERE code = 'embajadores'")
 
     # A notice with no Arabic version: Amina reads it machine-translated, marked, and can see the original.

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from bot.domain.ballots import parse_receipt
 from bot.i18n import Catalogs
 from tests.e2e.conftest import ENGINE_DATABASE, DatabaseProbe, InProcessBot, engine_database_id, journey_bot
-from tests.e2e.people import Person, wait_handled, wait_until
+from tests.e2e.people import Person, join_and_be_approved, wait_handled, wait_until
 
 CATALOGS = Catalogs("es")
 QUESTION = "¿Qué hacemos con el solar de la esquina?"
@@ -37,19 +37,6 @@ async def poll_bot(request, fake, tmp_path) -> AsyncIterator[tuple[InProcessBot,
     """Vecinos polling on each engine and database (its scheduler ticks twice a second in tests)."""
     async with journey_bot(request.param, fake, tmp_path) as running:
         yield running
-
-
-async def join(person: Person, manager: Person) -> None:
-    """Register in Plaza de Lavapiés and be approved by the community manager in chat."""
-    await person.say("/start")
-    await person.tap(f"lang:{person.language_code}")
-    await person.tap("consent:yes")
-    await person.tap_label("Embajadores")
-    await person.tap_label("Plaza de Lavapiés")
-    await person.tap("nobld")
-    await manager.wait_for(person.first_name)
-    await manager.tap_label("✅")
-    await person.wait_for("🎉")
 
 
 async def move_poll_clock(db: DatabaseProbe, column: str) -> None:
@@ -82,7 +69,7 @@ async def test_a_circle_poll_from_creation_to_result_in_each_members_language(fa
     lucia = Person(client, 7312, "Lucía", "es")
     john = Person(client, 7313, "John", "en")
     for person in (delia, amina, lucia, john):
-        await join(person, manager)
+        await join_and_be_approved(person, manager)
     await db.grant(7301, "delegate", "emb-plaza-lavapies")
 
     # The delegate creates the poll in chat.

@@ -11,7 +11,7 @@ import pytest
 from bot.i18n import Catalogs
 from tests.e2e.conftest import ENGINE_DATABASE, InProcessBot, engine_database_id
 from tests.e2e.conftest import journey_bot as running_journey
-from tests.e2e.people import Person, wait_until
+from tests.e2e.people import Person, join_and_be_approved, wait_until
 
 CATALOGS = Catalogs("es")
 LAVAPIES = (40.4089, -3.7009)
@@ -32,19 +32,6 @@ async def journey_bot(request, fake, tmp_path) -> AsyncIterator[tuple[InProcessB
         yield running
 
 
-async def join(person: Person, manager: Person) -> None:
-    """Register in Plaza de Lavapiés and be approved by the community manager in chat."""
-    await person.say("/start")
-    await person.tap(f"lang:{person.language_code}")
-    await person.tap("consent:yes")
-    await person.tap_label("Embajadores")
-    await person.tap_label("Plaza de Lavapiés")
-    await person.tap("nobld")
-    await manager.wait_for(person.first_name)
-    await manager.tap_label("✅")
-    await person.wait_for("🎉")
-
-
 async def test_a_report_goes_round_the_whole_loop_in_each_persons_language(fake, journey_bot):
     _bot, url = journey_bot
     _api, client = fake
@@ -59,8 +46,8 @@ async def test_a_report_goes_round_the_whole_loop_in_each_persons_language(fake,
         await person.say("/start")
     amina = Person(client, 7201, "Amina", "ar")
     lucia = Person(client, 7202, "Lucía", "es")
-    await join(amina, manager)
-    await join(lucia, manager)
+    await join_and_be_approved(amina, manager)
+    await join_and_be_approved(lucia, manager)
 
     await amina.say("/report")
     await amina.tap("rc:noise")

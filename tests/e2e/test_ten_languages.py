@@ -18,9 +18,8 @@ import pytest
 from babel.messages.pofile import read_po
 
 from bot.i18n import LOCALES_DIR, SUPPORTED_LOCALES
-from tests.conftest import database_params
-from tests.e2e.conftest import ENGINES, InProcessBot, engine_database_id, journey_bot
-from tests.e2e.people import Person, wait_until
+from tests.e2e.conftest import ENGINE_DATABASE_CROSSED, InProcessBot, engine_database_id, journey_bot
+from tests.e2e.people import Person, join_and_be_approved, wait_until
 
 LAVAPIES = (40.4089, -3.7009)
 # Telegram's own language codes for them (a Chinese or Filipino phone does not say "zh_Hans" or "fil").
@@ -38,11 +37,9 @@ WRITTEN = {
     "fil": ("Napakalakas ng tugtog gabi-gabi hanggang alas-kuwatro.", "Bukas, walang tubig mula 9 hanggang 12."),
     "uk": ("Щоночі дуже гучна музика до четвертої ранку.", "Завтра не буде води з 9 до 12."),
 }
-PARAMS = [(e, d) for e in ENGINES for d in database_params() if (e, d.values[0]) in {("aiogram", "sqlite"),
-                                                                                      ("ptb", "postgres")}]  # fmt: skip
 
 
-@pytest.fixture(params=PARAMS, ids=engine_database_id)
+@pytest.fixture(params=ENGINE_DATABASE_CROSSED, ids=engine_database_id)
 async def ten_bot(request, fake, tmp_path) -> AsyncIterator[tuple[InProcessBot, str]]:  # type: ignore[no-untyped-def]
     async with journey_bot(request.param, fake, tmp_path) as running:
         yield running
@@ -114,18 +111,6 @@ async def everything_shown(person: Person) -> list[str]:
 # ---------------------------------------------------------------- the journey
 
 
-async def join(person: Person, locale: str, manager: Person) -> None:
-    await person.say("/start")
-    await person.tap(f"lang:{locale}")
-    await person.tap("consent:yes")
-    await person.tap_label("Embajadores")
-    await person.tap_label("Plaza de Lavapiés")
-    await person.tap("nobld")
-    await manager.wait_for(person.first_name)
-    await manager.tap_label("✅")
-    await person.wait_for("🎉")
-
-
 async def report(person: Person, text: str) -> None:
     await person.say("/report")
     await person.tap("rc:noise")
@@ -170,7 +155,7 @@ async def test_registration_a_report_a_vote_and_a_notice_in_each_of_ten_language
         for i, locale in enumerate(SUPPORTED_LOCALES)
     }
     for locale, person in people.items():
-        await join(person, locale, manager)
+        await join_and_be_approved(person, manager, locale)
     assert sorted(r[0] for r in await db.rows("SELECT locale FROM resident WHERE telegram_user_id > 7900")) == sorted(
         SUPPORTED_LOCALES
     )

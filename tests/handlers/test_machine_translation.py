@@ -5,13 +5,10 @@ win; each text is translated once per language; a translator that is down or slo
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 
-import pytest
-
-from bot.fakeapi.translate import FakeTranslator, fake_translation
+from bot.fakeapi.translate import fake_translation
 from bot.machine_translation import LibreTranslateClient
 from handlers import Dispatcher
 from handlers.notice_delivery import NoticeFeed, send_due_notice_work
@@ -19,14 +16,6 @@ from tests.handlers.harness import Harness, buttons, texts
 from tests.handlers.test_notices import AMINA, JOHN, LUCIA, OLGA, PABLO, compose, district
 
 WATER = "Mañana se corta el agua en la calle Mesón de Paredes de 9 a 14 h."
-
-
-@pytest.fixture
-async def translator() -> AsyncIterator[FakeTranslator]:
-    fake = FakeTranslator()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 def use(bot: Harness, url: str, timeout: float = 2.0) -> LibreTranslateClient:
