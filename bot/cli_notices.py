@@ -181,11 +181,10 @@ async def _machine_translations(
     translator = app.services.machine_translator
     if translator is None:
         return {}
+    from handlers.notice_delivery import languages_to_translate
+
     async with app.db.unit_of_work() as uow:
-        languages = await uow.notices.languages(scope)
-        missing = [code for code in languages if code not in texts and code in SUPPORTED_LOCALES]
-        cached = await uow.translations.cached(texts[original], original, missing) if missing else {}
-    wanted = [code for code in missing if code not in cached]
+        _audience, wanted = await languages_to_translate(uow, scope, texts, original, besides=None)
     if not wanted:
         return {}
     try:

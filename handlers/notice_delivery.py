@@ -295,18 +295,25 @@ def _excerpt(text: str, limit: int = 80) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+async def languages_to_translate(
+    uow: UnitOfWork, scope: NoticeScope, texts: dict[str, str], original: str, *, besides: int | None
+) -> tuple[dict[str, int], list[str]]:
+    """How many of the audience (but `besides`) read each language, and which of those languages have neither
+    a human version in `texts` nor a cached machine translation of the `original` one."""
+    languages = await uow.notices.languages(scope, besides=besides)
+    missing = [code for code in languages if code not in texts and code in SUPPORTED_LOCALES]
+    if not missing or original not in texts:
+        return languages, []
+    cached = await uow.translations.cached(texts[original], original, missing)
+    return languages, [code for code in missing if code not in cached]
+
+
 async def untranslated_languages(uow: UnitOfWork, services: Services, notice: Notice) -> list[str]:
-    """The languages of `notice`'s audience with neither a human version nor a cached machine translation
-    (none when no machine translator is set)."""
+    """The languages of `notice`'s audience still to machine-translate (none when no translator is set)."""
     if services.machine_translator is None:
         return []
-    texts = dict(notice.texts)
-    languages = await uow.notices.languages(scope_of(notice), besides=notice.author_id)
-    missing = [code for code in languages if code not in texts and code in SUPPORTED_LOCALES]
-    if not missing or notice.original_locale not in texts:
-        return []
-    cached = await uow.translations.cached(texts[notice.original_locale], notice.original_locale, missing)
-    return [code for code in missing if code not in cached]
+    scope, texts = scope_of(notice), dict(notice.texts)
+    return (await languages_to_translate(uow, scope, texts, notice.original_locale, besides=notice.author_id))[1]
 
 
 async def expand_due_notices(services: Services) -> int:

@@ -30,12 +30,12 @@ from handlers.labels import circle_label
 from handlers.notice_delivery import (
     NoticeView,
     audience_text,
+    languages_to_translate,
     place_name,
     progress_lines,
     queue_notice,
     render_notice,
     scope_of,
-    untranslated_languages,
 )
 from handlers.routing import Callback, Command, Routes, any_input
 
@@ -555,9 +555,13 @@ async def confirm_tapped(ctx: Context, data: CallbackData) -> None:
     )
     await ctx.finish()
     if at <= ctx.now:
-        if await untranslated_languages(ctx.uow, ctx.services, notice):
+        audience: dict[str, int] = {}
+        missing: list[str] = []
+        if ctx.services.machine_translator is not None:
+            audience, missing = await languages_to_translate(ctx.uow, scope, texts, original, besides=_me(ctx))
+        if missing:
             # Machine translations first, outside this transaction: the scheduler queues it in a moment.
-            count = sum((await ctx.uow.notices.languages(scope, besides=_me(ctx))).values())
+            count = sum(audience.values())
             ctx.notice_due = True
         else:
             count = await queue_notice(ctx.uow, ctx.services.notices, t.zone, notice, ctx.now)
