@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 
 from tests.e2e.conftest import DatabaseProbe
-from tests.e2e.people import Person, wait_handled, wait_until
-from tests.e2e.test_polls_journey import join, plain, poll_bot  # noqa: F401  (the fixture)
+from tests.e2e.people import Person, join_and_be_approved, wait_handled, wait_until
+from tests.e2e.test_polls_journey import plain, poll_bot  # noqa: F401  (the fixture)
 
 PLACE = "Plaza de Lavapiés"
 
@@ -93,7 +93,7 @@ async def test_a_circle_elects_its_delegates_in_chat_and_the_council_its_forum_r
     john = Person(client, 7413, "John", "en")
     omar = Person(client, 7414, "Omar", "ar")
     for person in (amina, lucia, john, omar):
-        await join(person, manager)
+        await join_and_be_approved(person, manager)
 
     # The manager calls the election; every member is told in their language.
     circle_id = await db.scalar("SELECT id FROM circle WHERE code = 'emb-plaza-lavapies'")
